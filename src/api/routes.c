@@ -1,0 +1,53 @@
+/* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
+#include "api/app.h"
+#include "api/static.h"
+#include "api/ws_room.h"
+#include "metrics.h"
+
+static struct app *app_of(struct http_req *r) { return r->app->ctx; }
+
+static void on_healthz(struct http_req *r) {
+  static const char body[] = "{\"status\":\"ok\"}";
+  http_respond(r, 200, "application/json", body, sizeof body - 1, NULL, true,
+               "Cache-Control: no-store\r\n");
+}
+
+static void on_readyz(struct http_req *r) {
+  if (store_ping(app_of(r)->store) < 0) {
+    static const char body[] = "{\"status\":\"not_ready\",\"storage\":\"unavailable\"}";
+    http_respond(r, 503, "application/json", body, sizeof body - 1, NULL, true,
+                 "Cache-Control: no-store\r\nRetry-After: 5\r\n");
+    return;
+  }
+  static const char body[] = "{\"status\":\"ready\",\"storage\":\"ok\"}";
+  http_respond(r, 200, "application/json", body, sizeof body - 1, NULL, true,
+               "Cache-Control: no-store\r\n");
+}
+
+static void on_metrics(struct http_req *r) {
+  buf *b = metrics_render();
+  if (!b) {
+    http_respond_error(r, 500, "internal", "Could not render the metrics.");
+    return;
+  }
+  http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b->data, b->len, b, false,
+               "Cache-Control: no-store\r\n");
+  buf_unref(b);
+}
+
+static const http_handler healthz = {.on_complete = on_healthz};
+static const http_handler readyz = {.on_complete = on_readyz};
+static const http_handler metrics_page = {.on_complete = on_metrics};
+
+const struct route app_routes[] = {
+    {METHOD_GET, "/healthz", &healthz},
+    {METHOD_GET, "/readyz", &readyz},
+    {METHOD_GET, "/metrics", &metrics_page},
+    {METHOD_GET, "/ws/:room", &ws_room_handler},
+    {METHOD_GET, "/assets/*", &static_asset_handler},
+    {METHOD_GET, "/", &static_page_handler},
+    {METHOD_GET, "/r/:room", &static_page_handler},
+    {METHOD_GET, "/session/:code", &static_page_handler},
+};
+
+const size_t app_route_count = sizeof app_routes / sizeof app_routes[0];

@@ -1,0 +1,230 @@
+#include "api/ws_room.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/hub.h"
+#include "util/log.h"
+#include "ws/ws_conn.h"
+
+/* What the upgrade hands to on_open; replaced by the hub member there. */
+struct join_request {
+  uint8_t len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+};
+
+_Static_assert(sizeof(struct join_request) <= WS_APP_STATE, "join request fits");
+_Static_assert(sizeof(struct hub_member) <= WS_APP_STATE, "member fits");
+
+static struct hub_member *member(conn *c) { return ws_app_state(c); }
+
+/* A growable text for outgoing JSON. Room names and peer ids are of a safe
+ * alphabet, so they are written without escaping. */
+struct text {
+  char *p;
+  size_t len, cap;
+  int failed;
+};
+
+/* Makes room for n more bytes and returns where they go, or NULL. */
+static char *text_reserve(struct text *t, size_t n) {
+  if (t->failed)
+    return NULL;
+  if (t->len + n > t->cap) {
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + n)
+      cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) {
+      t->failed = 1;
+      return NULL;
+    }
+    t->p = p;
+    t->cap = cap;
+  }
+  char *at = t->p + t->len;
+  t->len += n;
+  return at;
+}
+
+static void text_add(struct text *t, const char *s, size_t n) {
+  char *at = text_reserve(t, n);
+  if (at && n)
+    memcpy(at, s, n);
+}
+
+static void text_str(struct text *t, const char *s) { text_add(t, s, strlen(s)); }
+
+/* Builds the frame once; the caller sends or broadcasts it. */
+static buf *text_frame(struct text *t) {
+  buf *f = t->failed ? NULL : ws_frame_build(WS_OP_TEXT, t->p, t->len);
+  free(t->p);
+  return f;
+}
+
+static void send_frame(conn *c, buf *f) {
+  if (!f)
+    return;
+  ws_send(c, f);
+  buf_unref(f);
+}
+
+static void send_error(conn *c, const char *code, const char *message) {
+  char out[384];
+  int n = snprintf(out, sizeof out, "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", code,
+                   message);
+  if (n > 0 && (size_t)n < sizeof out)
+    ws_send_text(c, out, (size_t)n);
+}
+
+static void peer_event(struct hub_member *m, const char *type) {
+  char out[96];
+  int n = snprintf(out, sizeof out, "{\"type\":\"%s\",\"peer_id\":\"%s\"}", type, m->peer_id);
+  buf *f = ws_frame_build(WS_OP_TEXT, out, (size_t)n);
+  if (!f)
+    return;
+  hub_broadcast(m->room, f, m);
+  buf_unref(f);
+}
+
+static void send_welcome(conn *c, struct hub_member *m) {
+  struct hub_room *r = m->room;
+  struct text t = {0};
+  char num[32];
+  text_str(&t, "{\"type\":\"welcome\",\"peer_id\":\"");
+  text_str(&t, m->peer_id);
+  text_str(&t, "\",\"room\":\"");
+  text_add(&t, r->name, r->name_len);
+  text_str(&t, "\",\"peers\":[");
+  uint32_t listed = 0;
+  for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
+    if (r->members[i] == m)
+      continue;
+    text_str(&t, listed++ ? ",{\"peer_id\":\"" : "{\"peer_id\":\"");
+    text_str(&t, r->members[i]->peer_id);
+    text_str(&t, "\"}");
+  }
+  snprintf(num, sizeof num, "],\"peer_count\":%u}", r->count - 1);
+  text_str(&t, num);
+  send_frame(c, text_frame(&t));
+}
+
+static void on_open(conn *c) {
+  struct join_request req;
+  memcpy(&req, ws_app_state(c), sizeof req);
+  struct hub_member *m = member(c);
+  memset(m, 0, sizeof *m);
+  if (hub_join(m, c, req.room, req.len) < 0) {
+    ws_close(c, 1011, "out of memory");
+    return;
+  }
+  struct log_field f[] = {LOG_STRN("room", req.room, req.len), LOG_STR("peer", m->peer_id),
+                          LOG_STR("addr", conn_peer_text(c))};
+  log_fields(LOG_INFO, "ws.open", f, 3);
+  send_welcome(c, m);
+  peer_event(m, "peer.joined");
+}
+
+static void on_close(conn *c) {
+  struct hub_member *m = member(c);
+  if (!m->room)
+    return;
+  struct log_field f[] = {LOG_STRN("room", m->room->name, m->room->name_len),
+                          LOG_STR("peer", m->peer_id), LOG_NUM("bytes_in", c->bytes_in),
+                          LOG_NUM("bytes_out", c->bytes_out)};
+  log_fields(LOG_INFO, "ws.close", f, 4);
+  peer_event(m, "peer.left");
+  hub_leave(m);
+}
+
+static void relay_signal(conn *c, struct hub_member *m, json_t *msg) {
+  json_t *data = json_object_get(msg, "data");
+  json_t *to = json_object_get(msg, "to");
+  if (!data) {
+    send_error(c, "bad_message", "A signal needs a data field.");
+    ws_count_error(c);
+    return;
+  }
+  if (to && !json_is_string(to)) {
+    send_error(c, "bad_message", "The to field must be a peer id.");
+    ws_count_error(c);
+    return;
+  }
+  struct hub_member *target = NULL;
+  if (to) {
+    target = hub_find_peer(json_string_value(to), json_string_length(to));
+    if (!target || target->room != m->room || target == m) {
+      send_error(c, "unknown_peer", "No such peer in this room.");
+      ws_count_error(c);
+      return;
+    }
+  }
+  size_t dlen = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+  struct text t = {0};
+  text_str(&t, "{\"type\":\"signal\",\"from\":\"");
+  text_str(&t, m->peer_id);
+  text_str(&t, "\",\"data\":");
+  char *slot = text_reserve(&t, dlen);
+  if (slot)
+    json_dumpb(data, slot, dlen, JSON_COMPACT | JSON_ENCODE_ANY);
+  text_str(&t, "}");
+  buf *f = text_frame(&t);
+  if (!f)
+    return;
+  if (target)
+    ws_send(target->c, f);
+  else
+    hub_broadcast(m->room, f, m);
+  buf_unref(f);
+}
+
+static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+  struct hub_member *m = member(c);
+  if (!m->room)
+    return;
+  if (op != WS_OP_TEXT) {
+    send_error(c, "binary_not_supported", "Send JSON text messages.");
+    ws_count_error(c);
+    return;
+  }
+  json_error_t jerr;
+  json_t *msg = json_loadb((const char *)data, len, 0, &jerr);
+  if (!msg) {
+    send_error(c, "bad_json", "The message is not valid JSON.");
+    ws_count_error(c);
+    return;
+  }
+  const char *type = json_string_value(json_object_get(msg, "type"));
+  if (!json_is_object(msg) || !type) {
+    send_error(c, "bad_message", "A message is a JSON object with a type.");
+    ws_count_error(c);
+  } else if (strcmp(type, "signal") == 0) {
+    relay_signal(c, m, msg);
+  } else {
+    send_error(c, "unknown_type", "Unknown message type.");
+    ws_count_error(c);
+  }
+  json_decref(msg);
+}
+
+static const struct ws_handler room_ws = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+static void on_upgrade_request(struct http_req *r) {
+  size_t len;
+  const char *room = route_param(&r->match, "room", &len);
+  if (!room || !hub_room_name_valid(room, len)) {
+    http_respond_error(r, 400, "bad_room", "A room name is 1-64 characters of A-Z, a-z, 0-9, _ and -.");
+    return;
+  }
+  struct join_request req = {.len = (uint8_t)len};
+  memcpy(req.room, room, len);
+  ws_accept(r, &room_ws, &req, sizeof req);
+}
+
+const http_handler ws_room_handler = {.on_complete = on_upgrade_request};

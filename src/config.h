@@ -1,0 +1,69 @@
+/* tandem's settings: defaults, TANDEM_* environment variables and flags.
+ *
+ * Every limit that protects the server is a named default here and a flag
+ * there, so an operator can tune it and a test can hit it. */
+#ifndef TANDEM_CONFIG_H
+#define TANDEM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 4
+#define CONFIG_MAX_ORIGINS 16
+
+/* Defaults */
+#define DEFAULT_LISTEN "0.0.0.0:8080"
+#define DEFAULT_DATA_DIR "./data"
+#define DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
+#define DEFAULT_MAX_URL 8192             /* request line target -> 414 */
+#define DEFAULT_MAX_HEADER_BYTES 16384   /* whole header block -> 431 */
+#define DEFAULT_MAX_HEADERS 64           /* header count -> 431 */
+#define DEFAULT_MAX_BODY 1048576         /* body of routes that take one -> 413 */
+#define DEFAULT_HEADER_TIMEOUT_MS 10000  /* headers must arrive within */
+#define DEFAULT_IDLE_TIMEOUT_MS 60000    /* idle keep-alive */
+#define DEFAULT_BODY_TIMEOUT_MS 30000    /* a body that stalls this long is dropped */
+#define DEFAULT_MAX_CONNECTIONS 100000
+#define DEFAULT_MAX_CONNECTIONS_PER_ADDR 4096
+#define DEFAULT_WS_MAX_MESSAGE 1048576   /* -> close 1009 */
+#define DEFAULT_WS_MAX_QUEUE 4194304     /* unsent bytes per socket -> close 1013 */
+#define DEFAULT_WS_PING_INTERVAL_MS 30000
+#define DEFAULT_WS_CLOSE_TIMEOUT_MS 5000 /* wait for the peer's close frame */
+#define DEFAULT_WS_MAX_ERRORS 20         /* bad messages before close 1008 */
+
+struct config {
+  const char *listen[CONFIG_MAX_LISTEN];
+  int listen_count;
+  const char *data_dir;
+  int log_format; /* enum log_format */
+  int log_level;  /* enum log_level */
+  const char *origins[CONFIG_MAX_ORIGINS]; /* "*" allows any */
+  int origin_count;
+  uint64_t shutdown_timeout_ms;
+  uint64_t max_url;
+  uint64_t max_header_bytes;
+  uint64_t max_headers;
+  uint64_t max_body;
+  uint64_t header_timeout_ms;
+  uint64_t idle_timeout_ms;
+  uint64_t body_timeout_ms;
+  uint64_t max_connections;
+  uint64_t max_connections_per_addr;
+  uint64_t ws_max_message;
+  uint64_t ws_max_queue;
+  uint64_t ws_ping_interval_ms;
+  uint64_t ws_close_timeout_ms;
+  uint64_t ws_max_errors;
+  char origins_storage[1024]; /* backing store for split origin lists */
+};
+
+/* Fills defaults, then TANDEM_* variables, then flags (argv after the
+ * sub-command). On a bad value writes a clear message to err and returns
+ * -1; returns 1 when --help was asked (usage printed to stdout). */
+int config_load(struct config *cfg, int argc, char **argv, char *err,
+                size_t errlen);
+
+/* Prints the flags and their environment variables. */
+void config_usage(const char *prog);
+
+#endif

@@ -1,0 +1,58 @@
+/* The live members of each room, and delivery to them.
+ *
+ * A room exists while it has members. A broadcast serialises its frame once
+ * and every member's queue takes a reference to the same buffer. Peer ids
+ * are random, unguessable, and looked up in O(1) for directed signals. */
+#ifndef TANDEM_HUB_H
+#define TANDEM_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/conn.h"
+#include "util/buf.h"
+
+#define HUB_ROOM_NAME_MAX 64
+#define HUB_PEER_ID_LEN 12
+
+struct hub_member;
+
+struct hub_room {
+  char name[HUB_ROOM_NAME_MAX + 1];
+  uint8_t name_len;
+  uint32_t count, cap;
+  uint32_t busy; /* broadcasts in progress: the room must not be freed */
+  struct hub_member **members;
+};
+
+/* Lives inside the member's connection (WebSocket app state). */
+struct hub_member {
+  struct hub_room *room;
+  conn *c;
+  uint32_t index; /* position in room->members */
+  char peer_id[HUB_PEER_ID_LEN + 1];
+};
+
+/* True for 1..64 characters of [A-Za-z0-9_-]. */
+int hub_room_name_valid(const char *name, size_t len);
+
+/* Adds the member to the room (created on first join) under a new peer id.
+ * Returns 0, or -1 when out of memory. */
+int hub_join(struct hub_member *m, conn *c, const char *room, size_t len);
+
+/* Removes the member; the room goes when its last member leaves. */
+void hub_leave(struct hub_member *m);
+
+/* A member by peer id, or NULL. */
+struct hub_member *hub_find_peer(const char *peer_id, size_t len);
+
+/* The room by name, or NULL when nobody is in it. */
+struct hub_room *hub_find_room(const char *name, size_t len);
+
+/* Queues the frame to every member except `except` (may be NULL). */
+void hub_broadcast(struct hub_room *room, buf *frame, const struct hub_member *except);
+
+/* Frees the hub's tables (members must have left). */
+void hub_free(void);
+
+#endif

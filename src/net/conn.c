@@ -1,0 +1,270 @@
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "net/addr_table.h"
+#include "net/server.h"
+#include "util/log.h"
+
+/* A ring of pending writes. `writing` items at the head belong to the
+ * write in flight; the rest wait for the next one. */
+struct outq {
+  uint32_t head, count, cap, writing;
+  struct out_item items[];
+};
+
+/* How many buffers one writev may gather. */
+#define WRITE_BATCH 64
+#define OUTQ_INITIAL 8
+
+static struct out_item *outq_at(struct outq *q, uint32_t i) {
+  return &q->items[(q->head + i) & (q->cap - 1)];
+}
+
+static int outq_push(conn *c, struct out_item it) {
+  struct outq *q = c->outq;
+  if (!q || q->count == q->cap) {
+    uint32_t cap = q ? q->cap * 2 : OUTQ_INITIAL;
+    struct outq *n = malloc(sizeof *n + cap * sizeof n->items[0]);
+    if (!n)
+      return -1;
+    n->head = 0;
+    n->count = q ? q->count : 0;
+    n->cap = cap;
+    n->writing = q ? q->writing : 0;
+    for (uint32_t i = 0; q && i < q->count; i++)
+      n->items[i] = *outq_at(q, i);
+    free(q);
+    c->outq = q = n;
+  }
+  *outq_at(q, q->count++) = it;
+  return 0;
+}
+
+/* Releases the first n items. */
+static void outq_pop(conn *c, uint32_t n) {
+  struct outq *q = c->outq;
+  for (uint32_t i = 0; i < n; i++) {
+    struct out_item *it = outq_at(q, 0);
+    c->queued_bytes -= it->len;
+    buf_unref(it->owner);
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->count--;
+  }
+  if (q->count == 0) {
+    free(q);
+    c->outq = NULL;
+  }
+}
+
+static void start_write(conn *c);
+
+static void after_drain(conn *c) {
+  if (c->flags & CONN_CLOSE_WHEN_DRAINED) {
+    conn_close_after_write(c);
+    return;
+  }
+  if (c->proto->on_drain)
+    c->proto->on_drain(c);
+}
+
+static void on_write_done(uv_write_t *req, int status) {
+  conn *c = req->data;
+  uint32_t n = c->outq->writing;
+  c->outq->writing = 0;
+  outq_pop(c, n);
+  c->wreq = NULL;
+  free(req);
+  if (c->flags & CONN_CLOSING)
+    return;
+  if (status < 0) {
+    log_msg(LOG_DEBUG, "conn.write_error", "%s: %s", conn_peer_text(c), uv_strerror(status));
+    conn_close(c);
+    return;
+  }
+  if (c->outq)
+    start_write(c);
+  else
+    after_drain(c);
+}
+
+/* One uv_write gathering up to WRITE_BATCH queued buffers (writev). */
+static void start_write(conn *c) {
+  struct outq *q = c->outq;
+  uv_buf_t bufs[WRITE_BATCH];
+  uint32_t n = q->count < WRITE_BATCH ? q->count : WRITE_BATCH;
+  for (uint32_t i = 0; i < n; i++) {
+    struct out_item *it = outq_at(q, i);
+    bufs[i] = uv_buf_init((char *)it->ptr, it->len);
+  }
+  uv_write_t *req = malloc(sizeof *req);
+  if (!req) {
+    conn_close(c);
+    return;
+  }
+  req->data = c;
+  int rc = uv_write(req, (uv_stream_t *)&c->tcp, bufs, n, on_write_done);
+  if (rc < 0) {
+    free(req);
+    conn_close(c);
+    return;
+  }
+  q->writing = n;
+  c->wreq = req;
+}
+
+int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit) {
+  if (c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED))
+    return -1;
+  c->bytes_out += len;
+  if (!c->outq) {
+    /* The common case: the socket has room and nothing is waiting, so the
+     * bytes go straight to the kernel with no allocation. */
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)len)
+      return 0;
+    if (n < 0 && n != UV_EAGAIN) {
+      conn_close(c);
+      return -1;
+    }
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    }
+  }
+  if (c->queued_bytes + len > limit)
+    return -2;
+  if (outq_push(c, (struct out_item){p, (uint32_t)len, owner}) < 0) {
+    conn_close(c);
+    return -1;
+  }
+  if (owner)
+    buf_ref(owner);
+  c->queued_bytes += len;
+  if (!c->wreq)
+    start_write(c);
+  return 0;
+}
+
+void conn_discard_queue(conn *c) {
+  struct outq *q = c->outq;
+  if (!q)
+    return;
+  /* Items handed to the write in flight stay until it completes. */
+  while (q->count > q->writing) {
+    struct out_item *it = outq_at(q, q->count - 1);
+    c->queued_bytes -= it->len;
+    buf_unref(it->owner);
+    q->count--;
+  }
+  if (q->count == 0) {
+    free(q);
+    c->outq = NULL;
+  }
+}
+
+void conn_set_timeout(conn *c, enum timeout_class cls) {
+  server_timeout_unlink(c->srv, c);
+  server_timeout_append(c->srv, c, cls);
+}
+
+static void on_closed(uv_handle_t *h) {
+  conn *c = h->data;
+  if (c->outq) {
+    c->outq->writing = 0;
+    outq_pop(c, c->outq->count);
+  }
+  server_conn_closed(c->srv, c);
+  addr_table_release(c->addr);
+  free(c);
+}
+
+void conn_close(conn *c) {
+  if (c->flags & CONN_CLOSING)
+    return;
+  c->flags |= CONN_CLOSING;
+  server_timeout_unlink(c->srv, c);
+  c->proto->on_close(c);
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+  conn *c = req->data;
+  free(req);
+  conn_close(c);
+}
+
+void conn_close_after_write(conn *c) {
+  if (c->flags & CONN_CLOSING)
+    return;
+  c->flags |= CONN_CLOSE_WHEN_DRAINED;
+  conn_read_stop(c);
+  /* The closing list bounds how long a client that never reads can hold
+     the connection open. */
+  conn_set_timeout(c, TIMEOUT_CLOSING);
+  if (c->outq)
+    return; /* after_drain comes back here */
+  /* Half-close first, so the client reads every byte before the FIN. */
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (!req) {
+    conn_close(c);
+    return;
+  }
+  req->data = c;
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0) {
+    free(req);
+    conn_close(c);
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+/* Every read on the loop lands here; the bytes are processed before the
+ * next read, so one buffer serves every connection. */
+static uint8_t shared_read_buffer[65536];
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+  *out = uv_buf_init((char *)shared_read_buffer, sizeof shared_read_buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  conn *c = s->data;
+  if (n > 0) {
+    c->bytes_in += (uint64_t)n;
+    c->proto->on_read(c, (uint8_t *)b->base, (size_t)n);
+    return;
+  }
+  if (n == UV_EOF) {
+    conn_read_stop(c);
+    c->proto->on_eof(c);
+  } else if (n < 0) {
+    conn_close(c);
+  }
+}
+
+void conn_read_stop(conn *c) {
+  if (!(c->flags & CONN_READING) || (c->flags & CONN_CLOSING))
+    return;
+  c->flags &= (uint8_t)~CONN_READING;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+int conn_read_start(conn *c) {
+  if (c->flags & CONN_CLOSING)
+    return -1;
+  if (c->flags & CONN_READING)
+    return 0;
+  c->flags |= CONN_READING;
+  int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc < 0) {
+    conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+const char *conn_peer_text(const conn *c) { return c->addr ? c->addr->text : "-"; }
