@@ -191,7 +191,7 @@ static int on_headers_complete(http_parser *p) {
   struct http_state *h = state(c);
   struct http_req *r = h->req;
   const struct config *cfg = r->app->cfg;
-  r->keep_alive = http_should_keep_alive(p) != 0;
+  r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->shutting_down;
   r->method = method_bit((enum http_method)p->method, &r->method_name);
   r->chunked = (p->flags & F_CHUNKED) != 0;
   if (p->flags & F_CONTENTLENGTH)
@@ -486,7 +486,9 @@ static void http_on_close(conn *c) {
 static void http_on_shutdown(conn *c) {
   struct http_state *h = state(c);
   if (h->req) {
-    h->close_after = true; /* finish the request in flight, then go */
+    /* Finish the request in flight, say so in its response, then go. */
+    h->req->keep_alive = false;
+    h->close_after = true;
     return;
   }
   conn_close_after_write(c);

@@ -1,0 +1,77 @@
+// Starts the real tandem binary for a test: on a free loopback port, with a
+// data directory of its own, logs captured, and stopped at the end.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
+
+export async function startServer(args = [], { env = {} } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tandem did not start:\n${log}`)), 10000);
+    const onData = (d) => {
+      log += d;
+      const m = /server\.listening.*?port"?[=:](\d+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stderr.on('data', onData);
+    child.stdout.on('data', (d) => (log += d));
+    exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`tandem exited with ${code} before listening:\n${log}`));
+    });
+  });
+  const server = {
+    port,
+    pid: child.pid,
+    dataDir,
+    child,
+    exited,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: (path) => `ws://127.0.0.1:${port}${path}`,
+    get log() {
+      return log;
+    },
+    rssKiB() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+    },
+    fdCount() {
+      return readdirSync(`/proc/${child.pid}/fd`).length;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const result = await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      return result;
+    },
+  };
+  return server;
+}
+
+// Runs the binary to completion (for flag and start-up errors).
+export function runTandem(args, { env = {}, timeoutMs = 5000 } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: out, stderr: err });
+    });
+  });
+}
