@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +67,22 @@ void server_conn_closed(struct server *srv, conn *c) {
 
 /* Each list has one duration, so its head expires first: pop heads until
  * one lies in the future. */
+/* When a crowd leaves (the connection count falls to half its peak), hand
+ * the freed heap pages back to the system, so memory follows load down as
+ * well as up. */
+static void trim_after_crowd(struct server *srv) {
+  if (srv->connection_count > srv->connection_peak)
+    srv->connection_peak = srv->connection_count;
+  if (srv->connection_peak >= 1024 && srv->connection_count < srv->connection_peak / 2) {
+    malloc_trim(0);
+    srv->connection_peak = srv->connection_count;
+  }
+}
+
 static void on_tick(uv_timer_t *t) {
   struct server *srv = t->data;
   uint64_t now = uv_now(srv->loop);
+  trim_after_crowd(srv);
   for (int cls = TIMEOUT_NONE + 1; cls < TIMEOUT_CLASSES; cls++) {
     conn *c;
     while ((c = srv->list_head[cls]) && c->deadline <= now) {
@@ -113,40 +127,41 @@ static const struct conn_proto reject_proto = {
     .on_shutdown = reject_shutdown,
 };
 
-static void on_connection(uv_stream_t *listener, int status) {
-  struct server *srv = listener->data;
-  if (status < 0) {
-    log_msg(LOG_WARN, "accept.error", "%s", uv_strerror(status));
-    return;
-  }
+/* A connection that counts in the server's totals from the start, so every
+ * way out (including a failed accept) passes through server_conn_closed. */
+static conn *conn_new(struct server *srv) {
   conn *c = calloc(1, sizeof *c);
   if (!c)
-    return;
+    return NULL;
   c->srv = srv;
   c->tclass = TIMEOUT_CLASSES;
   c->proto = &reject_proto;
   if (uv_tcp_init(srv->loop, &c->tcp) < 0) {
     free(c);
-    return;
+    return NULL;
   }
   c->tcp.data = c;
   srv->connection_count++;
   metrics.http_connections++;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
-    conn_close(c);
-    return;
-  }
+  return c;
+}
+
+/* A connected socket becomes a client: its address is counted, the limits
+ * are applied, and the protocol starts reading. */
+static void conn_admit(struct server *srv, conn *c) {
   metrics.connections_accepted++;
   struct sockaddr_storage sa;
   int salen = sizeof sa;
   memset(&sa, 0, sizeof sa);
-  uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) < 0)
+    memset(&sa, 0, sizeof sa); /* counted as "unknown" */
   c->addr = addr_table_acquire(&sa);
   if (!c->addr) {
     conn_close(c);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
+  /* Fails on sockets that are not TCP (a socketpair in tests): harmless. */
+  (void)uv_tcp_nodelay(&c->tcp, 1);
   if (srv->shutting_down || over_limit(srv, c)) {
     server_timeout_append(srv, c, TIMEOUT_CLOSING);
     conn_write(c, (const uint8_t *)overload_response, sizeof overload_response - 1, NULL,
@@ -158,6 +173,35 @@ static void on_connection(uv_stream_t *listener, int status) {
   server_timeout_append(srv, c, TIMEOUT_HEADERS);
   srv->accept_init(c);
   conn_read_start(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  struct server *srv = listener->data;
+  if (status < 0) {
+    log_msg(LOG_WARN, "accept.error", "%s", uv_strerror(status));
+    return;
+  }
+  conn *c = conn_new(srv);
+  if (!c)
+    return;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  conn_admit(srv, c);
+}
+
+int server_adopt(struct server *srv, uv_os_sock_t fd) {
+  conn *c = conn_new(srv);
+  if (!c)
+    return UV_ENOMEM;
+  int rc = uv_tcp_open(&c->tcp, fd);
+  if (rc < 0) {
+    conn_close(c);
+    return rc;
+  }
+  conn_admit(srv, c);
+  return 0;
 }
 
 int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg,
@@ -243,7 +287,7 @@ int server_listen(struct server *srv, char *err, size_t errlen) {
                                                  : ((struct sockaddr_in *)&bound)->sin_port);
     snprintf(name, sizeof name, "%s", spec);
     struct log_field f[] = {LOG_STR("listen", name), LOG_NUM("port", port)};
-    log_fields(LOG_INFO, "server.listening", f, 2);
+    log_fields(LOG_START, "server.listening", f, 2);
     continue;
   fail:
     snprintf(err, errlen, "cannot listen on %s: %s", spec, uv_strerror(rc));

@@ -21,6 +21,7 @@ struct server {
   conn *list_tail[TIMEOUT_CLASSES];
   uint64_t timeout_ms[TIMEOUT_CLASSES];
   uint64_t connection_count;
+  uint64_t connection_peak; /* since memory was last trimmed */
   bool shutting_down;
   bool stopped;
   /* Protocol of new connections, and its set-up. */
@@ -38,6 +39,12 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg,
 /* Binds and listens on every configured address. On failure writes the
  * reason to err (e.g. "127.0.0.1:8080: address already in use"). */
 int server_listen(struct server *srv, char *err, size_t errlen);
+
+/* Serves an already connected stream socket as if it had just been accepted
+ * (limits, protocol, timeouts). Tests use it with one end of a socketpair.
+ * Returns 0, after which the connection owns fd, or a negative error code,
+ * after which fd is still the caller's to close. */
+int server_adopt(struct server *srv, uv_os_sock_t fd);
 
 /* Stops accepting, asks every connection to finish (WebSockets close with
  * 1001, idle keep-alive connections close, in-flight requests complete),

@@ -8,7 +8,7 @@
 static enum log_level min_level = LOG_INFO;
 static enum log_format out_format = LOG_TEXT;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "warn", "error", "info"};
 
 void log_setup(enum log_level level, enum log_format format) {
   min_level = level;

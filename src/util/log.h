@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* LOG_START is for the few start-up and stop lines an operator always
+ * needs (where tandem listens): printed as "info" whatever the level. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_START };
 enum log_format { LOG_TEXT, LOG_JSON };
 
 struct log_field {
