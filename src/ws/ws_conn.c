@@ -221,8 +221,11 @@ static int on_payload(void *ctx, enum ws_opcode op, const uint8_t *data, size_t 
 static void ws_on_read(conn *c, uint8_t *data, size_t len) {
   struct ws_state *ws = state(c);
   metrics.ws_bytes_in += len;
-  if (!ws->close_sent)
-    conn_set_timeout(c, TIMEOUT_WS); /* alive: push the next ping back */
+  if (!ws->close_sent) {
+    /* Any bytes prove the client alive, a pong or not: push the next ping back. */
+    ws->ping_sent = 0;
+    conn_set_timeout(c, TIMEOUT_WS);
+  }
   size_t consumed = 0;
   int64_t rc = ws_parser_feed(&ws->parser, data, len, on_payload, c, &consumed);
   if (rc == WS_PARSE_STOPPED) {

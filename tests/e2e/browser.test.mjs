@@ -24,7 +24,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   rmSync(profile, { recursive: true, force: true });
-  await server.stop();
+  assert.equal((await server.stop()).code, 0);
 });
 
 // A page that records console messages of every level worth noticing.

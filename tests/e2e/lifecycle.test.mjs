@@ -46,7 +46,7 @@ test('TANDEM_* variables set flags, and flags win over them', async () => {
   assert.equal(entry.status, 200);
   assert.equal(typeof entry.bytes, 'number');
   assert.equal(typeof entry.us, 'number');
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('an unusable data directory exits 2 and says why', async () => {
@@ -72,13 +72,13 @@ test('a port in use exits 2 and names the address', async () => {
   const r = await runTandem(['serve', '--listen', `127.0.0.1:${a.port}`, '--data-dir', a.dataDir]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${a.port}: address already in use`));
-  await a.stop();
+  assert.equal((await a.stop()).code, 0);
 });
 
 test('listens on two addresses, IPv4 and IPv6', async (t) => {
   const probe = await startServer();
   const port = probe.port;
-  await probe.stop();
+  assert.equal((await probe.stop()).code, 0);
   const s = await startServer(['--listen', `127.0.0.1:${port}`, '--listen', `[::1]:${port}`]);
   assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   let v6ok = true;
@@ -88,7 +88,7 @@ test('listens on two addresses, IPv4 and IPv6', async (t) => {
     v6ok = false; // a machine without IPv6 loopback
   }
   if (!v6ok) t.diagnostic('no IPv6 loopback on this machine');
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('SIGTERM closes WebSockets with 1001, finishes the request in flight, and exits 0', async () => {
@@ -114,7 +114,7 @@ test('SIGTERM closes WebSockets with 1001, finishes the request in flight, and e
   assert.equal(code, 0);
   // No new connections once stopping.
   await assert.rejects(fetch(`${s.url}/healthz`));
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('--shutdown-timeout bounds how long a stuck client can hold the exit', async () => {
@@ -129,7 +129,7 @@ test('--shutdown-timeout bounds how long a stuck client can hold the exit', asyn
   const took = Date.now() - started;
   assert.ok(took >= 900 && took < 4000, `exit took ${took} ms`);
   stuck.destroy();
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('connections over --max-connections-per-addr get 503', async () => {
@@ -146,7 +146,7 @@ test('connections over --max-connections-per-addr get 503', async () => {
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200); // room again
   const metrics = await (await fetch(`${s.url}/metrics`)).text();
   assert.match(metrics, /reason="per_addr_limit"\} 1/);
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('connections over --max-connections get 503', async () => {
@@ -157,5 +157,5 @@ test('connections over --max-connections get 503', async () => {
   assert.match(data.toString(), /^HTTP\/1\.1 503 /);
   assert.match(data.toString(), /"code":"overloaded"/);
   for (const h of held) h.destroy();
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });

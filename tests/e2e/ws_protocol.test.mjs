@@ -199,6 +199,6 @@ test('--allowed-origins admits the listed origins only', async () => {
     assert.match(await ask('http://localhost:3000'), /^HTTP\/1\.1 101 /);
     assert.match(await ask('https://other.example'), /^HTTP\/1\.1 403 /);
   } finally {
-    await s2.stop();
+    assert.equal((await s2.stop()).code, 0);
   }
 });
