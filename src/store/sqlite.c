@@ -1,13 +1,97 @@
+/* The SQLite engine of store.h: WAL, foreign keys, prepared statements,
+ * migrations in a transaction each. Answers every call before returning. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "store/migrations.h"
 #include "store/store.h"
+#include "util/log.h"
+
+enum stmt_id {
+  ST_PING,
+  ST_ROOM_INSERT,
+  ST_ROOM_BY_ID,
+  ST_ROOM_BY_CODE,
+  ST_ROOM_DELETE,
+  ST_ROOMS_EXPIRED,
+  ST_ITEM_NEXT_SEQ,
+  ST_ITEM_INSERT,
+  ST_ITEM_GET,
+  ST_ITEM_DELETE,
+  ST_ITEMS_LIST,
+  ST_ROOM_BYTES,
+  ST_COUNT
+};
+
+#define ROOM_COLUMNS "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language"
+#define ITEM_COLUMNS                                                                              \
+  "id, room_id, seq, kind, alias, text, file_name, size, content_type, sha256, created_at"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_PING] = "SELECT 1",
+    [ST_ROOM_INSERT] = "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ROOM_BY_ID] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?",
+    [ST_ROOM_BY_CODE] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = ?",
+    [ST_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?",
+    [ST_ROOMS_EXPIRED] = "SELECT " ROOM_COLUMNS
+                         " FROM rooms WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+    [ST_ITEM_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE room_id = ?",
+    [ST_ITEM_INSERT] = "INSERT INTO items (" ITEM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ITEM_GET] = "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = ? AND id = ?",
+    [ST_ITEM_DELETE] = "DELETE FROM items WHERE room_id = ? AND id = ?",
+    [ST_ITEMS_LIST] = "SELECT " ITEM_COLUMNS
+                      " FROM items WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    [ST_ROOM_BYTES] = "SELECT COALESCE(SUM(size), 0) FROM items WHERE room_id = ?",
+};
 
 struct store {
   sqlite3 *db;
-  sqlite3_stmt *ping;
+  sqlite3_stmt *stmt[ST_COUNT];
 };
+
+static int fail(struct store *s, const char *what) {
+  log_msg(LOG_ERROR, "store.error", "%s: %s", what, sqlite3_errmsg(s->db));
+  return STORE_FAILED;
+}
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+/* Applies each migration newer than PRAGMA user_version in its own
+ * transaction, so a failure leaves the schema at the last good version. */
+static int migrate(struct store *s, char *err, size_t errlen) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+    return -1;
+  }
+  int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  sqlite3_finalize(st);
+  for (int i = 0; i < migration_count; i++) {
+    const struct migration *m = &migrations[i];
+    if (m->version <= version)
+      continue;
+    char bump[64], why[256];
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", m->version);
+    if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0 || exec(s, m->sql, why, sizeof why) < 0 ||
+        exec(s, bump, why, sizeof why) < 0 || exec(s, "COMMIT", why, sizeof why) < 0) {
+      exec(s, "ROLLBACK", bump, sizeof bump);
+      snprintf(err, errlen, "migration %s failed: %.180s", m->name, why);
+      return -1;
+    }
+    log_msg(LOG_INFO, "store.migrated", "applied %s", m->name);
+  }
+  return 0;
+}
 
 struct store *store_open(const char *data_dir, char *err, size_t errlen) {
   struct store *s = calloc(1, sizeof *s);
@@ -15,7 +99,7 @@ struct store *store_open(const char *data_dir, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  char path[4096];
+  char path[4096], why[256];
   int n = snprintf(path, sizeof path, "%s/tandem.db", data_dir);
   if (n < 0 || (size_t)n >= sizeof path) {
     snprintf(err, errlen, "data directory path too long");
@@ -28,36 +112,259 @@ struct store *store_open(const char *data_dir, char *err, size_t errlen) {
   }
   /* WAL lets readers go on while a writer commits; a short busy timeout
    * rides out a checkpoint instead of failing the request. */
-  char *msg = NULL;
   if (sqlite3_busy_timeout(s->db, 2000) != SQLITE_OK ||
-      sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                          "PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK) {
-    snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
-    sqlite3_free(msg);
+      exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", why,
+           sizeof why) < 0) {
+    snprintf(err, errlen, "cannot set up %.200s: %.200s", path, why);
     goto fail;
   }
-  if (sqlite3_prepare_v2(s->db, "SELECT 1", -1, &s->ping, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "cannot query %s: %s", path, sqlite3_errmsg(s->db));
+  if (migrate(s, why, sizeof why) < 0) {
+    snprintf(err, errlen, "%.200s: %.200s", path, why);
     goto fail;
   }
+  for (int i = 0; i < ST_COUNT; i++)
+    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+        SQLITE_OK) {
+      snprintf(err, errlen, "cannot prepare a query on %s: %s", path, sqlite3_errmsg(s->db));
+      goto fail;
+    }
   return s;
 fail:
   store_close(s);
   return NULL;
 }
 
-int store_ping(struct store *s) {
-  if (!s || !s->ping)
-    return -1;
-  int rc = sqlite3_step(s->ping);
-  sqlite3_reset(s->ping);
-  return rc == SQLITE_ROW ? 0 : -1;
-}
-
 void store_close(struct store *s) {
   if (!s)
     return;
-  sqlite3_finalize(s->ping);
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
   free(s);
+}
+
+/* A statement ready to bind: reset from its last use. */
+static sqlite3_stmt *prep(struct store *s, enum stmt_id id) {
+  sqlite3_stmt *st = s->stmt[id];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+int store_ping(struct store *s) {
+  if (!s)
+    return -1;
+  sqlite3_stmt *st = prep(s, ST_PING);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static const char *column_text(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+}
+
+static void copy_id(char *dst, size_t cap, const char *src) {
+  snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void read_room(sqlite3_stmt *st, struct room_row *r) {
+  memset(r, 0, sizeof *r);
+  copy_id(r->id, sizeof r->id, column_text(st, 0));
+  copy_id(r->code, sizeof r->code, column_text(st, 1));
+  r->title = column_text(st, 2);
+  r->created_at = sqlite3_column_int64(st, 3);
+  r->expires_at = sqlite3_column_int64(st, 4);
+  r->password_hash = column_text(st, 5);
+  const void *h = sqlite3_column_blob(st, 6);
+  if (h && sqlite3_column_bytes(st, 6) == (int)sizeof r->owner_token_hash)
+    memcpy(r->owner_token_hash, h, sizeof r->owner_token_hash);
+  r->language = column_text(st, 7);
+}
+
+static void read_item(sqlite3_stmt *st, struct item_row *it) {
+  memset(it, 0, sizeof *it);
+  copy_id(it->id, sizeof it->id, column_text(st, 0));
+  copy_id(it->room_id, sizeof it->room_id, column_text(st, 1));
+  it->seq = sqlite3_column_int64(st, 2);
+  const char *kind = column_text(st, 3);
+  it->kind = kind && strcmp(kind, "file") == 0 ? ITEM_FILE : ITEM_TEXT;
+  it->alias = column_text(st, 4);
+  it->text = column_text(st, 5);
+  it->text_len = it->text ? (size_t)sqlite3_column_bytes(st, 5) : 0;
+  it->file_name = column_text(st, 6);
+  it->size = sqlite3_column_int64(st, 7);
+  it->content_type = column_text(st, 8);
+  it->sha256 = column_text(st, 9);
+  it->created_at = sqlite3_column_int64(st, 10);
+}
+
+void store_room_insert(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOM_INSERT);
+  sqlite3_bind_text(st, 1, room->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, room->code, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 3, room->title);
+  sqlite3_bind_int64(st, 4, room->created_at);
+  sqlite3_bind_int64(st, 5, room->expires_at);
+  bind_text_or_null(st, 6, room->password_hash);
+  sqlite3_bind_blob(st, 7, room->owner_token_hash, sizeof room->owner_token_hash, SQLITE_STATIC);
+  bind_text_or_null(st, 8, room->language);
+  int rc = sqlite3_step(st);
+  int status = rc == SQLITE_DONE ? STORE_OK
+               : (rc == SQLITE_CONSTRAINT) ? STORE_CONFLICT
+                                           : fail(s, "room insert");
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+void store_room_get(struct store *s, const char *key, size_t len, store_room_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, len == STORE_CODE_LEN ? ST_ROOM_BY_CODE : ST_ROOM_BY_ID);
+  sqlite3_bind_text(st, 1, key, (int)len, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    struct room_row r;
+    read_room(st, &r);
+    cb(ctx, STORE_OK, &r);
+  } else {
+    cb(ctx, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "room get"), NULL);
+  }
+  sqlite3_reset(st);
+}
+
+static void run_done(struct store *s, sqlite3_stmt *st, const char *what, store_done_cb cb,
+                     void *ctx) {
+  int rc = sqlite3_step(st);
+  int status = rc != SQLITE_DONE ? fail(s, what)
+               : sqlite3_changes(s->db) ? STORE_OK
+                                        : STORE_NOT_FOUND;
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+void store_room_delete(struct store *s, const char *id, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOM_DELETE);
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  run_done(s, st, "room delete", cb, ctx);
+}
+
+void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOMS_EXPIRED);
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int(st, 2, limit);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct room_row r;
+    read_room(st, &r);
+    each(ctx, STORE_OK, &r);
+  }
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "expired rooms"), NULL);
+  sqlite3_reset(st);
+}
+
+/* The next seq and the insert run in one transaction: the loop thread is
+ * the only writer here, and the UNIQUE (room_id, seq) guards the rest. */
+void store_item_insert(struct store *s, struct item_row *it, store_done_cb cb, void *ctx) {
+  char why[128];
+  if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
+    cb(ctx, fail(s, "item insert begin"));
+    return;
+  }
+  sqlite3_stmt *st = prep(s, ST_ITEM_NEXT_SEQ);
+  sqlite3_bind_text(st, 1, it->room_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  it->seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) {
+    int status = fail(s, "item seq");
+    exec(s, "ROLLBACK", why, sizeof why);
+    cb(ctx, status);
+    return;
+  }
+  st = prep(s, ST_ITEM_INSERT);
+  sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, it->room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, it->seq);
+  sqlite3_bind_text(st, 4, it->kind == ITEM_FILE ? "file" : "text", -1, SQLITE_STATIC);
+  bind_text_or_null(st, 5, it->alias);
+  if (it->text)
+    sqlite3_bind_text(st, 6, it->text, (int)it->text_len, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 6);
+  bind_text_or_null(st, 7, it->file_name);
+  sqlite3_bind_int64(st, 8, it->size);
+  bind_text_or_null(st, 9, it->content_type);
+  bind_text_or_null(st, 10, it->sha256);
+  sqlite3_bind_int64(st, 11, it->created_at);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    int status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail(s, "item insert");
+    exec(s, "ROLLBACK", why, sizeof why);
+    cb(ctx, status);
+    return;
+  }
+  if (exec(s, "COMMIT", why, sizeof why) < 0) {
+    int status = fail(s, "item insert commit");
+    exec(s, "ROLLBACK", why, sizeof why);
+    cb(ctx, status);
+    return;
+  }
+  cb(ctx, STORE_OK);
+}
+
+void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
+                    void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ITEM_GET);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, item_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    struct item_row it;
+    read_item(st, &it);
+    cb(ctx, STORE_OK, &it);
+  } else {
+    cb(ctx, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "item get"), NULL);
+  }
+  sqlite3_reset(st);
+}
+
+void store_item_delete(struct store *s, const char *room_id, const char *item_id,
+                       store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ITEM_DELETE);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, item_id, -1, SQLITE_STATIC);
+  run_done(s, st, "item delete", cb, ctx);
+}
+
+void store_items_list(struct store *s, const char *room_id, int64_t after, int limit,
+                      store_items_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ITEMS_LIST);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, after);
+  sqlite3_bind_int(st, 3, limit);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct item_row it;
+    read_item(st, &it);
+    each(ctx, STORE_OK, &it);
+  }
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "items list"), NULL);
+  sqlite3_reset(st);
+}
+
+void store_room_bytes(struct store *s, const char *room_id,
+                      void (*cb)(void *ctx, int status, int64_t bytes), void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOM_BYTES);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int64_t bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  cb(ctx, rc == SQLITE_ROW ? STORE_OK : fail(s, "room bytes"), bytes);
 }

@@ -1,20 +1,90 @@
-/* Storage. For now: the embedded SQLite database in the data directory,
- * opened in WAL mode at start-up and probed by /readyz. Rooms and items
- * come with the drop feature. */
+/* Storage: rooms and items, behind one interface with one file per engine
+ * (sqlite.c now; PostgreSQL for scale-out later).
+ *
+ * Calls answer through a callback so an engine may answer later (a network
+ * database on the loop); SQLite answers before the call returns. Rows passed
+ * to a callback are valid only during the callback. Status codes: 0, or a
+ * negative STORE_* error. */
 #ifndef TANDEM_STORE_H
 #define TANDEM_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_LEN 22    /* base62 of 128 random bits */
+#define STORE_CODE_LEN 6   /* digits */
+
+enum store_status {
+  STORE_OK = 0,
+  STORE_NOT_FOUND = -1,
+  STORE_CONFLICT = -2, /* a unique key is taken (a room code, an item seq) */
+  STORE_FAILED = -3,   /* the database failed; logged by the engine */
+};
 
 struct store;
 
-/* Opens (creating if needed) <data_dir>/tandem.db. On failure writes the
- * reason into err and returns NULL. */
+struct room_row {
+  char id[STORE_ID_LEN + 1];
+  char code[STORE_CODE_LEN + 1];
+  const char *title;         /* NULL when none */
+  int64_t created_at;        /* unix ms */
+  int64_t expires_at;        /* unix ms */
+  const char *password_hash; /* NULL when none */
+  uint8_t owner_token_hash[32];
+  const char *language;      /* NULL when none */
+};
+
+enum item_kind { ITEM_TEXT, ITEM_FILE };
+
+struct item_row {
+  char id[STORE_ID_LEN + 1];
+  char room_id[STORE_ID_LEN + 1];
+  int64_t seq;
+  enum item_kind kind;
+  const char *alias;        /* NULL when none */
+  const char *text;         /* text items */
+  size_t text_len;
+  const char *file_name;    /* file items */
+  int64_t size;
+  const char *content_type;
+  const char *sha256;       /* 64 hex characters, file items */
+  int64_t created_at;
+};
+
+/* Opens (creating if needed) <data_dir>/tandem.db and applies pending
+ * migrations. On failure writes the reason into err and returns NULL. */
 struct store *store_open(const char *data_dir, char *err, size_t errlen);
+void store_close(struct store *s);
 
 /* 0 when the database answers a trivial query, -1 otherwise. */
 int store_ping(struct store *s);
 
-void store_close(struct store *s);
+typedef void (*store_room_cb)(void *ctx, int status, const struct room_row *room);
+typedef void (*store_item_cb)(void *ctx, int status, const struct item_row *item);
+typedef void (*store_done_cb)(void *ctx, int status);
+/* Called once per row, then once with row NULL and the final status. */
+typedef void (*store_items_cb)(void *ctx, int status, const struct item_row *item);
+
+/* Inserts a room; STORE_CONFLICT when its id or code is taken. */
+void store_room_insert(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx);
+/* A live or expired room by id (22 chars) or by code (6 digits). */
+void store_room_get(struct store *s, const char *key, size_t len, store_room_cb cb, void *ctx);
+/* Deletes a room and its items (their files are the caller's). */
+void store_room_delete(struct store *s, const char *id, store_done_cb cb, void *ctx);
+/* Rooms whose expires_at <= now, at most `limit`, oldest first. */
+void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each, void *ctx);
+
+/* Inserts an item under the room's next seq (written into item->seq). */
+void store_item_insert(struct store *s, struct item_row *item, store_done_cb cb, void *ctx);
+void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
+                    void *ctx);
+void store_item_delete(struct store *s, const char *room_id, const char *item_id,
+                       store_done_cb cb, void *ctx);
+/* Items with seq > after, oldest first, at most limit. */
+void store_items_list(struct store *s, const char *room_id, int64_t after, int limit,
+                      store_items_cb each, void *ctx);
+/* Bytes of files in the room (for the per-room limit). */
+void store_room_bytes(struct store *s, const char *room_id, void (*cb)(void *ctx, int status, int64_t bytes),
+                      void *ctx);
 
 #endif
