@@ -41,6 +41,12 @@ static const struct option_spec options[] = {
     {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval_ms), "idle WebSockets are pinged, and dropped if silent for as long again"},
     {"ws-close-timeout", OPT_DURATION, OFF(ws_close_timeout_ms), "wait for the client's close frame"},
     {"ws-max-errors", OPT_COUNT, OFF(ws_max_errors), "bad messages on one WebSocket before close 1008"},
+    {"room-ttl", OPT_DURATION, OFF(room_ttl_ms), "how long a drop room lives"},
+    {"code-lookups-per-minute", OPT_COUNT, OFF(code_lookups_per_minute), "room lookups by code from one address (429)"},
+    {"max-file-size", OPT_SIZE, OFF(max_file_size), "largest uploaded file (413)"},
+    {"max-room-bytes", OPT_SIZE, OFF(max_room_bytes), "all files in one room together (413)"},
+    {"min-free-disk", OPT_SIZE, OFF(min_free_disk), "free space kept on the data directory's disk (507)"},
+    {"max-text", OPT_SIZE, OFF(max_text), "longest text item (413)"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -65,6 +71,12 @@ static void set_defaults(struct config *cfg) {
   cfg->ws_ping_interval_ms = DEFAULT_WS_PING_INTERVAL_MS;
   cfg->ws_close_timeout_ms = DEFAULT_WS_CLOSE_TIMEOUT_MS;
   cfg->ws_max_errors = DEFAULT_WS_MAX_ERRORS;
+  cfg->room_ttl_ms = DEFAULT_ROOM_TTL_MS;
+  cfg->code_lookups_per_minute = DEFAULT_CODE_LOOKUPS_PER_MINUTE;
+  cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
+  cfg->max_room_bytes = DEFAULT_MAX_ROOM_BYTES;
+  cfg->min_free_disk = DEFAULT_MIN_FREE_DISK;
+  cfg->max_text = DEFAULT_MAX_TEXT;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

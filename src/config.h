@@ -30,6 +30,12 @@
 #define DEFAULT_WS_PING_INTERVAL_MS 30000
 #define DEFAULT_WS_CLOSE_TIMEOUT_MS 5000 /* wait for the peer's close frame */
 #define DEFAULT_WS_MAX_ERRORS 20         /* bad messages before close 1008 */
+#define DEFAULT_ROOM_TTL_MS (24ull * 3600 * 1000)
+#define DEFAULT_CODE_LOOKUPS_PER_MINUTE 20 /* per client address -> 429 */
+#define DEFAULT_MAX_FILE_SIZE (2ull << 30) /* -> 413 */
+#define DEFAULT_MAX_ROOM_BYTES (10ull << 30) /* files in one room -> 413 */
+#define DEFAULT_MIN_FREE_DISK (256ull << 20) /* uploads refused below -> 507 */
+#define DEFAULT_MAX_TEXT 65536             /* a text item -> 413 */
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -54,6 +60,12 @@ struct config {
   uint64_t ws_ping_interval_ms;
   uint64_t ws_close_timeout_ms;
   uint64_t ws_max_errors;
+  uint64_t room_ttl_ms;
+  uint64_t code_lookups_per_minute;
+  uint64_t max_file_size;
+  uint64_t max_room_bytes;
+  uint64_t min_free_disk;
+  uint64_t max_text;
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -85,6 +85,7 @@ static uv_signal_t sigterm_handle, sigint_handle;
 
 static void on_stopped(struct server *srv) {
   server_close(srv);
+  app_stop(srv->app);
   uv_close((uv_handle_t *)&sigterm_handle, NULL);
   uv_close((uv_handle_t *)&sigint_handle, NULL);
 }
@@ -122,6 +123,11 @@ static int serve(int argc, char **argv, const char *prog) {
   http_set_app(&app.http);
 
   uv_loop_t *loop = uv_default_loop();
+  if (app_init(&app, loop, &cfg, app.store, err, sizeof err) < 0) {
+    fprintf(stderr, "tandem: %s\n", err);
+    store_close(app.store);
+    return EXIT_USAGE;
+  }
   static struct server srv;
   int exit_code = 0;
   if (server_init(&srv, loop, &cfg, &http_proto, http_conn_init) < 0) {
@@ -148,6 +154,7 @@ static int serve(int argc, char **argv, const char *prog) {
   uv_loop_close(loop);
   hub_free();
   addr_table_free();
+  app_free(&app);
   store_close(app.store);
   if (exit_code == 0)
     log_msg(LOG_INFO, "server.stopped", "goodbye");

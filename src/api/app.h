@@ -2,16 +2,49 @@
 #ifndef TANDEM_APP_H
 #define TANDEM_APP_H
 
+#include <jansson.h>
+#include <uv.h>
+
 #include "http/http.h"
 #include "store/store.h"
+#include "util/ratelimit.h"
 
 struct app {
   struct http_app http;
+  const struct config *cfg;
   struct store *store;
+  uv_loop_t *loop;
+  uv_timer_t sweeper;        /* deletes expired rooms */
+  ratelimit code_lookups;    /* per client address */
+  char blob_dir[4096];       /* <data-dir>/blobs */
 };
 
 /* The route table of tandem. */
 extern const struct route app_routes[];
 extern const size_t app_route_count;
+
+/* Sets up what the routes need (after the store is open); 0 or -1. */
+int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct store *store,
+             char *err, size_t errlen);
+/* Stops the app's timers (before the loop's last run). */
+void app_stop(struct app *app);
+void app_free(struct app *app);
+
+static inline struct app *app_of(struct http_req *r) { return r->app->ctx; }
+
+/* Sends a JSON body (takes the reference to `body`). */
+void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);
+
+/* Looks the `:room` parameter up (id or code, codes rate limited per
+ * address) and calls `found` with a live room; answers 404/410/429 itself. */
+typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
+void api_with_room(struct http_req *r, api_room_cb found);
+
+/* The public JSON of a room / an item. */
+json_t *api_room_json(const struct room_row *room, int members_online);
+json_t *api_item_json(const struct item_row *item);
+
+/* "http://host" from the request (Host, and X-Forwarded-Proto when https). */
+void api_origin(struct http_req *r, char *out, size_t outlen);
 
 #endif

@@ -1,10 +1,10 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
 #include "api/app.h"
+#include "api/items_api.h"
+#include "api/rooms_api.h"
 #include "api/static.h"
 #include "api/ws_room.h"
 #include "metrics.h"
-
-static struct app *app_of(struct http_req *r) { return r->app->ctx; }
 
 static void on_healthz(struct http_req *r) {
   static const char body[] = "{\"status\":\"ok\"}";
@@ -44,6 +44,17 @@ const struct route app_routes[] = {
     {METHOD_GET, "/readyz", &readyz},
     {METHOD_GET, "/metrics", &metrics_page},
     {METHOD_GET, "/ws/:room", &ws_room_handler},
+    {METHOD_POST, "/api/rooms", &rooms_create_handler},
+    {METHOD_GET, "/api/rooms/:room", &rooms_get_handler},
+    {METHOD_DELETE, "/api/rooms/:room", &rooms_delete_handler},
+    {METHOD_GET, "/api/rooms/:room/qr.svg", &rooms_qr_handler},
+    {METHOD_GET, "/api/rooms/:room/items", &items_list_handler},
+    {METHOD_POST, "/api/rooms/:room/items", &items_post_handler},
+    {METHOD_GET, "/api/rooms/:room/items/:item", &items_get_handler},
+    {METHOD_DELETE, "/api/rooms/:room/items/:item", &items_delete_handler},
+    {METHOD_GET, "/api/rooms/:room/items/:item/file", &items_file_handler},
+    {METHOD_GET, "/api/sessions/:code/items", &items_list_handler},
+    {METHOD_POST, "/api/sessions/:code/items", &items_post_handler},
     {METHOD_GET, "/assets/*", &static_asset_handler},
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},

@@ -5,12 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/app.h"
+#include "http/query.h"
 #include "hub/hub.h"
+#include "net/server.h"
+#include "rooms/room.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "ws/ws_conn.h"
+
+/* Most missed items replayed on a reconnect; older ones are a REST page away. */
+#define REPLAY_MAX 500
 
 /* What the upgrade hands to on_open; replaced by the hub member there. */
 struct join_request {
+  int64_t after;  /* replay items after this seq; -1: no replay */
+  uint8_t stored; /* a drop room (by id) rather than an ad-hoc name */
   uint8_t len;
   char room[HUB_ROOM_NAME_MAX + 1];
 };
@@ -89,7 +99,22 @@ static void peer_event(struct hub_member *m, const char *type) {
   buf_unref(f);
 }
 
-static void send_welcome(conn *c, struct hub_member *m) {
+struct room_facts {
+  char code[STORE_CODE_LEN + 1];
+  char expires_at[32];
+  int found;
+};
+
+static void got_room(void *ctx, int status, const struct room_row *room) {
+  struct room_facts *f = ctx;
+  if (!room)
+    return;
+  f->found = 1;
+  memcpy(f->code, room->code, sizeof f->code);
+  time_iso8601(room->expires_at, f->expires_at, sizeof f->expires_at);
+}
+
+static void send_welcome(conn *c, struct hub_member *m, bool stored) {
   struct hub_room *r = m->room;
   struct text t = {0};
   char num[32];
@@ -97,6 +122,17 @@ static void send_welcome(conn *c, struct hub_member *m) {
   text_str(&t, m->peer_id);
   text_str(&t, "\",\"room\":\"");
   text_add(&t, r->name, r->name_len);
+  if (stored) {
+    struct app *app = c->srv->app;
+    struct room_facts f = {0};
+    store_room_get(app->store, r->name, r->name_len, got_room, &f);
+    if (f.found) {
+      text_str(&t, "\",\"code\":\"");
+      text_str(&t, f.code);
+      text_str(&t, "\",\"expires_at\":\"");
+      text_str(&t, f.expires_at);
+    }
+  }
   text_str(&t, "\",\"peers\":[");
   uint32_t listed = 0;
   for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
@@ -111,6 +147,24 @@ static void send_welcome(conn *c, struct hub_member *m) {
   send_frame(c, text_frame(&t));
 }
 
+static void replay_one(void *ctx, int status, const struct item_row *it) {
+  conn *c = ctx;
+  if (!it)
+    return;
+  json_t *frame = json_pack("{s:s, s:o}", "type", "item", "item", api_item_json(it));
+  char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+  json_decref(frame);
+  if (text)
+    ws_send_text(c, text, strlen(text));
+  free(text);
+}
+
+/* A reconnecting client gets what it missed before anything new. */
+static void replay(conn *c, const char *room_id, int64_t after) {
+  struct app *app = c->srv->app;
+  store_items_list(app->store, room_id, after, REPLAY_MAX, replay_one, c);
+}
+
 static void on_open(conn *c) {
   struct join_request req;
   memcpy(&req, ws_app_state(c), sizeof req);
@@ -123,7 +177,9 @@ static void on_open(conn *c) {
   struct log_field f[] = {LOG_STRN("room", req.room, req.len), LOG_STR("peer", m->peer_id),
                           LOG_STR("addr", conn_peer_text(c))};
   log_fields(LOG_INFO, "ws.open", f, 3);
-  send_welcome(c, m);
+  send_welcome(c, m, req.stored);
+  if (req.stored && req.after >= 0)
+    replay(c, req.room, req.after);
   peer_event(m, "peer.joined");
 }
 
@@ -215,14 +271,37 @@ static const struct ws_handler room_ws = {
     .on_close = on_close,
 };
 
+/* A drop room, found by id or code: members meet under its id. */
+static void join_stored(struct http_req *r, const struct room_row *room) {
+  struct join_request req = {.after = -1, .stored = 1, .len = STORE_ID_LEN};
+  memcpy(req.room, room->id, STORE_ID_LEN);
+  char v[24];
+  if (query_param(r->query, r->query_len, "after", v, sizeof v) > 0) {
+    char *end;
+    long long after = strtoll(v, &end, 10);
+    if (*end || after < 0) {
+      http_respond_error(r, 400, "bad_query", "after is the last seq seen (0 or more).");
+      return;
+    }
+    req.after = after;
+  }
+  ws_accept(r, &room_ws, &req, sizeof req);
+}
+
 static void on_upgrade_request(struct http_req *r) {
   size_t len;
   const char *room = route_param(&r->match, "room", &len);
+  if (room && (room_key_is_id(room, len) || room_key_is_code(room, len))) {
+    api_with_room(r, join_stored);
+    return;
+  }
+  /* Any other name is an ad-hoc room: it lives while someone is in it and
+   * keeps nothing (signaling between peers that agreed on a name). */
   if (!room || !hub_room_name_valid(room, len)) {
     http_respond_error(r, 400, "bad_room", "A room name is 1-64 characters of A-Z, a-z, 0-9, _ and -.");
     return;
   }
-  struct join_request req = {.len = (uint8_t)len};
+  struct join_request req = {.after = -1, .len = (uint8_t)len};
   memcpy(req.room, room, len);
   ws_accept(r, &room_ws, &req, sizeof req);
 }

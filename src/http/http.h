@@ -28,7 +28,12 @@ typedef struct http_handler {
   void (*on_body)(struct http_req *r, const uint8_t *data, size_t len);
   /* The request is whole: respond now or later (http_respond*). */
   void (*on_complete)(struct http_req *r);
-  /* Called if the request ends before a response (client gone). Optional. */
+  /* Called once when the handler took the request (its on_headers, on_body
+   * or on_complete may have run) but it ends otherwise than by on_complete
+   * followed by a response: the client went away, the body was refused
+   * (too large, malformed, too slow), or the handler answered early itself.
+   * Releases handler_state. Never called from inside another callback of
+   * the same request. Optional. */
   void (*on_abort)(struct http_req *r);
   uint64_t max_body;    /* 0: the server's --max-body */
   bool length_required; /* 411 without Content-Length */
@@ -56,7 +61,7 @@ struct http_req {
   const char *query; /* after '?', or NULL */
   size_t query_len;
   struct route_match match;
-  const http_handler *handler;
+  const http_handler *handler; /* set once the request passed the checks */
   uint64_t content_length; /* from the header; UINT64_MAX when absent */
   uint64_t body_received;
   uint64_t started_ns;
@@ -66,6 +71,9 @@ struct http_req {
   bool responded;
   bool chunked;
   bool body_refused; /* an error was sent before the body: skip it */
+  bool completed;    /* on_complete was called */
+  bool streaming;    /* http_stream_begin was called, http_stream_end not yet */
+  void (*stream_drain)(struct http_req *r); /* the stream's queue emptied */
   void *handler_state; /* for the handler's own use */
   /* Request target and header fields, copied as they arrive (bounded). */
   char *text;
@@ -91,6 +99,24 @@ bool http_header_has_token(const struct http_req *r, const char *name, const cha
 void http_respond(struct http_req *r, int status, const char *content_type,
                   const void *body, size_t len, buf *owner, bool is_static,
                   const char *extra_headers);
+
+/* A response whose body follows in pieces: the head goes now, with the
+ * Content-Length the pieces will add up to; `on_drain` (may be NULL) is
+ * called whenever everything queued has been written, so the handler can
+ * produce more without holding the whole body. The request stays open
+ * until http_stream_end; http_stream_abort closes the connection instead
+ * (the length can no longer be met). The chunk is shared by reference. */
+void http_stream_begin(struct http_req *r, int status, const char *content_type,
+                       uint64_t length, const char *extra_headers,
+                       void (*on_drain)(struct http_req *r));
+void http_stream_write(struct http_req *r, buf *chunk);
+void http_stream_end(struct http_req *r);
+void http_stream_abort(struct http_req *r);
+
+/* Stops and restarts reading the request body (backpressure: the handler
+ * cannot take more yet, e.g. while the disk catches up). */
+void http_body_pause(struct http_req *r);
+void http_body_resume(struct http_req *r);
 
 /* {"error":{"code":...,"message":...}} with the status. */
 void http_respond_error(struct http_req *r, int status, const char *code, const char *message);

@@ -17,9 +17,12 @@ struct http_state {
   struct http_req *req;
   uint8_t *pending; /* unparsed input kept while a response is outstanding */
   size_t pending_len;
-  bool in_execute;      /* inside http_parser_execute: no re-entry */
+  /* Inside http_parser_execute or a refusal, which end the request
+   * themselves: no re-entry, and a close leaves the request for them. */
+  bool in_execute;
   bool waiting;         /* parser paused until the current response */
   bool last_was_value;  /* header callbacks: the previous piece was a value */
+  bool headers_done;    /* later header callbacks are trailers: ignored */
   bool close_after;     /* stop after this response */
 };
 
@@ -37,9 +40,20 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The handler may still hold state unless it saw on_complete and answered. */
+static void abort_handler(struct http_req *r) {
+  const http_handler *hd = r->handler;
+  if (!hd || (r->completed && r->responded && !r->streaming))
+    return;
+  r->handler = NULL; /* once */
+  if (hd->on_abort)
+    hd->on_abort(r);
+}
+
 static void free_req(struct http_req *r) {
   if (!r)
     return;
+  abort_handler(r);
   free(r->text);
   free(r->headers);
   free(r);
@@ -90,6 +104,7 @@ static int on_message_begin(http_parser *p) {
   r->started_ns = now_ns();
   h->req = r;
   h->last_was_value = false;
+  h->headers_done = false;
   if (c->tclass != TIMEOUT_HEADERS)
     conn_set_timeout(c, TIMEOUT_HEADERS);
   return 0;
@@ -111,6 +126,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http_state *h = state(p->data);
   struct http_req *r = h->req;
   const struct config *cfg = r->app->cfg;
+  /* Trailers would move the text that path, query and headers point into. */
+  if (h->headers_done)
+    return 0;
   if (r->header_count == 0 || h->last_was_value) {
     if (r->header_count >= cfg->max_headers)
       return refuse(r, 431, "too_many_headers", "The request has too many header fields.");
@@ -136,6 +154,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http_state *h = state(p->data);
   struct http_req *r = h->req;
+  if (h->headers_done)
+    return 0;
   if (r->header_count == 0)
     return 1;
   h->last_was_value = true;
@@ -159,13 +179,13 @@ static unsigned method_bit(enum http_method m, const char **name) {
   }
 }
 
+/* An unknown method (0) matches no route but still finds the path, so it
+ * is answered 405 with the methods the path takes, or 404. */
 static int route_request(struct http_req *r) {
   enum route_result res = router_match(r->app->routes, r->app->route_count, r->method,
                                        r->path, r->path_len, &r->match);
-  if (res == ROUTE_FOUND) {
-    r->handler = r->match.route->handler;
+  if (res == ROUTE_FOUND)
     return 0;
-  }
   if (res == ROUTE_METHOD_NOT_ALLOWED) {
     r->status = 405;
   } else {
@@ -191,6 +211,7 @@ static int on_headers_complete(http_parser *p) {
   struct http_state *h = state(c);
   struct http_req *r = h->req;
   const struct config *cfg = r->app->cfg;
+  h->headers_done = true;
   r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->shutting_down;
   r->method = method_bit((enum http_method)p->method, &r->method_name);
   r->chunked = (p->flags & F_CHUNKED) != 0;
@@ -208,9 +229,7 @@ static int on_headers_complete(http_parser *p) {
   if (r->path_len == 0 || r->path[0] != '/')
     return refuse(r, 400, "bad_request", "The request target must be an absolute path.");
   bool has_body = r->chunked || (r->content_length != UINT64_MAX && r->content_length > 0);
-  if (!r->method || route_request(r) < 0) {
-    if (!r->method)
-      r->status = 405;
+  if (route_request(r) < 0) {
     if (has_body) {
       r->keep_alive = false;
       h->close_after = true;
@@ -220,7 +239,7 @@ static int on_headers_complete(http_parser *p) {
     }
     return 0;
   }
-  const http_handler *hd = r->handler;
+  const http_handler *hd = r->match.route->handler;
   uint64_t max_body = hd->max_body ? hd->max_body : cfg->max_body;
   if (has_body && !hd->on_body)
     return refuse(r, 413, "body_not_allowed", "This resource takes no request body.");
@@ -228,6 +247,7 @@ static int on_headers_complete(http_parser *p) {
     return refuse(r, 411, "length_required", "Send a Content-Length for this request.");
   if (r->content_length != UINT64_MAX && r->content_length > max_body)
     return refuse(r, 413, "body_too_large", "The request body is too large.");
+  r->handler = hd;
   if (hd->on_headers) {
     hd->on_headers(r);
     if (r->responded) {
@@ -243,7 +263,8 @@ static int on_headers_complete(http_parser *p) {
   if (has_body) {
     if (http_header_has_token(r, "expect", "100-continue")) {
       static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      conn_write(c, (const uint8_t *)cont, sizeof cont - 1, NULL, UINT64_MAX);
+      if (conn_write(c, (const uint8_t *)cont, sizeof cont - 1, NULL, UINT64_MAX) < 0)
+        return -1; /* the connection is closing: stop parsing */
     }
     conn_set_timeout(c, TIMEOUT_BODY);
   } else {
@@ -253,15 +274,25 @@ static int on_headers_complete(http_parser *p) {
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
-  struct http_req *r = state(p->data)->req;
-  if (r->body_refused || r->responded || !r->handler)
+  conn *c = p->data;
+  struct http_req *r = state(c)->req;
+  if (r->body_refused || !r->handler)
     return 0;
+  /* Counted even after an early answer, so the limit holds for the rest. */
   r->body_received += len;
   uint64_t max_body = r->handler->max_body ? r->handler->max_body : r->app->cfg->max_body;
   if (r->body_received > max_body)
     return refuse(r, 413, "body_too_large", "The request body is too large.");
+  if (r->responded)
+    return 0;
   r->handler->on_body(r, (const uint8_t *)at, len);
-  return 0;
+  /* A handler that refused mid-body and asked to close is not fed more. */
+  if (r->responded && !r->keep_alive) {
+    r->body_refused = true;
+    state(c)->close_after = true;
+    return 1;
+  }
+  return (c->flags & CONN_CLOSING) ? 1 : 0;
 }
 
 static void finish_request(conn *c);
@@ -271,11 +302,15 @@ static int on_message_complete(http_parser *p) {
   conn *c = p->data;
   struct http_state *h = state(c);
   struct http_req *r = h->req;
+  /* Whatever the handler waits on now, it is not the client. */
+  conn_set_timeout(c, TIMEOUT_NONE);
   if (!r->responded) {
-    if (!r->handler)
+    if (!r->handler) {
       respond_route_error(r);
-    else
+    } else {
+      r->completed = true;
       r->handler->on_complete(r);
+    }
   }
   if (!r->keep_alive)
     h->close_after = true;
@@ -358,6 +393,17 @@ static int end_request(conn *c, uint8_t *rest, size_t rest_len) {
   return 0;
 }
 
+/* A close while http-parser or a refusal ran left the request in place
+ * (its callbacks were still using it): release it now. */
+static bool closed_meanwhile(conn *c) {
+  struct http_state *h = state(c);
+  if (!(c->flags & CONN_CLOSING))
+    return false;
+  free_req(h->req);
+  h->req = NULL;
+  return true;
+}
+
 /* Parses as many requests as the bytes hold. A request answered at once
  * is finished here and parsing goes on with the bytes after it, so
  * pipelined requests cost no copies; one answered later parks the rest of
@@ -368,7 +414,7 @@ static void process(conn *c, uint8_t *data, size_t len) {
     h->in_execute = true;
     size_t n = http_parser_execute(&h->parser, &settings, (const char *)data, len);
     h->in_execute = false;
-    if (c->flags & CONN_CLOSING)
+    if (closed_meanwhile(c))
       return;
     enum http_errno err = HTTP_PARSER_ERRNO(&h->parser);
     data += n;
@@ -376,7 +422,7 @@ static void process(conn *c, uint8_t *data, size_t len) {
     if (err == HPE_OK)
       return; /* all consumed, waiting for more */
     if (err == HPE_PAUSED) {
-      if (h->req && h->req->responded) {
+      if (h->req && h->req->responded && !h->req->streaming) {
         if (end_request(c, data, len))
           return;
         if (len == 0)
@@ -399,8 +445,12 @@ static void process(conn *c, uint8_t *data, size_t len) {
     if (!r->responded) {
       metrics.rejected[REJECT_BAD_REQUEST]++;
       bool big = err == HPE_HEADER_OVERFLOW;
+      h->in_execute = true;
       refuse(r, big ? 431 : 400, big ? "headers_too_large" : "bad_request",
              big ? "The request headers are too large." : "The request is not valid HTTP/1.1.");
+      h->in_execute = false;
+      if (closed_meanwhile(c))
+        return;
     }
     h->close_after = true;
     end_request(c, NULL, 0);
@@ -419,7 +469,9 @@ static void finish_request(conn *c) {
   if (!end_request(c, rest, rest_len)) {
     if (rest_len)
       process(c, rest, rest_len);
-    if (!(c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED)) && !h->waiting)
+    /* An upgrade in `rest` hands the connection (and its state area) over. */
+    if (c->proto == &http_proto && !(c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED)) &&
+        !h->waiting)
       conn_read_start(c);
   }
   free(rest);
@@ -442,9 +494,7 @@ static void http_on_read(conn *c, uint8_t *data, size_t len) {
 static void http_on_eof(conn *c) {
   struct http_state *h = state(c);
   if (h->req && !h->req->responded) {
-    if (h->req->handler && h->req->handler->on_abort)
-      h->req->handler->on_abort(h->req);
-    conn_close(c);
+    conn_close(c); /* the request cannot complete; http_on_close aborts it */
     return;
   }
   h->close_after = true;
@@ -459,8 +509,11 @@ static void http_on_timeout(conn *c, enum timeout_class cls) {
     struct http_req *r = h->req;
     if (r && !r->responded && !h->waiting) {
       /* Tell a slow but honest client why; a slowloris gets the same. */
+      h->in_execute = true;
       refuse(r, 408, "request_timeout", "The request took too long to arrive.");
-      end_request(c, NULL, 0);
+      h->in_execute = false;
+      if (!closed_meanwhile(c))
+        end_request(c, NULL, 0);
       return;
     }
   } else if (cls == TIMEOUT_IDLE) {
@@ -469,13 +522,24 @@ static void http_on_timeout(conn *c, enum timeout_class cls) {
   conn_close(c);
 }
 
-static void http_on_drain(conn *c) {}
+static void http_on_drain(conn *c) {
+  struct http_req *r = state(c)->req;
+  if (r && r->streaming && r->stream_drain)
+    r->stream_drain(r);
+}
+
+void http_body_pause(struct http_req *r) { conn_read_stop(r->c); }
+
+void http_body_resume(struct http_req *r) {
+  if (!r->completed && !(r->c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED)))
+    conn_read_start(r->c);
+}
 
 static void http_on_close(conn *c) {
   struct http_state *h = state(c);
-  if (h->req) {
-    if (!h->req->responded && h->req->handler && h->req->handler->on_abort)
-      h->req->handler->on_abort(h->req);
+  /* Inside the parser or a refusal the request is still in use up the
+   * stack; closed_meanwhile releases it there. */
+  if (h->req && !h->in_execute) {
     free_req(h->req);
     h->req = NULL;
   }
@@ -577,12 +641,15 @@ void http_upgrade(struct http_req *r, const char *response_head,
   r->keep_alive = true;
   size_t n = strlen(response_head);
   r->response_bytes = n;
+  conn *c = r->c;
   buf *b = buf_from(response_head, n);
   if (!b) {
-    conn_close(r->c);
+    conn_close(c);
     return;
   }
-  conn_send(r->c, b, UINT64_MAX);
+  conn_send(c, b, UINT64_MAX);
   buf_unref(b);
+  if (c->flags & CONN_CLOSING)
+    return; /* the request may have gone with the connection */
   http_response_done(r);
 }

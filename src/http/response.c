@@ -68,6 +68,44 @@ static const char *date_header(void) {
   return cached;
 }
 
+/* Builds the status line and headers (plus a small body copied behind
+ * them) into one buffer and queues it. Returns the bytes queued, or 0 when
+ * the connection had to be closed. */
+static size_t queue_head(struct http_req *r, int status, const char *content_type,
+                         uint64_t length, const char *extra_headers, const void *inline_body,
+                         size_t inline_len) {
+  buf *head = buf_new(HEAD_MAX + inline_len);
+  if (!head) {
+    conn_close(r->c);
+    return 0;
+  }
+  /* 204 and 304 carry no body and so no Content-Length (RFC 9110 8.6). */
+  char clen[40] = "";
+  if (status != 204 && status != 304)
+    snprintf(clen, sizeof clen, "Content-Length: %llu\r\n", (unsigned long long)length);
+  int k = snprintf((char *)head->data, HEAD_MAX,
+                   "HTTP/1.1 %d %s\r\n%s%s%s%s%sConnection: %s\r\n%s%s\r\n", status,
+                   http_status_text(status), date_header(), content_type ? "Content-Type: " : "",
+                   content_type ? content_type : "", content_type ? "\r\n" : "", clen,
+                   r->keep_alive ? "keep-alive" : "close", http_security_headers,
+                   extra_headers ? extra_headers : "");
+  if (k < 0 || k >= HEAD_MAX) {
+    log_msg(LOG_ERROR, "http.response", "response head too large for %d", status);
+    buf_unref(head);
+    conn_close(r->c);
+    return 0;
+  }
+  head->len = (uint32_t)k;
+  if (inline_len) {
+    memcpy(head->data + head->len, inline_body, inline_len);
+    head->len += (uint32_t)inline_len;
+  }
+  size_t n = head->len;
+  conn_send(r->c, head, UINT64_MAX);
+  buf_unref(head);
+  return (r->c->flags & CONN_CLOSING) ? 0 : n;
+}
+
 void http_respond(struct http_req *r, int status, const char *content_type,
                   const void *body, size_t len, buf *owner, bool is_static,
                   const char *extra_headers) {
@@ -77,50 +115,65 @@ void http_respond(struct http_req *r, int status, const char *content_type,
   r->status = status;
   bool send_body = r->method != METHOD_HEAD && status != 204 && status != 304;
   bool inline_body = send_body && len <= INLINE_BODY_MAX && !is_static && !owner;
-  buf *head = buf_new(HEAD_MAX + (inline_body ? len : 0));
-  if (!head) {
-    conn_close(r->c);
+  /* A failed write closes the connection, and the request may go with it:
+   * from here on `r` is touched only while the connection is open. */
+  conn *c = r->c;
+  size_t head = queue_head(r, status, content_type, len, extra_headers, inline_body ? body : NULL,
+                           inline_body ? len : 0);
+  if (!head)
     return;
-  }
-  /* 204 and 304 carry no body and so no Content-Length (RFC 9110 8.6). */
-  char length[40] = "";
-  if (status != 204 && status != 304)
-    snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
-  int k = snprintf((char *)head->data, HEAD_MAX,
-                   "HTTP/1.1 %d %s\r\n%s%s%s%s%sConnection: %s\r\n%s%s\r\n", status,
-                   http_status_text(status), date_header(), content_type ? "Content-Type: " : "",
-                   content_type ? content_type : "", content_type ? "\r\n" : "", length,
-                   r->keep_alive ? "keep-alive" : "close", http_security_headers,
-                   extra_headers ? extra_headers : "");
-  if (k < 0 || k >= HEAD_MAX) {
-    log_msg(LOG_ERROR, "http.response", "response head too large for %d", status);
-    buf_unref(head);
-    conn_close(r->c);
-    return;
-  }
-  head->len = (uint32_t)k;
-  if (inline_body && len) {
-    memcpy(head->data + head->len, body, len);
-    head->len += (uint32_t)len;
-  }
-  r->response_bytes = head->len;
-  conn_send(r->c, head, UINT64_MAX);
-  buf_unref(head);
-  if (send_body && !inline_body && len) {
+  bool body_apart = send_body && !inline_body && len;
+  r->response_bytes = head + (body_apart ? len : 0);
+  if (body_apart) {
     buf *copy = NULL;
     if (!owner && !is_static) {
       copy = buf_from(body, len);
       if (!copy) {
-        conn_close(r->c);
+        conn_close(c);
         return;
       }
       owner = copy;
     }
-    conn_write(r->c, body, len, owner, UINT64_MAX);
+    conn_write(c, body, len, owner, UINT64_MAX);
     buf_unref(copy);
-    r->response_bytes += len;
   }
+  if (c->flags & CONN_CLOSING)
+    return;
   http_response_done(r);
+}
+
+void http_stream_begin(struct http_req *r, int status, const char *content_type, uint64_t length,
+                       const char *extra_headers, void (*on_drain)(struct http_req *r)) {
+  if (r->responded)
+    return;
+  r->responded = true;
+  r->streaming = true;
+  r->status = status;
+  r->stream_drain = on_drain;
+  r->response_bytes = queue_head(r, status, content_type, length, extra_headers, NULL, 0);
+}
+
+void http_stream_write(struct http_req *r, buf *chunk) {
+  if (!r->streaming || !chunk->len)
+    return;
+  r->response_bytes += chunk->len;
+  conn_send(r->c, chunk, UINT64_MAX);
+}
+
+void http_stream_end(struct http_req *r) {
+  if (!r->streaming)
+    return;
+  r->streaming = false;
+  r->stream_drain = NULL;
+  if (!(r->c->flags & CONN_CLOSING))
+    http_response_done(r);
+}
+
+void http_stream_abort(struct http_req *r) {
+  /* The promised length cannot be met: only closing tells the client. */
+  r->streaming = false;
+  r->stream_drain = NULL;
+  conn_close(r->c);
 }
 
 void http_respond_error(struct http_req *r, int status, const char *code, const char *message) {

@@ -82,8 +82,11 @@ size_t router_allow_header(unsigned methods, char *out, size_t outlen) {
     if (!(methods & (1u << i)))
       continue;
     int w = snprintf(out + k, outlen - k, "%s%s", k ? ", " : "", names[i]);
-    if (w < 0 || (size_t)w >= outlen - k)
+    if (w < 0 || (size_t)w >= outlen - k) {
+      if (k < outlen)
+        out[k] = '\0'; /* no half-written method name */
       break;
+    }
     k += (size_t)w;
   }
   return k;

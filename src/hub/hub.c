@@ -1,5 +1,6 @@
 #include "hub/hub.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,27 @@ void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *exce
       ws_send(m->c, frame);
   }
   r->busy--;
+  room_drop_if_empty(r);
+}
+
+void hub_room_closed(const char *name, size_t len, const char *reason) {
+  struct hub_room *r = hub_find_room(name, len);
+  if (!r)
+    return;
+  char text[96];
+  int n = snprintf(text, sizeof text, "{\"type\":\"room.closed\",\"reason\":\"%s\"}", reason);
+  buf *f = n > 0 && (size_t)n < sizeof text ? ws_frame_build(WS_OP_TEXT, text, (size_t)n) : NULL;
+  r->busy++;
+  for (uint32_t i = r->count; i-- > 0;) {
+    if (i >= r->count)
+      continue;
+    conn *c = r->members[i]->c;
+    if (f)
+      ws_send(c, f);
+    ws_close(c, WS_CLOSE_NORMAL, "room closed");
+  }
+  r->busy--;
+  buf_unref(f);
   room_drop_if_empty(r);
 }
 

@@ -52,6 +52,10 @@ struct hub_room *hub_find_room(const char *name, size_t len);
 /* Queues the frame to every member except `except` (may be NULL). */
 void hub_broadcast(struct hub_room *room, buf *frame, const struct hub_member *except);
 
+/* Tells every member {"type":"room.closed","reason":...} and closes their
+ * sockets with 1000. Nothing happens when nobody is in the room. */
+void hub_room_closed(const char *name, size_t len, const char *reason);
+
 /* Frees the hub's tables (members must have left). */
 void hub_free(void);
 

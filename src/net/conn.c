@@ -119,6 +119,7 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
   if (c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED))
     return -1;
   c->bytes_out += len;
+  bool failed = false;
   if (!c->outq) {
     /* The common case: the socket has room and nothing is waiting, so the
      * bytes go straight to the kernel with no allocation. */
@@ -126,16 +127,16 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)len)
       return 0;
-    if (n < 0 && n != UV_EAGAIN) {
-      conn_close(c);
-      return -1;
-    }
+    /* A failed socket (the client is gone) is not closed here, under a
+     * caller that may still be using its state: the bytes are queued and
+     * the write reports the error from the loop, which closes then. */
+    failed = n < 0 && n != UV_EAGAIN;
     if (n > 0) {
       p += n;
       len -= (size_t)n;
     }
   }
-  if (c->queued_bytes + len > limit)
+  if (!failed && c->queued_bytes + len > limit)
     return -2;
   if (outq_push(c, (struct out_item){p, (uint32_t)len, owner}) < 0) {
     conn_close(c);
@@ -167,6 +168,9 @@ void conn_discard_queue(conn *c) {
 }
 
 void conn_set_timeout(conn *c, enum timeout_class cls) {
+  /* A closing connection stays out of the lists: it is freed soon. */
+  if (c->flags & CONN_CLOSING)
+    return;
   server_timeout_unlink(c->srv, c);
   server_timeout_append(c->srv, c, cls);
 }

@@ -22,6 +22,7 @@ enum stmt_id {
   ST_ITEM_DELETE,
   ST_ITEMS_LIST,
   ST_ROOM_BYTES,
+  ST_ITEM_EXISTS,
   ST_COUNT
 };
 
@@ -44,6 +45,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ITEMS_LIST] = "SELECT " ITEM_COLUMNS
                       " FROM items WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     [ST_ROOM_BYTES] = "SELECT COALESCE(SUM(size), 0) FROM items WHERE room_id = ?",
+    [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?",
 };
 
 struct store {
@@ -367,4 +369,17 @@ void store_room_bytes(struct store *s, const char *room_id,
   int64_t bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
   cb(ctx, rc == SQLITE_ROW ? STORE_OK : fail(s, "room bytes"), bytes);
+}
+
+int store_item_exists(struct store *s, const char *item_id) {
+  sqlite3_stmt *st = prep(s, ST_ITEM_EXISTS);
+  sqlite3_bind_text(st, 1, item_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW)
+    return 1;
+  if (rc == SQLITE_DONE)
+    return 0;
+  fail(s, "item exists");
+  return -1;
 }

@@ -87,4 +87,8 @@ void store_items_list(struct store *s, const char *room_id, int64_t after, int l
 void store_room_bytes(struct store *s, const char *room_id, void (*cb)(void *ctx, int status, int64_t bytes),
                       void *ctx);
 
+/* 1 when an item with this id exists, 0 when not, -1 on failure. For
+ * start-up checks only: it answers synchronously on every engine. */
+int store_item_exists(struct store *s, const char *item_id);
+
 #endif

@@ -1,0 +1,154 @@
+/* What the routes share: the store, the code-lookup limiter, the sweeper,
+ * and the helpers that turn domain rows into JSON responses. */
+#include "api/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "hub/hub.h"
+#include "rooms/lifecycle.h"
+#include "rooms/room.h"
+#include "store/blobs.h"
+#include "util/log.h"
+#include "util/timefmt.h"
+
+int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct store *store,
+             char *err, size_t errlen) {
+  app->cfg = cfg;
+  app->store = store;
+  app->loop = loop;
+  if (ratelimit_init(&app->code_lookups, (uint32_t)cfg->code_lookups_per_minute, 60000) < 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (blobs_init(cfg->data_dir, store, err, errlen) < 0)
+    return -1;
+  return lifecycle_start(app, err, errlen);
+}
+
+void app_stop(struct app *app) { lifecycle_stop(app); }
+
+void app_free(struct app *app) { ratelimit_free(&app->code_lookups); }
+
+void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers) {
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if (!text) {
+    http_respond_error(r, 500, "internal", "Could not build the response.");
+    return;
+  }
+  http_respond(r, status, "application/json", text, strlen(text), NULL, false, extra_headers);
+  free(text);
+}
+
+static json_t *time_json(int64_t ms) {
+  char t[32];
+  time_iso8601(ms, t, sizeof t);
+  return json_string(t);
+}
+
+static json_t *nullable(const char *s) { return s ? json_string(s) : json_null(); }
+
+json_t *api_room_json(const struct room_row *room, int members_online) {
+  return json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "id", room->id, "code", room->code, "title",
+                   nullable(room->title), "created_at", time_json(room->created_at),
+                   "expires_at", time_json(room->expires_at), "members_online", members_online);
+}
+
+json_t *api_item_json(const struct item_row *it) {
+  json_t *o = json_pack("{s:s, s:I, s:s, s:o, s:o}", "id", it->id, "seq", (json_int_t)it->seq,
+                        "kind", it->kind == ITEM_FILE ? "file" : "text", "alias",
+                        nullable(it->alias), "created_at", time_json(it->created_at));
+  if (!o)
+    return NULL;
+  if (it->kind == ITEM_TEXT) {
+    json_object_set_new(o, "text", json_stringn(it->text ? it->text : "", it->text_len));
+  } else {
+    char url[128];
+    snprintf(url, sizeof url, "/api/rooms/%s/items/%s/file", it->room_id, it->id);
+    json_object_set_new(o, "file_name", nullable(it->file_name));
+    json_object_set_new(o, "size", json_integer(it->size));
+    json_object_set_new(o, "content_type", nullable(it->content_type));
+    json_object_set_new(o, "sha256", nullable(it->sha256));
+    json_object_set_new(o, "url", json_string(url));
+  }
+  return o;
+}
+
+void api_origin(struct http_req *r, char *out, size_t outlen) {
+  size_t hlen, plen;
+  const char *host = http_header(r, "host", &hlen);
+  const char *proto = http_header(r, "x-forwarded-proto", &plen);
+  bool https = proto && plen == 5 && strncasecmp(proto, "https", 5) == 0;
+  /* A Host with anything but host[:port] characters is not echoed back. */
+  for (size_t i = 0; host && i < hlen; i++) {
+    char c = host[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+      host = NULL;
+  }
+  if (!host || hlen == 0 || hlen > 255)
+    snprintf(out, outlen, "%s://localhost", https ? "https" : "http");
+  else
+    snprintf(out, outlen, "%s://%.*s", https ? "https" : "http", (int)hlen, host);
+}
+
+struct room_lookup {
+  struct http_req *r;
+  api_room_cb found;
+};
+
+static void on_room_row(void *ctx, int status, const struct room_row *room) {
+  struct room_lookup *l = ctx;
+  struct http_req *r = l->r;
+  api_room_cb found = l->found;
+  free(l);
+  if (status == STORE_NOT_FOUND) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+  } else if (status < 0) {
+    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
+  } else if (room_expired(room, time_now_ms())) {
+    http_respond_error(r, 410, "room_expired", "This room has expired.");
+  } else {
+    found(r, room);
+  }
+}
+
+void api_with_room(struct http_req *r, api_room_cb found) {
+  size_t len;
+  const char *key = route_param(&r->match, "room", &len);
+  if (!key) {
+    key = route_param(&r->match, "code", &len);
+  }
+  if (!key || !(room_key_is_id(key, len) || room_key_is_code(key, len))) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+    return;
+  }
+  if (room_key_is_code(key, len)) {
+    struct app *app = app_of(r);
+    uint64_t retry_ms = 0;
+    /* Out of memory fails open: a lookup is no worse than usual then. */
+    const char *addr = conn_peer_text(r->c);
+    if (ratelimit_hit(&app->code_lookups, addr, strlen(addr), (uint64_t)time_now_ms(),
+                      &retry_ms) == RATELIMIT_LIMITED) {
+      char extra[64];
+      snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+               (unsigned long long)((retry_ms + 999) / 1000));
+      json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message",
+                               "Too many code lookups from this address; try again later.");
+      api_respond_json(r, 429, body, extra);
+      return;
+    }
+  }
+  /* The store may answer after this returns, so the lookup lives on the heap. */
+  struct room_lookup *l = malloc(sizeof *l);
+  if (!l) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  *l = (struct room_lookup){r, found};
+  store_room_get(app_of(r)->store, key, len, on_room_row, l);
+}

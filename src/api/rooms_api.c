@@ -1,0 +1,183 @@
+/* /api/rooms: create, look up, delete, and the QR code of a room's link. */
+#include <jansson.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/rooms_api.h"
+#include "config.h"
+#include "hub/hub.h"
+#include "rooms/lifecycle.h"
+#include "rooms/room.h"
+#include "util/log.h"
+#include "util/timefmt.h"
+
+/* A code collides with a live room's about once in a million tries per
+ * thousand rooms; a few retries make failure practically impossible. */
+#define CODE_ATTEMPTS 16
+#define CREATE_BODY_MAX 4096
+
+struct create_state {
+  char body[CREATE_BODY_MAX];
+  size_t len;
+};
+
+static void create_body(struct http_req *r, const uint8_t *data, size_t len) {
+  struct create_state *st = r->handler_state;
+  if (!st) {
+    st = r->handler_state = calloc(1, sizeof *st);
+    if (!st)
+      return;
+  }
+  memcpy(st->body + st->len, data, len); /* max_body bounds the total */
+  st->len += len;
+}
+
+static void created(void *ctx, int status) { *(int *)ctx = status; }
+
+static void create_room(struct http_req *r) {
+  struct create_state *st = r->handler_state;
+  r->handler_state = NULL;
+  json_t *in = NULL;
+  const char *title = NULL;
+  if (st && st->len) {
+    json_error_t jerr;
+    in = json_loadb(st->body, st->len, 0, &jerr);
+    json_t *t = in ? json_object_get(in, "title") : NULL;
+    if (!json_is_object(in) || (t && !json_is_string(t) && !json_is_null(t)) ||
+        (json_is_string(t) && json_string_length(t) > ROOM_TITLE_MAX)) {
+      free(st);
+      json_decref(in);
+      http_respond_error(r, 400, "bad_request",
+                         "The body is optional: a JSON object with a title of at most 200 bytes.");
+      return;
+    }
+    title = json_is_string(t) && json_string_length(t) ? json_string_value(t) : NULL;
+  }
+  free(st);
+  struct app *app = app_of(r);
+  struct room_row room = {0};
+  char token[ROOM_TOKEN_LEN + 1];
+  room_new_id(room.id);
+  room_new_owner_token(token, room.owner_token_hash);
+  room.title = title;
+  room.created_at = time_now_ms();
+  room.expires_at = room_expires_at(room.created_at, app->cfg->room_ttl_ms);
+  int status = STORE_CONFLICT;
+  for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
+    room_new_code(room.code);
+    store_room_insert(app->store, &room, created, &status);
+  }
+  if (status < 0) {
+    json_decref(in);
+    http_respond_error(r, 503, "storage_unavailable", "Could not create the room; try again.");
+    return;
+  }
+  char origin[300], url[400], qr[96];
+  api_origin(r, origin, sizeof origin);
+  snprintf(url, sizeof url, "%s/r/%s", origin, room.id);
+  snprintf(qr, sizeof qr, "/api/rooms/%s/qr.svg", room.id);
+  json_t *out = api_room_json(&room, 0);
+  json_object_del(out, "members_online");
+  json_object_set_new(out, "url", json_string(url));
+  json_object_set_new(out, "qr_url", json_string(qr));
+  json_object_set_new(out, "owner_token", json_string(token));
+  json_decref(in);
+  struct log_field f[] = {LOG_STR("room", room.id), LOG_STR("addr", conn_peer_text(r->c))};
+  log_fields(LOG_INFO, "room.created", f, 2);
+  char location[96];
+  snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
+           room.id);
+  api_respond_json(r, 201, out, location);
+}
+
+static void create_abort(struct http_req *r) {
+  free(r->handler_state);
+  r->handler_state = NULL;
+}
+
+static void show_room(struct http_req *r, const struct room_row *room) {
+  struct hub_room *live = hub_find_room(room->id, STORE_ID_LEN);
+  api_respond_json(r, 200, api_room_json(room, live ? (int)live->count : 0),
+                   "Cache-Control: no-store\r\n");
+}
+
+static void get_room(struct http_req *r) { api_with_room(r, show_room); }
+
+static bool owner_authorised(struct http_req *r, const struct room_row *room) {
+  size_t len;
+  const char *auth = http_header(r, "authorization", &len);
+  if (!auth || len < 8 || strncasecmp(auth, "Bearer ", 7) != 0)
+    return false;
+  return room_owner_token_matches(auth + 7, len - 7, room->owner_token_hash);
+}
+
+static void remove_room(struct http_req *r, const struct room_row *room) {
+  if (!owner_authorised(r, room)) {
+    static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":"
+                               "\"Only the room's owner token may do this.\"}}";
+    http_respond(r, 401, "application/json", body, sizeof body - 1, NULL, true,
+                 "WWW-Authenticate: Bearer\r\n");
+    return;
+  }
+  char id[STORE_ID_LEN + 1];
+  memcpy(id, room->id, sizeof id);
+  if (room_close(app_of(r), id, "deleted") < 0) {
+    http_respond_error(r, 503, "storage_unavailable", "Could not delete the room; try again.");
+    return;
+  }
+  struct log_field f = LOG_STR("room", id);
+  log_fields(LOG_INFO, "room.deleted", &f, 1);
+  http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+}
+
+static void delete_room(struct http_req *r) { api_with_room(r, remove_room); }
+
+/* The QR code as SVG: one path of unit squares, crisp at any size, with
+ * the quiet zone the standard asks for. */
+static void qr_svg(struct http_req *r, const struct room_row *room) {
+  char origin[300], url[400];
+  api_origin(r, origin, sizeof origin);
+  snprintf(url, sizeof url, "%s/r/%s", origin, room->id);
+  QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (!qr) {
+    http_respond_error(r, 500, "internal", "Could not make the QR code.");
+    return;
+  }
+  int w = qr->width, quiet = 4, size = w + 2 * quiet;
+  size_t cap = 512 + (size_t)w * (size_t)w * 16;
+  char *svg = malloc(cap);
+  if (!svg) {
+    QRcode_free(qr);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  size_t k = (size_t)snprintf(svg, cap,
+                              "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                              "shape-rendering=\"crispEdges\"><rect width=\"100%%\" height=\"100%%\" "
+                              "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                              size, size);
+  for (int y = 0; y < w; y++)
+    for (int x = 0; x < w; x++)
+      if (qr->data[y * w + x] & 1)
+        k += (size_t)snprintf(svg + k, cap - k, "M%d %dh1v1h-1z", x + quiet, y + quiet);
+  k += (size_t)snprintf(svg + k, cap - k, "\"/></svg>");
+  QRcode_free(qr);
+  http_respond(r, 200, "image/svg+xml", svg, k, NULL, false,
+               "Cache-Control: private, max-age=3600\r\n");
+  free(svg);
+}
+
+static void get_qr(struct http_req *r) { api_with_room(r, qr_svg); }
+
+const http_handler rooms_create_handler = {
+    .on_body = create_body,
+    .on_complete = create_room,
+    .on_abort = create_abort,
+    .max_body = CREATE_BODY_MAX,
+};
+const http_handler rooms_get_handler = {.on_complete = get_room};
+const http_handler rooms_delete_handler = {.on_complete = delete_room};
+const http_handler rooms_qr_handler = {.on_complete = get_qr};

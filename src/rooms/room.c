@@ -1,0 +1,51 @@
+#include "rooms/room.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/rand.h"
+
+void room_new_id(char out[STORE_ID_LEN + 1]) { rand_base62(out, STORE_ID_LEN); }
+
+void room_new_code(char out[STORE_CODE_LEN + 1]) {
+  snprintf(out, STORE_CODE_LEN + 1, "%06u", (unsigned)randombytes_uniform(1000000));
+}
+
+void room_new_owner_token(char token[ROOM_TOKEN_LEN + 1], uint8_t hash[32]) {
+  rand_base62(token, ROOM_TOKEN_LEN);
+  crypto_hash_sha256(hash, (const unsigned char *)token, ROOM_TOKEN_LEN);
+}
+
+bool room_owner_token_matches(const char *token, size_t len, const uint8_t hash[32]) {
+  uint8_t h[32];
+  crypto_hash_sha256(h, (const unsigned char *)token, len);
+  return sodium_memcmp(h, hash, 32) == 0;
+}
+
+static bool all_of(const char *s, size_t len, bool digits_only) {
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    bool digit = c >= '0' && c <= '9';
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!(digit || (!digits_only && alpha)))
+      return false;
+  }
+  return true;
+}
+
+bool room_key_is_id(const char *key, size_t len) {
+  return len == STORE_ID_LEN && all_of(key, len, false);
+}
+
+bool room_key_is_code(const char *key, size_t len) {
+  return len == STORE_CODE_LEN && all_of(key, len, true);
+}
+
+int64_t room_expires_at(int64_t created_at, uint64_t ttl_ms) {
+  if (ttl_ms > (uint64_t)(INT64_MAX - created_at))
+    return INT64_MAX;
+  return created_at + (int64_t)ttl_ms;
+}
+
+bool room_expired(const struct room_row *room, int64_t now) { return now >= room->expires_at; }

@@ -1,0 +1,14 @@
+/* Wall-clock time for stored data and the API. */
+#ifndef TANDEM_TIMEFMT_H
+#define TANDEM_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds since the Unix epoch. */
+int64_t time_now_ms(void);
+
+/* "2026-11-24T21:00:00.000Z" into out (at least 25 bytes); returns its length. */
+size_t time_iso8601(int64_t ms, char *out, size_t outlen);
+
+#endif
