@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
 #include "hub/hub.h"
+#include "net/addr_table.h"
 #include "rooms/lifecycle.h"
 #include "rooms/room.h"
 #include "store/blobs.h"
@@ -130,10 +132,12 @@ void api_with_room(struct http_req *r, api_room_cb found) {
   if (room_key_is_code(key, len)) {
     struct app *app = app_of(r);
     uint64_t retry_ms = 0;
-    /* Out of memory fails open: a lookup is no worse than usual then. */
-    const char *addr = conn_peer_text(r->c);
-    if (ratelimit_hit(&app->code_lookups, addr, strlen(addr), (uint64_t)time_now_ms(),
-                      &retry_ms) == RATELIMIT_LIMITED) {
+    /* Keyed by address bytes; an IPv6 client counts by its /64, which it
+     * could otherwise rotate through. Out of memory fails open. */
+    const struct addr_entry *a = r->c->addr;
+    size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+    if (ratelimit_hit(&app->code_lookups, a->key, klen, uv_now(app->loop), &retry_ms) ==
+        RATELIMIT_LIMITED) {
       char extra[64];
       snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
                (unsigned long long)((retry_ms + 999) / 1000));

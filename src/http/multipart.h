@@ -77,7 +77,7 @@ typedef struct multipart_callbacks {
   int (*on_end)(void *ctx);
 } multipart_callbacks;
 
-/* Parser state: about 1.2 KiB, most of it the header line buffer. Owns no
+/* Parser state: about 1.1 KiB, most of it the header line buffer. Owns no
  * memory; nothing to free. */
 typedef struct multipart_parser {
   uint8_t delim[4 + MULTIPART_BOUNDARY_MAX]; /* "\r\n--" boundary */

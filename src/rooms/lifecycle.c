@@ -47,7 +47,7 @@ static void on_sweep(uv_timer_t *t) {
   struct app *app = t->data;
   struct sweep s = {.app = app};
   int64_t now = time_now_ms();
-  ratelimit_sweep(&app->code_lookups, (uint64_t)now);
+  ratelimit_sweep(&app->code_lookups, uv_now(app->loop));
   store_rooms_expired(app->store, now, SWEEP_BATCH, collect, &s);
   for (int i = 0; i < s.count; i++) {
     if (room_close(app, s.ids[i], "expired") == 0) {
