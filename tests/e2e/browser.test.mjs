@@ -1,6 +1,7 @@
 // The embedded web client in Debian's Chromium: it loads with no console
-// errors under tandem's CSP, and two pages in one room see each other and
-// exchange a note through the server.
+// errors under tandem's CSP, and two pages in one room (one by the link made
+// by "New room", one by /session/<code>) see each other come and go.
+// browser_drop.test.mjs covers dropping text and files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -55,30 +56,33 @@ test('the start page loads with no console errors', async () => {
   await page.close();
 });
 
-test('two pages in a room see each other and a note goes from one to the other', async () => {
-  const a = await openPage('/r/browser-room');
-  await a.page.locator('#me-id').waitFor({ state: 'visible' });
-  const idA = (await a.page.locator('#me-id').textContent()).trim();
+test('two pages in a room see each other come and go, by the link and by /session/<code>', async () => {
+  const a = await openPage('/');
+  await a.page.click('#new-room');
+  await a.page.waitForURL(/\/r\/[A-Za-z0-9]{22}$/);
+  await a.page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online');
+  const roomPath = new URL(a.page.url()).pathname;
+  const code = (await a.page.locator('#room-code').textContent()).replace(/\s/g, '');
+  assert.match(code, /^\d{6}$/);
+  assert.equal(await a.page.locator('#peers li').count(), 1);
+  const idA = await a.page.locator('#peers li.self').getAttribute('data-peer-id');
   assert.match(idA, /^[A-Za-z0-9]{12}$/);
 
-  const b = await openPage('/');
-  await b.page.fill('#room-input', 'browser-room');
-  await b.page.click('#join-button');
-  await b.page.locator('#me-id').waitFor({ state: 'visible' });
-  const idB = (await b.page.locator('#me-id').textContent()).trim();
+  // The Pair Drop page route resolves the code and lands on the room's link.
+  const b = await openPage(`/session/${code}`);
+  await b.page.waitForURL((u) => u.pathname === roomPath);
+  await b.page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online');
+  const idB = await b.page.locator('#peers li.self').getAttribute('data-peer-id');
+  assert.match(idB, /^[A-Za-z0-9]{12}$/);
+  assert.notEqual(idA, idB);
 
-  await a.page.locator('#peers', { hasText: idB }).waitFor();
-  await b.page.locator('#peers', { hasText: idA }).waitFor();
-
-  await b.page.fill('#note-input', 'hello from <b>B</b>');
-  await b.page.click('#note-button');
-  await a.page.locator('#notes', { hasText: 'hello from <b>B</b>' }).waitFor();
-  assert.equal(await a.page.locator('#notes b').count(), 0, 'notes are text, never markup');
+  await a.page.locator(`#peers li[data-peer-id="${idB}"]`).waitFor();
+  await b.page.locator(`#peers li[data-peer-id="${idA}"]`).waitFor();
   if (process.env.TANDEM_SCREENSHOTS) await a.page.screenshot({ path: join(process.env.TANDEM_SCREENSHOTS, 'room.png'), fullPage: true });
 
   await b.page.close();
-  await a.page.locator('#peers', { hasText: idB }).waitFor({ state: 'detached' }).catch(() => {});
-  assert.equal(await a.page.locator('#peers').textContent().then((t) => t.includes(idB)), false);
+  await a.page.locator(`#peers li[data-peer-id="${idB}"]`).waitFor({ state: 'detached' });
+  assert.equal(await a.page.locator('#peers li').count(), 1);
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);
   await a.page.close();
