@@ -23,6 +23,7 @@ struct option_spec {
 static const struct option_spec options[] = {
     {"listen", OPT_LISTEN, OFF(listen), "host:port to listen on; may be given twice ([::]:8080 for IPv6)"},
     {"data-dir", OPT_STRING, OFF(data_dir), "directory for the database and files (created if missing)"},
+    {"public-url", OPT_STRING, OFF(public_url), "base of room links and QR codes, e.g. http://192.168.1.20:8080; default: the request's Host"},
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), "text or json"},
     {"log-level", OPT_LOG_LEVEL, OFF(log_level), "debug, info, warn or error"},
     {"allowed-origins", OPT_ORIGINS, OFF(origins), "comma-separated origins allowed to open WebSockets, or *; default: same host"},

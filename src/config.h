@@ -41,6 +41,7 @@ struct config {
   const char *listen[CONFIG_MAX_LISTEN];
   int listen_count;
   const char *data_dir;
+  const char *public_url; /* how devices reach tandem, for room links; NULL: from Host */
   int log_format; /* enum log_format */
   int log_level;  /* enum log_level */
   const char *origins[CONFIG_MAX_ORIGINS]; /* "*" allows any */

@@ -54,10 +54,15 @@ static json_t *time_json(int64_t ms) {
 
 static json_t *nullable(const char *s) { return s ? json_string(s) : json_null(); }
 
-json_t *api_room_json(const struct room_row *room, int members_online) {
-  return json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "id", room->id, "code", room->code, "title",
-                   nullable(room->title), "created_at", time_json(room->created_at),
-                   "expires_at", time_json(room->expires_at), "members_online", members_online);
+json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online) {
+  char origin[300], url[400], qr[96];
+  api_origin(r, origin, sizeof origin);
+  snprintf(url, sizeof url, "%s/r/%s", origin, room->id);
+  snprintf(qr, sizeof qr, "/api/rooms/%s/qr.svg", room->id);
+  return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:i}", "id", room->id, "code", room->code,
+                   "title", nullable(room->title), "url", url, "qr_url", qr, "created_at",
+                   time_json(room->created_at), "expires_at", time_json(room->expires_at),
+                   "members_online", members_online);
 }
 
 json_t *api_item_json(const struct item_row *it) {
@@ -81,6 +86,16 @@ json_t *api_item_json(const struct item_row *it) {
 }
 
 void api_origin(struct http_req *r, char *out, size_t outlen) {
+  const char *public_url = app_of(r)->cfg->public_url;
+  if (public_url) {
+    /* Configured: a phone scanning the QR code needs an address it can
+       reach, which the laptop's "localhost" is not. */
+    size_t n = strlen(public_url);
+    while (n && public_url[n - 1] == '/')
+      n--;
+    snprintf(out, outlen, "%.*s", (int)n, public_url);
+    return;
+  }
   size_t hlen, plen;
   const char *host = http_header(r, "host", &hlen);
   const char *proto = http_header(r, "x-forwarded-proto", &plen);

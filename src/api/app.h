@@ -41,10 +41,11 @@ typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
 void api_with_room(struct http_req *r, api_room_cb found);
 
 /* The public JSON of a room / an item. */
-json_t *api_room_json(const struct room_row *room, int members_online);
+json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online);
 json_t *api_item_json(const struct item_row *item);
 
-/* "http://host" from the request (Host, and X-Forwarded-Proto when https). */
+/* The base of room links: --public-url, or "http://host" from the request
+ * (Host, and X-Forwarded-Proto when https). */
 void api_origin(struct http_req *r, char *out, size_t outlen);
 
 #endif

@@ -75,14 +75,8 @@ static void create_room(struct http_req *r) {
     http_respond_error(r, 503, "storage_unavailable", "Could not create the room; try again.");
     return;
   }
-  char origin[300], url[400], qr[96];
-  api_origin(r, origin, sizeof origin);
-  snprintf(url, sizeof url, "%s/r/%s", origin, room.id);
-  snprintf(qr, sizeof qr, "/api/rooms/%s/qr.svg", room.id);
-  json_t *out = api_room_json(&room, 0);
+  json_t *out = api_room_json(r, &room, 0);
   json_object_del(out, "members_online");
-  json_object_set_new(out, "url", json_string(url));
-  json_object_set_new(out, "qr_url", json_string(qr));
   json_object_set_new(out, "owner_token", json_string(token));
   json_decref(in);
   struct log_field f[] = {LOG_STR("room", room.id), LOG_STR("addr", conn_peer_text(r->c))};
@@ -100,7 +94,7 @@ static void create_abort(struct http_req *r) {
 
 static void show_room(struct http_req *r, const struct room_row *room) {
   struct hub_room *live = hub_find_room(room->id, STORE_ID_LEN);
-  api_respond_json(r, 200, api_room_json(room, live ? (int)live->count : 0),
+  api_respond_json(r, 200, api_room_json(r, room, live ? (int)live->count : 0),
                    "Cache-Control: no-store\r\n");
 }
 

@@ -390,6 +390,9 @@ static int end_request(conn *c, uint8_t *rest, size_t rest_len) {
   h->waiting = false;
   http_parser_pause(&h->parser, 0);
   conn_set_timeout(c, TIMEOUT_IDLE);
+  /* The handler may have paused the body (http_body_pause) and answered
+   * at once: the next request must still be read. */
+  conn_read_start(c);
   return 0;
 }
 

@@ -74,9 +74,10 @@ static const char *date_header(void) {
 static size_t queue_head(struct http_req *r, int status, const char *content_type,
                          uint64_t length, const char *extra_headers, const void *inline_body,
                          size_t inline_len) {
+  conn *c = r->c; /* a failed write may take `r` with the connection */
   buf *head = buf_new(HEAD_MAX + inline_len);
   if (!head) {
-    conn_close(r->c);
+    conn_close(c);
     return 0;
   }
   /* 204 and 304 carry no body and so no Content-Length (RFC 9110 8.6). */
@@ -92,7 +93,7 @@ static size_t queue_head(struct http_req *r, int status, const char *content_typ
   if (k < 0 || k >= HEAD_MAX) {
     log_msg(LOG_ERROR, "http.response", "response head too large for %d", status);
     buf_unref(head);
-    conn_close(r->c);
+    conn_close(c);
     return 0;
   }
   head->len = (uint32_t)k;
@@ -101,9 +102,9 @@ static size_t queue_head(struct http_req *r, int status, const char *content_typ
     head->len += (uint32_t)inline_len;
   }
   size_t n = head->len;
-  conn_send(r->c, head, UINT64_MAX);
+  conn_send(c, head, UINT64_MAX);
   buf_unref(head);
-  return (r->c->flags & CONN_CLOSING) ? 0 : n;
+  return (c->flags & CONN_CLOSING) ? 0 : n;
 }
 
 void http_respond(struct http_req *r, int status, const char *content_type,
@@ -150,11 +151,16 @@ void http_stream_begin(struct http_req *r, int status, const char *content_type,
   r->streaming = true;
   r->status = status;
   r->stream_drain = on_drain;
-  r->response_bytes = queue_head(r, status, content_type, length, extra_headers, NULL, 0);
+  conn *c = r->c;
+  size_t n = queue_head(r, status, content_type, length, extra_headers, NULL, 0);
+  if (c->flags & CONN_CLOSING)
+    return; /* the request may have gone with the connection */
+  r->response_bytes = n;
 }
 
 void http_stream_write(struct http_req *r, buf *chunk) {
-  if (!r->streaming || !chunk->len)
+  /* HEAD gets the head alone (RFC 9110 9.3.2), as from http_respond. */
+  if (!r->streaming || !chunk->len || r->method == METHOD_HEAD)
     return;
   r->response_bytes += chunk->len;
   conn_send(r->c, chunk, UINT64_MAX);

@@ -307,3 +307,16 @@ test('/api/sessions/:code/items works like the room routes', async () => {
   const list = await json(await api(`/api/sessions/${room.code}/items`));
   assert.equal(list.body.items[0].text, 'pair drop');
 });
+
+test('--public-url sets the base of room links and QR codes', async () => {
+  const s = await startServer(['--public-url', 'http://192.0.2.7:8080/']);
+  try {
+    const room = await newRoom(s);
+    assert.equal(room.url, `http://192.0.2.7:8080/r/${room.id}`);
+    const got = await (await fetch(`${s.url}/api/rooms/${room.id}`)).json();
+    assert.equal(got.url, room.url);
+    assert.equal(got.qr_url, `/api/rooms/${room.id}/qr.svg`);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
