@@ -320,3 +320,24 @@ test('--public-url sets the base of room links and QR codes', async () => {
     assert.equal((await s.stop()).code, 0);
   }
 });
+
+test('uploads that would eat into --min-free-disk get 507 and leave nothing', async () => {
+  // Asks for more free space than this machine's disk has (1000 GB), so
+  // every upload is refused.
+  const s = await startServer(['--min-free-disk', '1000G']);
+  try {
+    const room = await newRoom(s);
+    const res = await fetch(`${s.url}/api/rooms/${room.id}/items?name=a.bin`, {
+      method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(1000),
+    });
+    assert.equal(res.status, 507);
+    assert.equal((await res.json()).error.code, 'disk_full');
+    const text = await fetch(`${s.url}/api/rooms/${room.id}/items`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"text still fits"}',
+    });
+    assert.equal(text.status, 201);
+    assert.deepEqual(readdirSync(join(s.dataDir, 'blobs', 'tmp')), []);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
