@@ -1,6 +1,7 @@
 #include "http_harness.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,9 +26,14 @@ int harness_init(struct harness *h) {
   char err[256];
   if (config_load(&h->cfg, 0, NULL, err, sizeof err) != 0)
     return -1;
+  /* A write to a client that has gone must fail with EPIPE, as in main.c. */
+  signal(SIGPIPE, SIG_IGN);
   if (!getenv("TANDEM_LOG_LEVEL"))
     h->cfg.log_level = LOG_ERROR;
-  return rand_init();
+  if (rand_init() < 0 || uv_loop_init(&h->loop) < 0)
+    return -1;
+  h->loop_ready = true;
+  return 0;
 }
 
 static void keep_output(struct harness *h, const uint8_t *p, size_t n) {
@@ -92,13 +98,12 @@ void harness_run_for(struct harness *h, uint64_t ms) {
 
 int harness_start(struct harness *h, const struct route *routes, size_t count, void *ctx) {
   log_setup((enum log_level)h->cfg.log_level, (enum log_format)h->cfg.log_format);
-  int rc = uv_loop_init(&h->loop);
-  if (rc < 0)
-    return rc;
   h->app = (struct http_app){routes, count, &h->cfg, ctx};
   http_set_app(&h->app);
-  if ((rc = server_init(&h->srv, &h->loop, &h->cfg, &http_proto, http_conn_init)) < 0)
-    goto fail_loop;
+  int rc = server_init(&h->srv, &h->loop, &h->cfg, &http_proto, http_conn_init);
+  if (rc < 0)
+    return rc;
+  h->srv.app = ctx; /* as main.c does: WebSocket handlers find the app there */
   h->metrics_http_before = metrics.http_connections;
   h->metrics_ws_before = metrics.ws_connections;
   int sv[2];
@@ -116,9 +121,6 @@ int harness_start(struct harness *h, const struct route *routes, size_t count, v
   return 0;
 fail_server:
   server_close(&h->srv);
-  uv_run(&h->loop, UV_RUN_DEFAULT);
-fail_loop:
-  uv_loop_close(&h->loop);
   return rc;
 }
 
@@ -186,10 +188,12 @@ size_t harness_read_all(struct harness *h, char *out, size_t cap) {
   if (cap == 0)
     return 0;
   size_t n = h->out_len < cap - 1 ? h->out_len : cap - 1;
-  memcpy(out, h->out, n);
+  if (n) {
+    memcpy(out, h->out, n);
+    memmove(h->out, h->out + n, h->out_len - n);
+    h->out_len -= n;
+  }
   out[n] = '\0';
-  memmove(h->out, h->out + n, h->out_len - n);
-  h->out_len -= n;
   return n;
 }
 
@@ -225,15 +229,20 @@ int harness_free(struct harness *h) {
     server_close(&h->srv);
     for (int i = 0; i < MAX_TURNS && uv_loop_alive(&h->loop); i++)
       uv_run(&h->loop, UV_RUN_NOWAIT);
+    if (h->srv.connection_count != 0 || metrics.http_connections != h->metrics_http_before ||
+        metrics.ws_connections != h->metrics_ws_before)
+      result = -1;
+    http_set_app(NULL);
+  }
+  if (h->loop_ready) {
+    for (int i = 0; i < MAX_TURNS && uv_loop_alive(&h->loop); i++)
+      uv_run(&h->loop, UV_RUN_NOWAIT);
     int strays = 0;
     uv_walk(&h->loop, close_stray, &strays);
     uv_run(&h->loop, UV_RUN_NOWAIT);
     if (strays || uv_loop_close(&h->loop) != 0)
       result = -1;
-    if (h->srv.connection_count != 0 || metrics.http_connections != h->metrics_http_before ||
-        metrics.ws_connections != h->metrics_ws_before)
-      result = -1;
-    http_set_app(NULL);
+    h->loop_ready = false;
   }
   free(h->out);
   h->out = NULL;

@@ -32,8 +32,9 @@ struct harness {
   struct config cfg; /* adjust between harness_init and harness_start */
   struct server srv;
   struct http_app app;
-  int peer;          /* the client's end of the socketpair (nonblocking), or -1 */
-  bool server_eof;   /* the server closed or half-closed its end */
+  int peer;        /* the client's end of the socketpair (nonblocking), or -1 */
+  bool server_eof; /* the server closed or half-closed its end */
+  bool loop_ready;
   bool started;
   /* What the server wrote and the test has not yet taken. */
   uint8_t *out;
@@ -42,13 +43,14 @@ struct harness {
   int64_t metrics_http_before, metrics_ws_before;
 };
 
-/* Fills h->cfg with the defaults (config_load without arguments) and quiets
- * the log unless TANDEM_LOG_LEVEL is set. Returns 0 or -1. */
+/* Fills h->cfg with the defaults (config_load without arguments), quiets
+ * the log unless TANDEM_LOG_LEVEL is set, and initialises h->loop (so the
+ * test may put its own handles on it before harness_start). Returns 0 or -1. */
 int harness_init(struct harness *h);
 
-/* Starts a loop and a server and connects the client: the server's end
- * speaks http_proto with these routes; `ctx` becomes app.ctx. Returns 0 or
- * a negative error code. */
+/* Starts a server on h->loop and connects the client: the server's end
+ * speaks http_proto with these routes; `ctx` becomes app.ctx and srv.app.
+ * Returns 0 or a negative error code. */
 int harness_start(struct harness *h, const struct route *routes, size_t count, void *ctx);
 
 /* Writes bytes as the client, running the loop while the socket is full,
@@ -81,7 +83,8 @@ void harness_close_client(struct harness *h);
 
 /* Closes the client, every connection, the server and the loop. Returns 0
  * when everything closed and the connection counts came back to where they
- * were, -1 otherwise. */
+ * were, -1 otherwise (a handle left open on the loop counts as a failure;
+ * a test's own handles must be closed before). */
 int harness_free(struct harness *h);
 
 #endif

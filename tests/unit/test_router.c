@@ -1,9 +1,10 @@
 /* Unit tests for the router (src/http/router.h). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <string.h>
 
@@ -186,8 +187,8 @@ static void test_router_too_many_parameters_never_match(void **state) {
 
 static void test_router_allow_header_lists_methods_in_order(void **state) {
   char out[96];
-  size_t n = router_allow_header(METHOD_DELETE | METHOD_GET | METHOD_HEAD | METHOD_PATCH, out,
-                                 sizeof out);
+  size_t n =
+      router_allow_header(METHOD_DELETE | METHOD_GET | METHOD_HEAD | METHOD_PATCH, out, sizeof out);
   assert_string_equal(out, "GET, HEAD, PATCH, DELETE");
   assert_int_equal(n, strlen(out));
 }
