@@ -658,9 +658,11 @@ static void remove_item(struct http_req *r, const struct item_row *it) {
 static void delete_item_in(struct http_req *r, const struct room_row *room) { with_item(r, room, remove_item); }
 static void delete_item(struct http_req *r) { api_with_room(r, delete_item_in); }
 
-/* The file: streamed from disk in chunks read on the thread pool, never
- * more than a few chunks in memory, as an attachment so a browser never
- * renders what a user uploaded. */
+/* The file, as an attachment so a browser never renders what a user
+ * uploaded. It goes with sendfile, page cache to socket, for as long as the
+ * socket takes it; when the socket is full, one chunk read on the thread
+ * pool is queued behind, and its drain says when to go on. Never more than
+ * a chunk or two in memory, whatever the file's size. */
 #define SEND_CHUNK (256 * 1024)
 #define SEND_AHEAD (1024 * 1024)
 
@@ -671,6 +673,7 @@ struct send {
   int64_t next, end; /* bytes [next, end) are still to read */
   buf *chunk;
   bool reading;
+  bool no_sendfile; /* the socket or file refused sendfile: read instead */
 };
 
 static void send_free(struct send *s) {
@@ -722,6 +725,21 @@ static void send_more(struct send *s) {
   }
   if (r->c->queued_bytes > SEND_AHEAD)
     return; /* on_drain comes back */
+  while (!s->no_sendfile && !r->c->outq && s->next < s->end) {
+    ssize_t n = http_stream_sendfile(r, s->fd, &s->next, (size_t)(s->end - s->next));
+    if (n == UV_EAGAIN)
+      break; /* full: queue a read chunk to hear when it drains */
+    if (n <= 0) {
+      s->no_sendfile = true;
+      break;
+    }
+  }
+  if (s->next >= s->end) {
+    r->handler_state = NULL;
+    send_free(s);
+    http_stream_end(r);
+    return;
+  }
   size_t want = (size_t)(s->end - s->next < SEND_CHUNK ? s->end - s->next : SEND_CHUNK);
   s->chunk = buf_new(want);
   if (!s->chunk) {

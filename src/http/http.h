@@ -110,6 +110,8 @@ void http_stream_begin(struct http_req *r, int status, const char *content_type,
                        uint64_t length, const char *extra_headers,
                        void (*on_drain)(struct http_req *r));
 void http_stream_write(struct http_req *r, buf *chunk);
+/* Sends file bytes of the stream with sendfile (see conn_sendfile). */
+ssize_t http_stream_sendfile(struct http_req *r, int fd, int64_t *offset, size_t len);
 void http_stream_end(struct http_req *r);
 void http_stream_abort(struct http_req *r);
 

@@ -166,6 +166,15 @@ void http_stream_write(struct http_req *r, buf *chunk) {
   conn_send(r->c, chunk, UINT64_MAX);
 }
 
+ssize_t http_stream_sendfile(struct http_req *r, int fd, int64_t *offset, size_t len) {
+  if (!r->streaming)
+    return UV_ECANCELED;
+  ssize_t n = conn_sendfile(r->c, fd, offset, len);
+  if (n > 0)
+    r->response_bytes += (uint64_t)n;
+  return n;
+}
+
 void http_stream_end(struct http_req *r) {
   if (!r->streaming)
     return;

@@ -1,6 +1,8 @@
 #include "net/conn.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/sendfile.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -148,6 +150,23 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
   if (!c->wreq)
     start_write(c);
   return 0;
+}
+
+ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len) {
+  if (c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED))
+    return UV_ECANCELED;
+  if (c->outq)
+    return UV_EAGAIN;
+  uv_os_fd_t sock;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &sock) < 0)
+    return UV_EBADF;
+  off_t off = (off_t)*offset;
+  ssize_t n = sendfile(sock, fd, &off, len);
+  if (n < 0)
+    return errno == EAGAIN ? UV_EAGAIN : -errno;
+  *offset = (int64_t)off;
+  c->bytes_out += (uint64_t)n;
+  return n;
 }
 
 void conn_discard_queue(conn *c) {

@@ -96,6 +96,14 @@ static inline int conn_send(conn *c, buf *b, uint64_t limit) {
   return conn_write(c, b->data, b->len, b, limit);
 }
 
+/* Sends up to len bytes of file `fd` from *offset straight from the page
+ * cache to the socket (sendfile), advancing *offset. Only when nothing is
+ * queued (bytes must stay in order). Returns bytes sent (>= 0), UV_EAGAIN
+ * when the socket or the queue is full, or another negative error. It never
+ * waits: the caller queues something through conn_write to learn when the
+ * socket drains. */
+ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len);
+
 /* Moves the connection to the tail of a timeout list. */
 void conn_set_timeout(conn *c, enum timeout_class cls);
 
