@@ -95,9 +95,11 @@ int blobs_init(const char *data_dir, struct store *store, char *err, size_t errl
 
 struct blob_upload {
   uv_loop_t *loop;
-  uv_fs_t req;
+  uv_fs_t req;   /* the fsync */
+  uv_work_t work; /* a write */
+  ssize_t work_result;
   uv_file fd;
-  crypto_hash_sha256_state sha;
+  crypto_hash_sha256_state sha; /* touched by one write at a time, then at the end */
   uint8_t *pending, *writing;
   size_t pending_len, writing_len;
   int64_t size;
@@ -158,32 +160,35 @@ struct blob_upload *blob_upload_start(uv_loop_t *loop, const char *item_id, void
 static void flush(struct blob_upload *u);
 static void finish_step(struct blob_upload *u);
 
-static void on_written(uv_fs_t *req) {
-  struct blob_upload *u = req->data;
-  ssize_t result = req->result;
-  uv_fs_req_cleanup(req);
+/* On a pool thread: hash and write one buffer. Only one is in flight at a
+ * time, so the hash state sees the bytes in order, and the loop thread
+ * spends nothing on either. */
+static void write_work(uv_work_t *w) {
+  struct blob_upload *u = w->data;
+  crypto_hash_sha256_update(&u->sha, u->writing, u->writing_len);
+  size_t done = 0;
+  u->work_result = 0;
+  while (done < u->writing_len) {
+    ssize_t n = write(u->fd, u->writing + done, u->writing_len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      u->work_result = -errno;
+      return;
+    }
+    done += (size_t)n;
+  }
+}
+
+static void write_done(uv_work_t *w, int status) {
+  struct blob_upload *u = w->data;
   u->in_flight = false;
   if (u->aborted) {
     discard(u);
     return;
   }
-  if (result < 0) {
-    u->error = (int)result;
-  } else if ((size_t)result < u->writing_len) {
-    /* A short write: the rest goes again, ahead of anything pending. */
-    memmove(u->writing, u->writing + result, u->writing_len - (size_t)result);
-    u->writing_len -= (size_t)result;
-    u->in_flight = true;
-    uv_buf_t b = uv_buf_init((char *)u->writing, (unsigned)u->writing_len);
-    req->data = u;
-    int rc = uv_fs_write(u->loop, req, u->fd, &b, 1, -1, on_written);
-    if (rc < 0) {
-      u->in_flight = false;
-      u->error = rc;
-    } else {
-      return;
-    }
-  }
+  if (status < 0 || u->work_result < 0)
+    u->error = status < 0 ? status : u->work_result;
   u->writing_len = 0;
   if (!u->error && u->pending_len)
     flush(u);
@@ -211,9 +216,8 @@ static void flush(struct blob_upload *u) {
   u->pending = t;
   u->writing_len = u->pending_len;
   u->pending_len = 0;
-  uv_buf_t b = uv_buf_init((char *)u->writing, (unsigned)u->writing_len);
-  u->req.data = u;
-  int rc = uv_fs_write(u->loop, &u->req, u->fd, &b, 1, -1, on_written);
+  u->work.data = u;
+  int rc = uv_queue_work(u->loop, &u->work, write_work, write_done);
   if (rc < 0) {
     u->error = rc;
     return;
@@ -224,7 +228,6 @@ static void flush(struct blob_upload *u) {
 int blob_upload_write(struct blob_upload *u, const uint8_t *data, size_t len, blob_ready_cb on_ready) {
   if (u->error)
     return u->error;
-  crypto_hash_sha256_update(&u->sha, data, len);
   u->size += (int64_t)len;
   u->on_ready = on_ready;
   while (len) {
@@ -287,7 +290,7 @@ static void finish_step(struct blob_upload *u) {
   if (u->pending_len && !u->error) {
     flush(u);
     if (u->in_flight)
-      return; /* on_written comes back here */
+      return; /* write_done comes back here */
   }
   if (u->error) {
     blob_done_cb done = u->done;
