@@ -48,6 +48,19 @@ static const struct option_spec options[] = {
     {"max-room-bytes", OPT_SIZE, OFF(max_room_bytes), "all files in one room together (413)"},
     {"min-free-disk", OPT_SIZE, OFF(min_free_disk), "free space kept on the data directory's disk (507)"},
     {"max-text", OPT_SIZE, OFF(max_text), "longest text item (413)"},
+    {"signal-rate", OPT_COUNT, OFF(signal_rate), "signals a second one socket may send (bursts of twice that)"},
+    {"signal-max-bytes", OPT_SIZE, OFF(signal_max_bytes), "largest signal data"},
+    {"relay-rate", OPT_SIZE, OFF(relay_rate), "bytes a second one socket may relay through tandem"},
+    {"relay-max-message", OPT_SIZE, OFF(relay_max_message), "largest relayed binary frame"},
+    {"stun", OPT_STRING, OFF(stun), "comma-separated STUN URLs for browsers (none by default: nothing leaves the LAN)"},
+    {"turn-url", OPT_STRING, OFF(turn_url), "comma-separated TURN URLs (turn:host:3478?transport=udp, ...)"},
+    {"turn-secret", OPT_STRING, OFF(turn_secret), "the TURN server's shared secret (coturn use-auth-secret)"},
+    {"turn-ttl", OPT_DURATION, OFF(turn_ttl_ms), "lifetime of the TURN credentials handed out"},
+    {"sio-ping-interval", OPT_DURATION, OFF(sio_ping_interval_ms), "Socket.IO (Engine.IO) server pings at this interval"},
+    {"sio-ping-timeout", OPT_DURATION, OFF(sio_ping_timeout_ms), "a Socket.IO client that does not answer a ping within this is dropped"},
+    {"sio-max-payload", OPT_SIZE, OFF(sio_max_payload), "largest Engine.IO packet or polling body (session closed)"},
+    {"sio-joins", OPT_COUNT, OFF(sio_joins), "PrivyDrop joins one address may make per --sio-join-window"},
+    {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -78,6 +91,16 @@ static void set_defaults(struct config *cfg) {
   cfg->max_room_bytes = DEFAULT_MAX_ROOM_BYTES;
   cfg->min_free_disk = DEFAULT_MIN_FREE_DISK;
   cfg->max_text = DEFAULT_MAX_TEXT;
+  cfg->signal_rate = DEFAULT_SIGNAL_RATE;
+  cfg->signal_max_bytes = DEFAULT_SIGNAL_MAX_BYTES;
+  cfg->relay_rate = DEFAULT_RELAY_RATE;
+  cfg->relay_max_message = DEFAULT_RELAY_MAX_MESSAGE;
+  cfg->turn_ttl_ms = DEFAULT_TURN_TTL_MS;
+  cfg->sio_ping_interval_ms = DEFAULT_SIO_PING_INTERVAL_MS;
+  cfg->sio_ping_timeout_ms = DEFAULT_SIO_PING_TIMEOUT_MS;
+  cfg->sio_max_payload = DEFAULT_SIO_MAX_PAYLOAD;
+  cfg->sio_joins = DEFAULT_SIO_JOINS;
+  cfg->sio_join_window_ms = DEFAULT_SIO_JOIN_WINDOW_MS;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

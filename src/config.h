@@ -36,6 +36,16 @@
 #define DEFAULT_MAX_ROOM_BYTES (10ull << 30) /* files in one room -> 413 */
 #define DEFAULT_MIN_FREE_DISK (256ull << 20) /* uploads refused below -> 507 */
 #define DEFAULT_MAX_TEXT 65536             /* a text item -> 413 */
+#define DEFAULT_SIGNAL_RATE 50             /* signals a second per socket (burst: twice) */
+#define DEFAULT_SIGNAL_MAX_BYTES 65536     /* a signal's data (an SDP is a few KiB) */
+#define DEFAULT_RELAY_RATE (32ull << 20)   /* relayed bytes a second per socket */
+#define DEFAULT_RELAY_MAX_MESSAGE (256ull << 10) /* one relayed binary frame */
+#define DEFAULT_TURN_TTL_MS (3600ull * 1000) /* lifetime of TURN credentials */
+#define DEFAULT_SIO_PING_INTERVAL_MS 25000 /* Engine.IO pingInterval */
+#define DEFAULT_SIO_PING_TIMEOUT_MS 20000  /* Engine.IO pingTimeout: no pong -> drop */
+#define DEFAULT_SIO_MAX_PAYLOAD 1000000    /* Engine.IO maxPayload -> close */
+#define DEFAULT_SIO_JOINS 2                /* PrivyDrop joins per window per address */
+#define DEFAULT_SIO_JOIN_WINDOW_MS 5000
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -67,6 +77,19 @@ struct config {
   uint64_t max_room_bytes;
   uint64_t min_free_disk;
   uint64_t max_text;
+  uint64_t signal_rate;
+  uint64_t signal_max_bytes;
+  uint64_t relay_rate;
+  uint64_t relay_max_message;
+  const char *stun;        /* comma-separated stun: URLs, or NULL */
+  const char *turn_url;    /* comma-separated turn:/turns: URLs, or NULL */
+  const char *turn_secret; /* coturn's static-auth-secret (use-auth-secret) */
+  uint64_t turn_ttl_ms;
+  uint64_t sio_ping_interval_ms;
+  uint64_t sio_ping_timeout_ms;
+  uint64_t sio_max_payload;
+  uint64_t sio_joins;
+  uint64_t sio_join_window_ms;
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "api/app.h"
+#include "api/socketio.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "net/addr_table.h"
@@ -153,6 +154,7 @@ static int serve(int argc, char **argv, const char *prog) {
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   hub_free();
+  socketio_free();
   addr_table_free();
   app_free(&app);
   store_close(app.store);

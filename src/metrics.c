@@ -54,6 +54,12 @@ buf *metrics_render(void) {
   emit(&o, "tandem_bytes_total{protocol=\"http\",direction=\"out\"} %llu\n", (unsigned long long)metrics.http_bytes_out);
   emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"in\"} %llu\n", (unsigned long long)metrics.ws_bytes_in);
   emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"out\"} %llu\n", (unsigned long long)metrics.ws_bytes_out);
+  family(&o, "tandem_signals_relayed_total", "counter", "Signaling messages relayed between peers.");
+  emit(&o, "tandem_signals_relayed_total %llu\n", (unsigned long long)metrics.signals_relayed);
+  family(&o, "tandem_relay_messages_total", "counter", "Binary frames relayed peer to peer (the fallback when no direct path exists).");
+  emit(&o, "tandem_relay_messages_total %llu\n", (unsigned long long)metrics.relay_messages);
+  family(&o, "tandem_relay_bytes_total", "counter", "Payload bytes relayed peer to peer.");
+  emit(&o, "tandem_relay_bytes_total %llu\n", (unsigned long long)metrics.relay_bytes);
   family(&o, "tandem_rejected_connections_total", "counter", "Connections refused or cut, by reason.");
   for (int i = 0; i < REJECT_COUNT; i++)
     emit(&o, "tandem_rejected_connections_total{reason=\"%s\"} %llu\n", reject_names[i],

@@ -30,6 +30,8 @@ struct metrics {
   uint64_t ws_messages_in, ws_messages_out;
   uint64_t ws_bytes_in, ws_bytes_out;
   uint64_t http_bytes_in, http_bytes_out;
+  uint64_t signals_relayed;
+  uint64_t relay_messages, relay_bytes; /* binary WebSocket relay, apart from signaling */
   uint64_t rejected[REJECT_COUNT];
 };
 

@@ -1,9 +1,11 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
 #include "api/app.h"
+#include "api/config_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
 #include "api/static.h"
 #include "api/ws_room.h"
+#include "api/socketio.h"
 #include "metrics.h"
 
 static void on_healthz(struct http_req *r) {
@@ -44,6 +46,7 @@ const struct route app_routes[] = {
     {METHOD_GET, "/readyz", &readyz},
     {METHOD_GET, "/metrics", &metrics_page},
     {METHOD_GET, "/ws/:room", &ws_room_handler},
+    {METHOD_GET, "/api/config", &config_handler},
     {METHOD_POST, "/api/rooms", &rooms_create_handler},
     {METHOD_GET, "/api/rooms/:room", &rooms_get_handler},
     {METHOD_DELETE, "/api/rooms/:room", &rooms_delete_handler},
@@ -59,6 +62,7 @@ const struct route app_routes[] = {
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},
     {METHOD_GET, "/session/:code", &static_page_handler},
+    {METHOD_GET, "/socket.io/", &socketio_handler},
 };
 
 const size_t app_route_count = sizeof app_routes / sizeof app_routes[0];

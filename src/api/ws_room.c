@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "config.h"
 #include "http/query.h"
+#include "metrics.h"
 #include "hub/hub.h"
 #include "net/server.h"
+#include "rooms/peer_info.h"
 #include "rooms/room.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -21,6 +24,7 @@
 struct join_request {
   int64_t after;  /* replay items after this seq; -1: no replay */
   uint8_t stored; /* a drop room (by id) rather than an ad-hoc name */
+  struct peer_device device;
   uint8_t len;
   char room[HUB_ROOM_NAME_MAX + 1];
 };
@@ -89,14 +93,38 @@ static void send_error(conn *c, const char *code, const char *message) {
     ws_send_text(c, out, (size_t)n);
 }
 
-static void peer_event(struct hub_member *m, const char *type) {
-  char out[96];
-  int n = snprintf(out, sizeof out, "{\"type\":\"%s\",\"peer_id\":\"%s\"}", type, m->peer_id);
-  buf *f = ws_frame_build(WS_OP_TEXT, out, (size_t)n);
+/* {"peer_id","name","device"}: what others see of a member. */
+static json_t *peer_json(const struct hub_member *m) {
+  char name[48], device[48];
+  if (!m->name)
+    peer_default_name(m->peer_id, HUB_PEER_ID_LEN, name, sizeof name);
+  peer_device_label(m->device, device, sizeof device);
+  return json_pack("{s:s, s:s, s:s}", "peer_id", m->peer_id, "name", m->name ? m->name : name,
+                   "device", device);
+}
+
+/* Sends a JSON object (taking its reference) to one member, or to the room. */
+static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct hub_member *except) {
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  buf *f = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
+  free(text);
   if (!f)
     return;
-  hub_broadcast(m->room, f, m);
+  if (to)
+    ws_send(to, f);
+  else
+    hub_broadcast(room, f, except);
   buf_unref(f);
+}
+
+/* peer.joined and peer.updated carry the peer; peer.left only its id. */
+static void peer_event(struct hub_member *m, const char *type) {
+  json_t *o = strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id)
+                                              : peer_json(m);
+  if (o)
+    json_object_set_new(o, "type", json_string(type));
+  emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
 }
 
 struct room_facts {
@@ -133,14 +161,26 @@ static void send_welcome(conn *c, struct hub_member *m, bool stored) {
       text_str(&t, f.expires_at);
     }
   }
-  text_str(&t, "\",\"peers\":[");
+  json_t *self = peer_json(m);
+  char *self_text = self ? json_dumps(self, JSON_COMPACT) : NULL;
+  json_decref(self);
+  text_str(&t, "\",\"you\":");
+  text_str(&t, self_text ? self_text : "null");
+  free(self_text);
+  text_str(&t, ",\"peers\":[");
   uint32_t listed = 0;
   for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
     if (r->members[i] == m)
       continue;
-    text_str(&t, listed++ ? ",{\"peer_id\":\"" : "{\"peer_id\":\"");
-    text_str(&t, r->members[i]->peer_id);
-    text_str(&t, "\"}");
+    json_t *p = peer_json(r->members[i]);
+    char *pt = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (!pt)
+      continue;
+    if (listed++)
+      text_str(&t, ",");
+    text_str(&t, pt);
+    free(pt);
   }
   snprintf(num, sizeof num, "],\"peer_count\":%u}", r->count - 1);
   text_str(&t, num);
@@ -170,6 +210,7 @@ static void on_open(conn *c) {
   memcpy(&req, ws_app_state(c), sizeof req);
   struct hub_member *m = member(c);
   memset(m, 0, sizeof *m);
+  m->device = req.device;
   if (hub_join(m, c, req.room, req.len) < 0) {
     ws_close(c, 1011, "out of memory");
     return;
@@ -193,11 +234,82 @@ static void on_close(conn *c) {
   log_fields(LOG_INFO, "ws.close", f, 4);
   peer_event(m, "peer.left");
   hub_leave(m);
+  free(m->name);
+  m->name = NULL;
 }
 
-static void relay_signal(conn *c, struct hub_member *m, json_t *msg) {
+/* A member names itself: {"type":"peer.update","name":"..."}; everyone,
+ * the member too, hears peer.updated. */
+static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
+  json_t *name = json_object_get(msg, "name");
+  size_t start, len;
+  if (!json_is_string(name) ||
+      peer_name_check(json_string_value(name), json_string_length(name), &start, &len) < 0) {
+    send_error(c, "bad_name", "A name is 1 to 40 bytes of text.");
+    ws_count_error(c);
+    return;
+  }
+  char *copy = strndup(json_string_value(name) + start, len);
+  if (!copy)
+    return;
+  free(m->name);
+  m->name = copy;
+  peer_event(m, "peer.updated");
+}
+
+/* Binary frames are the relay of last resort for direct transfers: the
+ * first 12 bytes name the target peer, the rest is passed on with the
+ * sender's id in their place. Never stored, never parsed. */
+static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
+  const struct config *cfg = c->srv->cfg;
+  if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
+    send_error(c, "bad_relay", "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
+    ws_count_error(c);
+    return;
+  }
+  struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
+  if (!target || target->room != m->room || target == m) {
+    send_error(c, "unknown_peer", "No such peer in this room.");
+    return;
+  }
+  uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
+  /* A sender past its rate, or a receiver with a backlog, gets relay_busy
+   * and slows down (the transfer protocol waits for acknowledgements);
+   * the receiver is never cut off for a sender's haste. */
+  if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst, (uint32_t)len) ||
+      target->c->queued_bytes > cfg->ws_max_queue / 2) {
+    send_error(c, "relay_busy", "The relay is at its limit; slow down.");
+    return;
+  }
+  buf *f = buf_new(WS_HEADER_MAX + len);
+  if (!f)
+    return;
+  size_t h = ws_frame_header(f->data, WS_OP_BINARY, true, len);
+  memcpy(f->data + h, m->peer_id, HUB_PEER_ID_LEN);
+  memcpy(f->data + h + HUB_PEER_ID_LEN, data + HUB_PEER_ID_LEN, len - HUB_PEER_ID_LEN);
+  f->len = (uint32_t)(h + len);
+  if (ws_send(target->c, f) == 0) {
+    metrics.relay_messages++;
+    metrics.relay_bytes += len - HUB_PEER_ID_LEN;
+  }
+  buf_unref(f);
+}
+
+static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_len) {
+  const struct config *cfg = c->srv->cfg;
   json_t *data = json_object_get(msg, "data");
   json_t *to = json_object_get(msg, "to");
+  uint32_t rate = (uint32_t)cfg->signal_rate;
+  if (!bucket_take(&m->signals, uv_now(c->srv->loop), rate, rate * 2, 1)) {
+    send_error(c, "rate_limited", "Too many signals; slow down.");
+    ws_count_error(c);
+    return;
+  }
+  if (msg_len > cfg->signal_max_bytes + 256) {
+    send_error(c, "signal_too_large", "The signal data is larger than this server relays.");
+    ws_count_error(c);
+    return;
+  }
   if (!data) {
     send_error(c, "bad_message", "A signal needs a data field.");
     ws_count_error(c);
@@ -229,6 +341,7 @@ static void relay_signal(conn *c, struct hub_member *m, json_t *msg) {
   buf *f = text_frame(&t);
   if (!f)
     return;
+  metrics.signals_relayed++;
   if (target)
     ws_send(target->c, f);
   else
@@ -240,9 +353,8 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
   struct hub_member *m = member(c);
   if (!m->room)
     return;
-  if (op != WS_OP_TEXT) {
-    send_error(c, "binary_not_supported", "Send JSON text messages.");
-    ws_count_error(c);
+  if (op == WS_OP_BINARY) {
+    relay_binary(c, m, data, len);
     return;
   }
   json_error_t jerr;
@@ -257,7 +369,9 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
     send_error(c, "bad_message", "A message is a JSON object with a type.");
     ws_count_error(c);
   } else if (strcmp(type, "signal") == 0) {
-    relay_signal(c, m, msg);
+    relay_signal(c, m, msg, len);
+  } else if (strcmp(type, "peer.update") == 0) {
+    update_peer(c, m, msg);
   } else {
     send_error(c, "unknown_type", "Unknown message type.");
     ws_count_error(c);
@@ -272,8 +386,14 @@ static const struct ws_handler room_ws = {
 };
 
 /* A drop room, found by id or code: members meet under its id. */
+static struct peer_device device_of(struct http_req *r) {
+  size_t len;
+  const char *ua = http_header(r, "user-agent", &len);
+  return peer_device_from_ua(ua, len);
+}
+
 static void join_stored(struct http_req *r, const struct room_row *room) {
-  struct join_request req = {.after = -1, .stored = 1, .len = STORE_ID_LEN};
+  struct join_request req = {.after = -1, .stored = 1, .len = STORE_ID_LEN, .device = device_of(r)};
   memcpy(req.room, room->id, STORE_ID_LEN);
   char v[24];
   if (query_param(r->query, r->query_len, "after", v, sizeof v) > 0) {
@@ -301,7 +421,7 @@ static void on_upgrade_request(struct http_req *r) {
     http_respond_error(r, 400, "bad_room", "A room name is 1-64 characters of A-Z, a-z, 0-9, _ and -.");
     return;
   }
-  struct join_request req = {.after = -1, .len = (uint8_t)len};
+  struct join_request req = {.after = -1, .len = (uint8_t)len, .device = device_of(r)};
   memcpy(req.room, room, len);
   ws_accept(r, &room_ws, &req, sizeof req);
 }

@@ -146,3 +146,20 @@ void hub_free(void) {
   hmap_free(&rooms);
   hmap_free(&peers);
 }
+
+int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len,
+                const char *peer_id) {
+  if (hmap_get(&peers, peer_id, HUB_PEER_ID_LEN))
+    return -2;
+  if (hub_join(m, c, room, len) < 0)
+    return -1;
+  /* Re-key the member from the id hub_join drew to the one asked for. */
+  hmap_del(&peers, m->peer_id, HUB_PEER_ID_LEN);
+  memcpy(m->peer_id, peer_id, HUB_PEER_ID_LEN);
+  m->peer_id[HUB_PEER_ID_LEN] = 0;
+  if (hmap_put(&peers, m->peer_id, HUB_PEER_ID_LEN, m) < 0) {
+    hub_leave(m);
+    return -1;
+  }
+  return 0;
+}

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "net/conn.h"
+#include "rooms/peer_info.h"
+#include "util/bucket.h"
 #include "util/buf.h"
 
 #define HUB_ROOM_NAME_MAX 64
@@ -29,8 +31,12 @@ struct hub_room {
 struct hub_member {
   struct hub_room *room;
   conn *c;
+  char *name;     /* a name the user chose (owned), or NULL: derived from the id */
   uint32_t index; /* position in room->members */
   char peer_id[HUB_PEER_ID_LEN + 1];
+  struct peer_device device;
+  struct bucket signals; /* signals a second */
+  struct bucket relay;   /* relayed bytes a second */
 };
 
 /* True for 1..64 characters of [A-Za-z0-9_-]. */
@@ -58,5 +64,11 @@ void hub_room_closed(const char *name, size_t len, const char *reason);
 
 /* Frees the hub's tables (members must have left). */
 void hub_free(void);
+
+/* hub_join under a peer id the caller chose (HUB_PEER_ID_LEN characters,
+ * e.g. a Socket.IO socket id handed out before the join). Returns 0, -1
+ * when out of memory, or -2 when the id is taken. */
+int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len,
+                const char *peer_id);
 
 #endif

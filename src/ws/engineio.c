@@ -57,6 +57,9 @@ long eio_base64_decode(const uint8_t *in, size_t n, uint8_t *out) {
         return EIO_ERR_BASE64;
       }
     }
+    /* Canonical only: the bits padding drops must be zero. */
+    if ((pad == 2 && (v[1] & 15)) || (pad == 1 && (v[2] & 3)))
+      return EIO_ERR_BASE64;
     uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
     out[o++] = (uint8_t)(w >> 16);
     if (pad < 2)

@@ -16,7 +16,7 @@ after(async () => {
 
 // A client that records every message and lets a test wait for one.
 function client(path) {
-  const ws = new WebSocket(server.wsUrl(path));
+  const ws = new WebSocket(server.wsUrl(path), { headers: { 'User-Agent': FIREFOX_ON_LINUX } });
   const inbox = [];
   const waiters = [];
   ws.on('message', (data, isBinary) => {
@@ -52,6 +52,7 @@ function client(path) {
 }
 
 const ofType = (t) => (m) => m.type === t;
+const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
 test('two clients in a room see each other join and leave', async () => {
   const a = client('/ws/presence');
@@ -60,12 +61,17 @@ test('two clients in a room see each other join and leave', async () => {
   assert.match(wa.peer_id, /^[A-Za-z0-9]{12}$/);
   assert.deepEqual(wa.peers, []);
 
+  assert.equal(wa.you.peer_id, wa.peer_id);
+  assert.match(wa.you.name, /^[A-Z][a-z]+ [A-Z][a-z]+$/); // "Amber Otter"
+
   const b = client('/ws/presence');
   const wb = await b.next(ofType('welcome'));
-  assert.deepEqual(wb.peers, [{ peer_id: wa.peer_id }]);
+  assert.deepEqual(wb.peers, [wa.you]);
   assert.equal(wb.peer_count, 1);
   const joined = await a.next(ofType('peer.joined'));
   assert.equal(joined.peer_id, wb.peer_id);
+  assert.equal(joined.name, wb.you.name);
+  assert.equal(joined.device, 'Firefox on Linux'); // from the User-Agent
 
   b.ws.close(1000);
   assert.equal((await b.closed).code, 1000);

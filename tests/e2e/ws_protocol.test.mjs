@@ -8,7 +8,7 @@ import { clientFrame, connect, parseServerFrames, rawWebSocket, readUntil, readU
 
 let server;
 before(async () => {
-  server = await startServer(['--ws-max-message', '64K', '--ws-ping-interval', '1s', '--ws-max-queue', '256K']);
+  server = await startServer(['--ws-max-message', '64K', '--ws-ping-interval', '1s', '--ws-max-queue', '256K', '--signal-rate', '100000']);
 });
 after(async () => {
   const { code } = await server.stop();
