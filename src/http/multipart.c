@@ -1,4 +1,5 @@
 #include "http/multipart.h"
+#include "util/hex.h"
 
 #include <string.h>
 
@@ -462,16 +463,6 @@ const char *multipart_strerror(int code) {
 /* ------------------------------------------------------------------------
  * Content-Disposition */
 
-static int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* RFC 8187 attr-char */
 static bool is_attr_char(unsigned char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
@@ -494,7 +485,7 @@ static int decode_ext_value(char *s, size_t n) {
     if (c == '%') {
       if (n - in < 3)
         return -1;
-      int h = hexval((unsigned char)s[in + 1]), l = hexval((unsigned char)s[in + 2]);
+      int h = hex_digit_value((unsigned char)s[in + 1]), l = hex_digit_value((unsigned char)s[in + 2]);
       if (h < 0 || l < 0)
         return -1;
       s[out++] = (char)(h * 16 + l);

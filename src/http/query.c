@@ -2,24 +2,16 @@
 
 #include <string.h>
 
-static int hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+#include "util/hex.h"
 
 int percent_decode(const char *s, size_t len, char *out, size_t outlen, int plus_is_space) {
   size_t k = 0;
   for (size_t i = 0; i < len; i++) {
     int c = (unsigned char)s[i];
     if (c == '%') {
-      if (i + 2 >= len || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+      if (i + 2 >= len || hex_digit_value((unsigned char)s[i + 1]) < 0 || hex_digit_value((unsigned char)s[i + 2]) < 0)
         return -2;
-      c = hex(s[i + 1]) * 16 + hex(s[i + 2]);
+      c = hex_digit_value((unsigned char)s[i + 1]) * 16 + hex_digit_value((unsigned char)s[i + 2]);
       i += 2;
       if (c == 0)
         return -2;
