@@ -120,25 +120,7 @@ static void start_write(conn *c) {
 int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit) {
   if (c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED))
     return -1;
-  c->bytes_out += len;
-  bool failed = false;
-  if (!c->outq) {
-    /* The common case: the socket has room and nothing is waiting, so the
-     * bytes go straight to the kernel with no allocation. */
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)len)
-      return 0;
-    /* A failed socket (the client is gone) is not closed here, under a
-     * caller that may still be using its state: the bytes are queued and
-     * the write reports the error from the loop, which closes then. */
-    failed = n < 0 && n != UV_EAGAIN;
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    }
-  }
-  if (!failed && c->queued_bytes + len > limit)
+  if (c->queued_bytes + len > limit)
     return -2;
   if (outq_push(c, (struct out_item){p, (uint32_t)len, owner}) < 0) {
     conn_close(c);
@@ -147,9 +129,64 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
   if (owner)
     buf_ref(owner);
   c->queued_bytes += len;
-  if (!c->wreq)
-    start_write(c);
+  c->bytes_out += len;
+  if (!c->wreq && !(c->flags & CONN_CORKED)) {
+    c->flags |= CONN_CORKED;
+    c->cork_next = c->srv->corked;
+    c->srv->corked = c;
+  }
   return 0;
+}
+
+/* Hands the queue to the kernel: a writev that usually takes it all; what
+ * the socket cannot take yet goes on with uv_write, which waits for room. */
+static void flush_now(conn *c) {
+  if ((c->flags & CONN_CLOSING) || c->wreq || !c->outq)
+    return;
+  struct outq *q = c->outq;
+  uv_buf_t bufs[WRITE_BATCH];
+  uint32_t n = q->count < WRITE_BATCH ? q->count : WRITE_BATCH;
+  for (uint32_t i = 0; i < n; i++) {
+    struct out_item *it = outq_at(q, i);
+    bufs[i] = uv_buf_init((char *)it->ptr, it->len);
+  }
+  int written = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+  if (written < 0 && written != UV_EAGAIN) {
+    conn_close(c);
+    return;
+  }
+  size_t left = written > 0 ? (size_t)written : 0;
+  while (left && c->outq) {
+    struct out_item *it = outq_at(c->outq, 0);
+    if (left < it->len) {
+      it->ptr += left;
+      it->len -= (uint32_t)left;
+      c->queued_bytes -= left;
+      break;
+    }
+    left -= it->len;
+    outq_pop(c, 1);
+  }
+  if (c->outq)
+    start_write(c);
+  else
+    after_drain(c);
+}
+
+void conn_flush_corked(struct server *srv) {
+  /* Flushing may make more to flush (a drained stream sends its next
+   * chunk): a few passes, then the next turn takes the rest. */
+  for (int pass = 0; srv->corked && pass < 16; pass++) {
+    conn *list = srv->corked;
+    srv->corked = NULL;
+    while (list) {
+      conn *c = list;
+      list = c->cork_next;
+      c->cork_next = NULL;
+      c->flags &= (uint8_t)~CONN_CORKED;
+      flush_now(c);
+    }
+  }
 }
 
 ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len) {
@@ -196,6 +233,14 @@ void conn_set_timeout(conn *c, enum timeout_class cls) {
 
 static void on_closed(uv_handle_t *h) {
   conn *c = h->data;
+  if (c->flags & CONN_CORKED) {
+    /* Rare: closed while waiting for a flush that was put off. */
+    conn **pp = &c->srv->corked;
+    while (*pp && *pp != c)
+      pp = &(*pp)->cork_next;
+    if (*pp)
+      *pp = c->cork_next;
+  }
   if (c->outq) {
     c->outq->writing = 0;
     outq_pop(c, c->outq->count);

@@ -65,6 +65,7 @@ enum conn_flags {
   CONN_CLOSE_WHEN_DRAINED = 1u << 1,
   CONN_READING = 1u << 2,
   CONN_COUNTED_WS = 1u << 3,       /* counted in metrics.ws_connections */
+  CONN_CORKED = 1u << 4,           /* in the server's list to flush this loop turn */
 };
 
 struct conn {
@@ -72,6 +73,7 @@ struct conn {
   struct server *srv;
   const struct conn_proto *proto;
   conn *to_prev, *to_next; /* timeout list links */
+  conn *cork_next;         /* the server's list of connections to flush */
   uint64_t deadline;       /* loop time (ms) when the timeout fires */
   struct outq *outq;       /* NULL when nothing is queued */
   uv_write_t *wreq;        /* the write in flight, or NULL */
@@ -83,12 +85,13 @@ struct conn {
   _Alignas(max_align_t) unsigned char proto_state[CONN_PROTO_STATE];
 };
 
-/* Queues bytes for writing, after what is already queued. When nothing is
- * queued it first tries to write at once, so most writes allocate nothing.
- * If the bytes must wait, a reference to `owner` is taken (static data
- * passes NULL; anything else must outlive the write or be owned by a buf).
- * Returns 0; -1 when the connection is closing; -2 when the queue would
- * exceed `limit` bytes (nothing is queued then). */
+/* Queues bytes for writing, after what is already queued. Nothing is
+ * written at once: once per turn of the loop, everything queued for a
+ * connection goes out in one writev (conn_flush_corked), so a client sent
+ * eight messages in a turn costs one system call, not eight. A reference
+ * to `owner` is taken (static data passes NULL; anything else must be owned
+ * by a buf). Returns 0; -1 when the connection is closing; -2 when the
+ * queue would exceed `limit` bytes (nothing is queued then). */
 int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit);
 
 /* conn_write of a whole buffer. */
@@ -103,6 +106,10 @@ static inline int conn_send(conn *c, buf *b, uint64_t limit) {
  * waits: the caller queues something through conn_write to learn when the
  * socket drains. */
 ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len);
+
+/* Writes what every connection queued this turn (called by the server's
+ * check handle, after the loop's I/O callbacks). */
+void conn_flush_corked(struct server *srv);
 
 /* Moves the connection to the tail of a timeout list. */
 void conn_set_timeout(conn *c, enum timeout_class cls);

@@ -204,6 +204,12 @@ int server_adopt(struct server *srv, uv_os_sock_t fd) {
   return 0;
 }
 
+/* Writes are flushed twice a turn: after the I/O callbacks (check), and
+ * before the loop waits for I/O (prepare), so what a timer queued does not
+ * wait for the next event. */
+static void on_flush(uv_check_t *h) { conn_flush_corked(h->data); }
+static void on_flush_timers(uv_prepare_t *h) { conn_flush_corked(h->data); }
+
 int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg,
                 const struct conn_proto *proto, void (*init)(conn *c)) {
   memset(srv, 0, sizeof *srv);
@@ -223,6 +229,17 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg,
     return rc;
   srv->tick.data = srv;
   srv->shutdown_timer.data = srv;
+  if ((rc = uv_check_init(loop, &srv->flush)) < 0 ||
+      (rc = uv_check_start(&srv->flush, on_flush)) < 0)
+    return rc;
+  srv->flush.data = srv;
+  if ((rc = uv_prepare_init(loop, &srv->flush_timers)) < 0 ||
+      (rc = uv_prepare_start(&srv->flush_timers, on_flush_timers)) < 0)
+    return rc;
+  srv->flush_timers.data = srv;
+  /* Neither keeps the loop alive by itself. */
+  uv_unref((uv_handle_t *)&srv->flush);
+  uv_unref((uv_handle_t *)&srv->flush_timers);
   return uv_timer_start(&srv->tick, on_tick, TICK_MS, TICK_MS);
 }
 
@@ -337,4 +354,6 @@ void server_close(struct server *srv) {
       uv_close((uv_handle_t *)&srv->listeners[i], NULL);
   uv_close((uv_handle_t *)&srv->tick, NULL);
   uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
+  uv_close((uv_handle_t *)&srv->flush, NULL);
+  uv_close((uv_handle_t *)&srv->flush_timers, NULL);
 }

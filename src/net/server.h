@@ -17,6 +17,9 @@ struct server {
   int listener_count;
   uv_timer_t tick;           /* expires the timeout lists */
   uv_timer_t shutdown_timer; /* the --shutdown-timeout deadline */
+  uv_check_t flush;          /* after each turn's I/O: write what was queued */
+  uv_prepare_t flush_timers; /* before waiting for I/O: what timers queued */
+  conn *corked;              /* connections with writes to flush */
   conn *list_head[TIMEOUT_CLASSES];
   conn *list_tail[TIMEOUT_CLASSES];
   uint64_t timeout_ms[TIMEOUT_CLASSES];
