@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 0.0.0.0:8080
 DATA_DIR   ?= ./data
 
-.PHONY: all bootstrap build build-asan build-fuzz run test test-unit test-asan test-fuzz format clean
+.PHONY: all bootstrap build build-asan build-fuzz run test test-unit test-asan test-fuzz format clean bench bench-quick
 
 all: build
 
@@ -40,9 +40,21 @@ test: build build-asan build-fuzz
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	cd $(BUILD_FUZZ) && ctest --output-on-failure
+	$(MAKE) bench-quick
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
+
+# Every workload against tandem and the servers it is compared with, one
+# after the other, pinned to separate CPUs, repeated, medians and ratios
+# into bench/results/<date>.md and .json (docs/performance.md explains).
+bench: build
+	node bench/run.mjs --build $(BUILD)
+
+# The same harness with small N and one repeat (about a minute): checks that
+# every server produces figures; asserts nothing about speed.
+bench-quick: build
+	node bench/run.mjs --quick --build $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')

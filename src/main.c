@@ -13,6 +13,7 @@
 
 #include "api/app.h"
 #include "api/socketio.h"
+#include "api/privydrop.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "net/addr_table.h"
@@ -155,6 +156,7 @@ static int serve(int argc, char **argv, const char *prog) {
   uv_loop_close(loop);
   hub_free();
   socketio_free();
+  privydrop_free();
   addr_table_free();
   app_free(&app);
   store_close(app.store);

@@ -6,6 +6,7 @@
 #include "api/static.h"
 #include "api/ws_room.h"
 #include "api/socketio.h"
+#include "api/privydrop.h"
 #include "metrics.h"
 
 static void on_healthz(struct http_req *r) {
@@ -62,7 +63,12 @@ const struct route app_routes[] = {
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},
     {METHOD_GET, "/session/:code", &static_page_handler},
-    {METHOD_GET, "/socket.io/", &socketio_handler},
+    {METHOD_GET | METHOD_POST, "/socket.io/", &socketio_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/create_room", &privydrop_create_room_handler},
+    {METHOD_GET, "/api/get_room", &privydrop_get_room_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/check_room", &privydrop_check_room_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/leave_room", &privydrop_leave_room_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/logs_debug", &privydrop_logs_debug_handler},
 };
 
 const size_t app_route_count = sizeof app_routes / sizeof app_routes[0];

@@ -1,9 +1,11 @@
-/* Socket.IO at /socket.io/: Engine.IO v4 over WebSocket, the Socket.IO v5
- * protocol on the "/" namespace, and PrivyDrop's signaling events on top.
+/* Socket.IO at /socket.io/: Engine.IO v4 over long-polling and WebSocket
+ * (and the upgrade between them), the Socket.IO v5 protocol on the "/"
+ * namespace, and PrivyDrop's signaling events on top.
  *
- * A session lives in its own allocation (it holds a libuv timer for the
- * Engine.IO heartbeat, which must outlive the connection until uv_close
- * calls back); the WebSocket's app state only points at it. The socket's
+ * A session lives in its own allocation, found by sid for polling requests
+ * and upgrades: it outlives any one connection, and holds a libuv timer for
+ * the Engine.IO heartbeat, freed when uv_close calls back. A WebSocket's app
+ * state only points at it. The server runs on the default loop (main.c). The socket's
  * id is its hub peer id, so offers and answers find their target in O(1).
  * PrivyDrop rooms are hub rooms under a prefix, kept apart from the native
  * /ws/:room rooms whose members speak another protocol. */
@@ -13,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "api/app.h"
+#include "api/privydrop.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "http/query.h"
@@ -33,25 +37,42 @@
 #define ROOM_ID_MAX (HUB_ROOM_NAME_MAX - ROOM_PREFIX_LEN)
 #define SID_LEN 20
 
+struct out_packet {
+  buf *data; /* an Engine.IO packet: text with its type digit, or binary bytes */
+  bool binary;
+};
+
 struct sio_session {
-  conn *c; /* NULL once the connection closed */
+  conn *c;               /* the WebSocket carrying the session, or NULL on polling */
+  conn *probe;           /* a WebSocket probing an upgrade, or NULL */
+  struct http_req *poll; /* a long-poll GET waiting for packets, or NULL */
   uv_timer_t timer;
   struct hub_member member;
   char id[HUB_PEER_ID_LEN + 1]; /* the Socket.IO socket id = hub peer id */
   char sid[SID_LEN + 1];        /* the Engine.IO session id */
-  bool connected;               /* CONNECT to "/" done */
+  uint8_t addr_key[17];         /* the client's address, for the join limit */
+  uint8_t addr_key_len;
+  bool polling; /* the transport is long-polling */
+  bool ended;
+  bool connected; /* CONNECT to "/" done */
   bool awaiting_pong;
+  /* Packets queued for the next poll. */
+  struct out_packet *q;
+  size_t q_len, q_cap;
+  uint64_t q_bytes;
   /* A binary packet waiting for its attachments. */
   json_t *pending;
   int64_t pending_ack;
   uint32_t pending_need, pending_have;
-  buf *attachments[SIO_MAX_ATTACHMENTS]; /* prebuilt binary WebSocket frames */
+  buf *attachments[SIO_MAX_ATTACHMENTS]; /* raw bytes */
 };
 
 _Static_assert(sizeof(struct sio_session *) <= WS_APP_STATE, "session pointer fits");
 
 static ratelimit joins;
 static bool joins_ready;
+static hmap sessions; /* sid -> struct sio_session, polling sessions and upgraded ones */
+static const struct config *cfg;
 
 static struct sio_session *session(conn *c) {
   struct sio_session *s;
@@ -59,61 +80,177 @@ static struct sio_session *session(conn *c) {
   return s;
 }
 
-static const struct config *cfg_of(const struct sio_session *s) { return s->c->srv->cfg; }
-
-/* ------------------------------------------------------------------------
- * Sending */
-
-/* Builds "4<sio packet>" as a WebSocket text frame. */
-static buf *packet_frame(enum sio_type type, uint32_t attachments, int64_t id, const char *json,
-                         size_t json_len) {
-  struct sio_packet pk = {.type = type, .attachments = attachments, .nsp = "/", .nsp_len = 1,
-                          .id = id, .data = json, .data_len = json_len};
-  size_t n = sio_encode(&pk, NULL, 0);
-  char *text = malloc(n);
-  if (!text)
-    return NULL;
-  sio_encode(&pk, text, n);
-  buf *f = ws_frame_build(WS_OP_TEXT, text, n);
-  free(text);
-  return f;
+static const char *peer_text(const struct sio_session *s) {
+  return s->c ? conn_peer_text(s->c) : s->id;
 }
 
-/* The frame of an event [name, payload] (payload reference is kept by the caller). */
-static buf *event_frame(const char *name, json_t *payload, uint32_t attachments) {
+static void session_end(struct sio_session *s, const char *why);
+static void respond_text(struct http_req *r, const void *body, size_t len, buf *owner);
+
+/* ------------------------------------------------------------------------
+ * Sending: over the WebSocket at once, or queued for the next poll */
+
+/* Answers the waiting poll with every queued packet, joined by 0x1e,
+ * binary ones as "b" + base64. */
+static void flush_poll(struct sio_session *s) {
+  if (!s->poll || !s->q_len)
+    return;
+  size_t total = 0;
+  for (size_t i = 0; i < s->q_len; i++) {
+    size_t n = s->q[i].data->len;
+    total += (s->q[i].binary ? 1 + eio_base64_encoded_len(n) : n) + 1;
+  }
+  buf *body = buf_new(total);
+  if (!body) {
+    session_end(s, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < s->q_len; i++) {
+    const buf *d = s->q[i].data;
+    if (i)
+      body->data[body->len++] = 0x1e;
+    if (s->q[i].binary) {
+      body->data[body->len++] = 'b';
+      body->len += (uint32_t)eio_base64_encode(d->data, d->len, (char *)body->data + body->len);
+    } else {
+      memcpy(body->data + body->len, d->data, d->len);
+      body->len += d->len;
+    }
+    buf_unref(s->q[i].data);
+  }
+  s->q_len = 0;
+  s->q_bytes = 0;
+  struct http_req *r = s->poll;
+  s->poll = NULL;
+  r->handler_state = NULL;
+  respond_text(r, body->data, body->len, body);
+  buf_unref(body);
+}
+
+/* Sends one Engine.IO packet (takes no reference from the caller). */
+static void send_packet(struct sio_session *s, buf *data, bool binary) {
+  if (s->ended)
+    return;
+  if (s->c) {
+    buf *f = ws_frame_build(binary ? WS_OP_BINARY : WS_OP_TEXT, data->data, data->len);
+    if (f) {
+      ws_send(s->c, f);
+      buf_unref(f);
+    }
+    return;
+  }
+  if (s->q_bytes + data->len > cfg->ws_max_queue) {
+    session_end(s, "too many packets buffered for polling");
+    return;
+  }
+  if (s->q_len == s->q_cap) {
+    size_t cap = s->q_cap ? s->q_cap * 2 : 8;
+    struct out_packet *q = realloc(s->q, cap * sizeof *q);
+    if (!q) {
+      session_end(s, "out of memory");
+      return;
+    }
+    s->q = q;
+    s->q_cap = cap;
+  }
+  s->q[s->q_len++] = (struct out_packet){buf_ref(data), binary};
+  s->q_bytes += data->len;
+  flush_poll(s);
+}
+
+static void send_text(struct sio_session *s, const char *text, size_t len) {
+  buf *b = buf_from(text, len);
+  if (b)
+    send_packet(s, b, false);
+  buf_unref(b);
+}
+
+/* "4<sio packet>" in a buf. */
+static buf *packet_buf(enum sio_type type, uint32_t attachments, int64_t id, const char *json,
+                       size_t json_len) {
+  struct sio_packet pk = {.type = type,
+                          .attachments = attachments,
+                          .nsp = "/",
+                          .nsp_len = 1,
+                          .id = id,
+                          .data = json,
+                          .data_len = json_len};
+  size_t n = sio_encode(&pk, NULL, 0);
+  buf *b = buf_new(n);
+  if (!b)
+    return NULL;
+  sio_encode(&pk, (char *)b->data, n);
+  b->len = (uint32_t)n;
+  return b;
+}
+
+/* An event [name, payload] (the payload reference stays the caller's). */
+static buf *event_buf(const char *name, json_t *payload, uint32_t attachments) {
   json_t *arr = json_pack("[sO]", name, payload);
   char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
   json_decref(arr);
   if (!text)
     return NULL;
-  buf *f = packet_frame(attachments ? SIO_BINARY_EVENT : SIO_EVENT, attachments, -1, text,
-                        strlen(text));
+  buf *b =
+      packet_buf(attachments ? SIO_BINARY_EVENT : SIO_EVENT, attachments, -1, text, strlen(text));
   free(text);
-  return f;
+  return b;
 }
 
-static void send_frame(conn *c, buf *f) {
-  if (!f)
+static void send_buf(struct sio_session *s, buf *b) {
+  if (!b)
     return;
-  ws_send(c, f);
-  buf_unref(f);
+  send_packet(s, b, false);
+  buf_unref(b);
 }
 
 static void emit(struct sio_session *s, const char *name, json_t *payload) {
-  send_frame(s->c, event_frame(name, payload, 0));
+  send_buf(s, event_buf(name, payload, 0));
 }
 
 static void send_ack(struct sio_session *s, int64_t id, json_t *args) {
   char *text = json_dumps(args, JSON_COMPACT);
   if (text)
-    send_frame(s->c, packet_frame(SIO_ACK, 0, id, text, strlen(text)));
+    send_buf(s, packet_buf(SIO_ACK, 0, id, text, strlen(text)));
   free(text);
 }
 
 /* Ends the session for a protocol violation, with the reason in the log. */
 static void fail(struct sio_session *s, const char *why) {
-  log_msg(LOG_INFO, "sio.protocol_error", "%s: %s", conn_peer_text(s->c), why);
-  ws_close(s->c, WS_CLOSE_POLICY, why);
+  log_msg(LOG_INFO, "sio.protocol_error", "%s: %s", peer_text(s), why);
+  if (s->c)
+    ws_close(s->c, WS_CLOSE_POLICY, why);
+  else
+    session_end(s, why);
+}
+
+/* The sessions of a room's members, copied first: a send may end a
+ * session, which leaves the room and reorders its members. Sessions are
+ * freed only from a later loop turn (uv_close), so the copies stay valid. */
+static void room_send(struct hub_room *r, const struct sio_session *except, buf *const *packets,
+                      const bool *binary, size_t count) {
+  uint32_t n = r->count;
+  struct sio_session **to = malloc((n ? n : 1) * sizeof *to);
+  if (!to)
+    return;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    struct sio_session *t =
+        (struct sio_session *)((char *)r->members[i] - offsetof(struct sio_session, member));
+    if (t != except)
+      to[k++] = t;
+  }
+  for (uint32_t i = 0; i < k; i++)
+    for (size_t j = 0; j < count; j++)
+      send_packet(to[i], packets[j], binary[j]);
+  free(to);
+}
+
+static void room_send_one(struct hub_room *r, const struct sio_session *except, buf *b) {
+  bool binary = false;
+  if (b)
+    room_send(r, except, &b, &binary, 1);
+  buf_unref(b);
 }
 
 /* ------------------------------------------------------------------------
@@ -123,14 +260,20 @@ static void leave_room(struct sio_session *s) {
   struct hub_room *r = s->member.room;
   if (!r)
     return;
-  json_t *payload = json_pack("{ss}", "peerId", s->id);
-  buf *f = payload ? event_frame("peer-disconnected", payload, 0) : NULL;
-  json_decref(payload);
-  if (f) {
-    hub_broadcast(r, f, &s->member);
-    buf_unref(f);
-  }
+  char name[HUB_ROOM_NAME_MAX];
+  size_t name_len = r->name_len;
+  memcpy(name, r->name, name_len);
   hub_leave(&s->member);
+  if (!(r = hub_find_room(name, name_len))) {
+    /* It was the last member: the room is kept a while for a return. */
+    privydrop_room_emptied(name + ROOM_PREFIX_LEN, name_len - ROOM_PREFIX_LEN,
+                           uv_now(uv_default_loop()));
+    return;
+  }
+  json_t *payload = json_pack("{ss}", "peerId", s->id);
+  if (payload)
+    room_send_one(r, s, event_buf("peer-disconnected", payload, 0));
+  json_decref(payload);
 }
 
 static void join_response(struct sio_session *s, int64_t ack, bool ok, const char *message,
@@ -164,17 +307,19 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     join_response(s, ack, false, "Invalid room ID", room_id);
     return;
   }
-  /* Per client address; an IPv6 client counts by its /64. Fails open on
+  /* Per client address (an IPv6 client counts by its /64); fails open on
    * out of memory, like the code lookups. */
-  const struct addr_entry *a = s->c->addr;
-  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
   uint64_t retry_ms = 0;
-  if (ratelimit_hit(&joins, a->key, klen, uv_now(s->c->srv->loop), &retry_ms) ==
-      RATELIMIT_LIMITED) {
+  if (joins_ready && ratelimit_hit(&joins, s->addr_key, s->addr_key_len, uv_now(uv_default_loop()),
+                                   &retry_ms) == RATELIMIT_LIMITED) {
     char msg[96];
     snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
              (unsigned long long)((retry_ms + 999) / 1000));
     join_response(s, ack, false, msg, room_id);
+    return;
+  }
+  if (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms)) {
+    join_response(s, ack, false, "Room does not exist", room_id);
     return;
   }
   char name[HUB_ROOM_NAME_MAX + 1];
@@ -193,19 +338,9 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
   }
   join_response(s, ack, true, "Successfully joined room", room_id);
   json_t *ready = json_pack("{ss}", "peerId", s->id);
-  buf *f = ready ? event_frame("ready", ready, 0) : NULL;
+  if (ready && s->member.room)
+    room_send_one(s->member.room, s, event_buf("ready", ready, 0));
   json_decref(ready);
-  if (f) {
-    hub_broadcast(s->member.room, f, &s->member);
-    buf_unref(f);
-  }
-}
-
-/* Sends the event and its attachments to one connection. */
-static void deliver(struct sio_session *s, conn *to, buf *f) {
-  ws_send(to, f);
-  for (uint32_t i = 0; i < s->pending_have; i++)
-    ws_send(to, s->attachments[i]);
 }
 
 /* offer, answer, ice-candidate: to payload.peerId only, which becomes the sender. */
@@ -213,20 +348,24 @@ static void relay_to_peer(struct sio_session *s, const char *name, json_t *paylo
   const char *peer = json_string_value(json_object_get(payload, "peerId"));
   if (!peer || !s->member.room)
     return;
-  struct hub_member *target = hub_find_peer(peer, strlen(peer));
-  if (!target || target->room != s->member.room || target == &s->member)
+  struct hub_member *m = hub_find_peer(peer, strlen(peer));
+  if (!m || m->room != s->member.room || m == &s->member)
     return;
+  struct sio_session *target =
+      (struct sio_session *)((char *)m - offsetof(struct sio_session, member));
   json_t *copy = json_copy(payload);
   if (!copy || json_object_set_new(copy, "peerId", json_string(s->id)) < 0) {
     json_decref(copy);
     return;
   }
-  buf *f = event_frame(name, copy, s->pending_have);
+  buf *b = event_buf(name, copy, s->pending_have);
   json_decref(copy);
-  if (!f)
+  if (!b)
     return;
-  deliver(s, target->c, f);
-  buf_unref(f);
+  send_packet(target, b, false);
+  for (uint32_t i = 0; i < s->pending_have; i++)
+    send_packet(target, s->attachments[i], true);
+  buf_unref(b);
 }
 
 /* initiator-online, recipient-ready: to the others in payload.roomId, which
@@ -237,13 +376,16 @@ static void relay_to_room(struct sio_session *s, const char *name, json_t *paylo
   if (!json_is_string(jid) || !r || r->name_len != ROOM_PREFIX_LEN + json_string_length(jid) ||
       memcmp(r->name + ROOM_PREFIX_LEN, json_string_value(jid), json_string_length(jid)) != 0)
     return;
-  buf *f = event_frame(name, payload, s->pending_have);
-  if (!f)
+  buf *packets[1 + SIO_MAX_ATTACHMENTS];
+  bool binary[1 + SIO_MAX_ATTACHMENTS] = {false};
+  if (!(packets[0] = event_buf(name, payload, s->pending_have)))
     return;
-  hub_broadcast(r, f, &s->member);
-  buf_unref(f);
-  for (uint32_t i = 0; i < s->pending_have && s->member.room; i++)
-    hub_broadcast(s->member.room, s->attachments[i], &s->member);
+  for (uint32_t i = 0; i < s->pending_have; i++) {
+    packets[1 + i] = s->attachments[i];
+    binary[1 + i] = true;
+  }
+  room_send(r, s, packets, binary, 1 + s->pending_have);
+  buf_unref(packets[0]);
 }
 
 static void handle_event(struct sio_session *s, json_t *args, int64_t ack) {
@@ -266,7 +408,7 @@ static void handle_event(struct sio_session *s, json_t *args, int64_t ack) {
   }
   /* Unknown events are dropped, as a Socket.IO server with no listener
    * does; the ack still answers so a client's callback never hangs. */
-  if (ack >= 0 && s->c) {
+  if (ack >= 0) {
     json_t *none = json_array();
     if (none)
       send_ack(s, ack, none);
@@ -294,14 +436,17 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
   bool root = pk.nsp_len == 1 && pk.nsp[0] == '/';
   if (pk.type == SIO_CONNECT) {
     if (!root) {
-      struct sio_packet err = {.type = SIO_CONNECT_ERROR, .nsp = pk.nsp, .nsp_len = pk.nsp_len,
-                               .id = -1, .data = "{\"message\":\"Invalid namespace\"}",
+      struct sio_packet err = {.type = SIO_CONNECT_ERROR,
+                               .nsp = pk.nsp,
+                               .nsp_len = pk.nsp_len,
+                               .id = -1,
+                               .data = "{\"message\":\"Invalid namespace\"}",
                                .data_len = 31};
       size_t len = sio_encode(&err, NULL, 0);
       char *text = malloc(len);
       if (text) {
         sio_encode(&err, text, len);
-        ws_send_text(s->c, text, len);
+        send_text(s, text, len);
       }
       free(text);
       return;
@@ -309,7 +454,7 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
     s->connected = true;
     char text[64];
     int len = snprintf(text, sizeof text, "40{\"sid\":\"%s\"}", s->id);
-    ws_send_text(s->c, text, (size_t)len);
+    send_text(s, text, (size_t)len);
     return;
   }
   if (!root || !s->connected)
@@ -341,8 +486,7 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
   case SIO_BINARY_ACK:
     /* The server asks for no acknowledgements, so there is nothing to answer. */
     return;
-  default:
-    fail(s, "unexpected Socket.IO packet");
+  default: fail(s, "unexpected Socket.IO packet");
   }
 }
 
@@ -351,44 +495,43 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
 
 static void on_timer(uv_timer_t *t) {
   struct sio_session *s = t->data;
-  if (!s->c)
+  if (s->ended)
     return;
   if (s->awaiting_pong) {
-    log_msg(LOG_INFO, "sio.ping_timeout", "%s: no pong", conn_peer_text(s->c));
-    conn_close(s->c);
+    log_msg(LOG_INFO, "sio.ping_timeout", "%s: no pong", peer_text(s));
+    if (s->c)
+      conn_close(s->c);
+    else
+      session_end(s, NULL);
     return;
   }
   s->awaiting_pong = true;
-  ws_send_text(s->c, "2", 1);
-  uv_timer_start(&s->timer, on_timer, cfg_of(s)->sio_ping_timeout_ms, 0);
+  send_text(s, "2", 1);
+  uv_timer_start(&s->timer, on_timer, cfg->sio_ping_timeout_ms, 0);
 }
 
-static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
-  struct sio_session *s = session(c);
-  if (len > c->srv->cfg->sio_max_payload) {
-    fail(s, "packet over maxPayload");
+static void attachment(struct sio_session *s, const uint8_t *data, size_t len) {
+  if (!s->pending) {
+    fail(s, "binary data without a binary packet");
     return;
   }
-  if (op == WS_OP_BINARY) {
-    if (!s->pending) {
-      fail(s, "binary data without a binary packet");
-      return;
-    }
-    buf *f = ws_frame_build(WS_OP_BINARY, data, len);
-    if (!f) {
-      ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
-      return;
-    }
-    s->attachments[s->pending_have++] = f;
-    if (s->pending_have == s->pending_need) {
-      json_t *args = s->pending;
-      s->pending = NULL;
-      handle_event(s, args, s->pending_ack);
-      json_decref(args);
-      pending_clear(s);
-    }
+  buf *b = buf_from(data, len);
+  if (!b) {
+    fail(s, "out of memory");
     return;
   }
+  s->attachments[s->pending_have++] = b;
+  if (s->pending_have == s->pending_need) {
+    json_t *args = s->pending;
+    s->pending = NULL;
+    handle_event(s, args, s->pending_ack);
+    json_decref(args);
+    pending_clear(s);
+  }
+}
+
+/* One text Engine.IO packet from either transport. */
+static void handle_eio(struct sio_session *s, const uint8_t *data, size_t len) {
   struct eio_packet pk;
   if (eio_decode(data, len, &pk) < 0) {
     fail(s, "malformed Engine.IO packet");
@@ -401,78 +544,190 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
   switch (pk.type) {
   case EIO_PONG:
     s->awaiting_pong = false;
-    uv_timer_start(&s->timer, on_timer, cfg_of(s)->sio_ping_interval_ms, 0);
+    uv_timer_start(&s->timer, on_timer, cfg->sio_ping_interval_ms, 0);
+    return;
+  case EIO_MESSAGE: handle_sio(s, (const char *)pk.data, pk.len); return;
+  case EIO_CLOSE:
+    if (s->c)
+      ws_close(s->c, WS_CLOSE_NORMAL, NULL);
+    else
+      session_end(s, NULL);
     return;
   case EIO_PING:
-    /* A probe (on an upgrade) is answered; a v4 client never pings otherwise. */
-    if (pk.len == 5 && memcmp(pk.data, "probe", 5) == 0)
-      ws_send_text(c, "3probe", 6);
-    return;
-  case EIO_MESSAGE:
-    handle_sio(s, (const char *)pk.data, pk.len);
-    return;
-  case EIO_CLOSE:
-    ws_close(c, WS_CLOSE_NORMAL, NULL);
-    return;
   case EIO_UPGRADE:
-  case EIO_NOOP:
-    return;
-  case EIO_OPEN:
-    fail(s, "a client does not send open");
-    return;
+  case EIO_NOOP: return;
+  case EIO_OPEN: fail(s, "a client does not send open"); return;
   }
 }
 
-static void on_open(conn *c) {
+static struct sio_session *session_new(const struct addr_entry *a, bool polling) {
   struct sio_session *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->pending_ack = -1;
+  s->polling = polling;
+  rand_base62(s->id, HUB_PEER_ID_LEN);
+  rand_base62(s->sid, SID_LEN);
+  s->addr_key_len = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+  memcpy(s->addr_key, a->key, s->addr_key_len);
+  if (hmap_put(&sessions, s->sid, SID_LEN, s) < 0) {
+    free(s);
+    return NULL;
+  }
+  uv_timer_init(uv_default_loop(), &s->timer);
+  /* A session alone must not keep the loop running at shutdown. */
+  uv_unref((uv_handle_t *)&s->timer);
+  s->timer.data = s;
+  if (!joins_ready)
+    joins_ready = ratelimit_init(&joins, (uint32_t)cfg->sio_joins, cfg->sio_join_window_ms) == 0;
+  uv_timer_start(&s->timer, on_timer, cfg->sio_ping_interval_ms, 0);
+  log_msg(LOG_INFO, "sio.open", "%s: socket %s (%s)", a->text, s->id,
+          polling ? "polling" : "websocket");
+  return s;
+}
+
+static int open_packet(const struct sio_session *s, char *out, size_t cap) {
+  return snprintf(
+      out, cap,
+      "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%llu,\"pingTimeout\":%llu,"
+      "\"maxPayload\":%llu}",
+      s->sid, s->polling ? "\"websocket\"" : "", (unsigned long long)cfg->sio_ping_interval_ms,
+      (unsigned long long)cfg->sio_ping_timeout_ms, (unsigned long long)cfg->sio_max_payload);
+}
+
+static void free_session(uv_handle_t *h) {
+  free(h->data);
+}
+
+/* Ends the session once: the room is told, a waiting poll answered with
+ * a close packet, the timer closed (the memory goes with it). */
+static void session_end(struct sio_session *s, const char *why) {
+  if (s->ended)
+    return;
+  if (why)
+    log_msg(LOG_INFO, "sio.close", "%s: %s", peer_text(s), why);
+  leave_room(s);
+  s->ended = true;
+  pending_clear(s);
+  for (size_t i = 0; i < s->q_len; i++)
+    buf_unref(s->q[i].data);
+  free(s->q);
+  s->q = NULL;
+  s->q_len = 0;
+  if (s->poll) {
+    struct http_req *r = s->poll;
+    s->poll = NULL;
+    r->handler_state = NULL;
+    respond_text(r, "1", 1, NULL);
+  }
+  if (s->probe) {
+    struct sio_session *none = NULL;
+    memcpy(ws_app_state(s->probe), &none, sizeof none);
+    ws_close(s->probe, WS_CLOSE_NORMAL, NULL);
+    s->probe = NULL;
+  }
+  hmap_del(&sessions, s->sid, SID_LEN);
+  s->c = NULL;
+  uv_timer_stop(&s->timer);
+  uv_close((uv_handle_t *)&s->timer, free_session);
+}
+
+/* ------------------------------------------------------------------------
+ * The WebSocket transport, direct or as an upgrade of a polling session */
+
+struct ws_app {
+  struct sio_session *s; /* NULL: a new session is made on open */
+};
+
+static void on_ws_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+  struct sio_session *s = session(c);
+  if (!s || s->ended)
+    return;
+  if (s->probe == c) {
+    /* The upgrade: "2probe" is answered, "5" moves the session here. */
+    if (op == WS_OP_TEXT && len == 6 && memcmp(data, "2probe", 6) == 0) {
+      ws_send_text(c, "3probe", 6);
+      /* Let the client's waiting poll end, so it can pause polling. */
+      if (s->poll && !s->q_len)
+        send_text(s, "6", 1);
+    } else if (op == WS_OP_TEXT && len == 1 && data[0] == '5') {
+      s->probe = NULL;
+      s->polling = false;
+      s->c = c;
+      s->member.c = c;
+      if (s->poll) {
+        struct http_req *r = s->poll;
+        s->poll = NULL;
+        r->handler_state = NULL;
+        respond_text(r, "6", 1, NULL);
+      }
+      /* What was queued for polling goes over the WebSocket, in order. */
+      for (size_t i = 0; i < s->q_len; i++) {
+        send_packet(s, s->q[i].data, s->q[i].binary);
+        buf_unref(s->q[i].data);
+      }
+      s->q_len = 0;
+      s->q_bytes = 0;
+    } else {
+      ws_close(c, WS_CLOSE_POLICY, "bad upgrade");
+    }
+    return;
+  }
+  if (s->c != c)
+    return;
+  if (len > cfg->sio_max_payload) {
+    fail(s, "packet over maxPayload");
+    return;
+  }
+  if (op == WS_OP_BINARY)
+    attachment(s, data, len);
+  else
+    handle_eio(s, data, len);
+}
+
+static void on_ws_open(conn *c) {
+  struct sio_session *s = session(c);
+  if (s) {
+    if (s->ended || s->probe || !s->polling) {
+      struct sio_session *none = NULL;
+      memcpy(ws_app_state(c), &none, sizeof none);
+      ws_close(c, WS_CLOSE_POLICY, "upgrade refused");
+      return;
+    }
+    s->probe = c;
+    return;
+  }
+  s = session_new(c->addr, false);
   memcpy(ws_app_state(c), &s, sizeof s);
   if (!s) {
     ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
     return;
   }
   s->c = c;
-  s->pending_ack = -1;
-  rand_base62(s->id, HUB_PEER_ID_LEN);
-  rand_base62(s->sid, SID_LEN);
-  uv_timer_init(c->srv->loop, &s->timer);
-  s->timer.data = s;
-  const struct config *cfg = c->srv->cfg;
-  if (!joins_ready) {
-    joins_ready = ratelimit_init(&joins, (uint32_t)cfg->sio_joins, cfg->sio_join_window_ms) == 0;
-  }
+  s->member.c = c;
   char open[192];
-  int n = snprintf(open, sizeof open,
-                   "0{\"sid\":\"%s\",\"upgrades\":[],\"pingInterval\":%llu,\"pingTimeout\":%llu,"
-                   "\"maxPayload\":%llu}",
-                   s->sid, (unsigned long long)cfg->sio_ping_interval_ms,
-                   (unsigned long long)cfg->sio_ping_timeout_ms,
-                   (unsigned long long)cfg->sio_max_payload);
+  int n = open_packet(s, open, sizeof open);
   ws_send_text(c, open, (size_t)n);
-  uv_timer_start(&s->timer, on_timer, cfg->sio_ping_interval_ms, 0);
-  log_msg(LOG_INFO, "sio.open", "%s: socket %s", conn_peer_text(c), s->id);
 }
 
-static void free_session(uv_handle_t *h) { free(h->data); }
-
-static void on_close(conn *c) {
+static void on_ws_close(conn *c) {
   struct sio_session *s = session(c);
   if (!s)
     return;
-  leave_room(s);
-  pending_clear(s);
-  s->c = NULL;
-  uv_timer_stop(&s->timer);
-  uv_close((uv_handle_t *)&s->timer, free_session);
+  if (s->probe == c)
+    s->probe = NULL;
+  else if (s->c == c)
+    session_end(s, NULL);
 }
 
 static const struct ws_handler sio_ws = {
-    .on_open = on_open,
-    .on_message = on_message,
-    .on_close = on_close,
+    .on_open = on_ws_open,
+    .on_message = on_ws_message,
+    .on_close = on_ws_close,
 };
 
 /* ------------------------------------------------------------------------
- * The HTTP side: GET /socket.io/?EIO=4&transport=websocket */
+ * The HTTP side: GET and POST /socket.io/?EIO=4&transport=... */
 
 static void eio_error(struct http_req *r, int code, const char *message) {
   char body[128];
@@ -481,29 +736,227 @@ static void eio_error(struct http_req *r, int code, const char *message) {
                "Cache-Control: no-store\r\n");
 }
 
-static void on_request(struct http_req *r) {
-  char eio[8], transport[16], sid[32];
+/* CORS for polling: an allowed cross-origin page may read the answers. */
+static void cors_headers(struct http_req *r, char *out, size_t cap) {
+  size_t olen;
+  const char *origin = http_header(r, "origin", &olen);
+  out[0] = 0;
+  if (!origin || olen > 200)
+    return;
+  for (int i = 0; i < cfg->origin_count; i++) {
+    const char *o = cfg->origins[i];
+    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
+      snprintf(out, cap,
+               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
+               "Vary: Origin\r\n",
+               (int)olen, origin);
+      return;
+    }
+  }
+}
+
+static void respond_text(struct http_req *r, const void *body, size_t len, buf *owner) {
+  char extra[384];
+  cors_headers(r, extra, sizeof extra - 32);
+  strcat(extra, "Cache-Control: no-store\r\n");
+  http_respond(r, 200, "text/plain; charset=UTF-8", body, len, owner, false, extra);
+}
+
+/* Checks EIO and transport; returns 1 for websocket, 0 for polling, -1 answered. */
+static int check_query(struct http_req *r, char *sid, size_t sid_cap) {
+  char eio[8], transport[16];
   if (query_param(r->query, r->query_len, "EIO", eio, sizeof eio) <= 0 || strcmp(eio, "4") != 0) {
     eio_error(r, 5, "Unsupported protocol version");
-    return;
+    return -1;
   }
-  if (query_param(r->query, r->query_len, "transport", transport, sizeof transport) <= 0 ||
-      strcmp(transport, "websocket") != 0) {
+  int t = query_param(r->query, r->query_len, "transport", transport, sizeof transport) <= 0 ? -1
+          : strcmp(transport, "websocket") == 0                                              ? 1
+          : strcmp(transport, "polling") == 0                                                ? 0
+                                                                                             : -1;
+  if (t < 0) {
     eio_error(r, 0, "Transport unknown");
-    return;
+    return -1;
   }
-  if (query_param(r->query, r->query_len, "sid", sid, sizeof sid) > 0) {
-    /* Upgrades of polling sessions: there are no polling sessions. */
+  if (query_param(r->query, r->query_len, "sid", sid, sid_cap) <= 0)
+    sid[0] = 0;
+  return t;
+}
+
+static struct sio_session *find_session(const char *sid) {
+  size_t n = strlen(sid);
+  return n == SID_LEN ? hmap_get(&sessions, sid, n) : NULL;
+}
+
+/* A POST body, gathered up to maxPayload. */
+struct post_body {
+  size_t len, cap;
+  uint8_t data[];
+};
+
+static void on_headers(struct http_req *r) {
+  char sid[32];
+  cfg = r->app->cfg;
+  if (r->method != METHOD_POST)
+    return;
+  if (check_query(r, sid, sizeof sid) < 0)
+    return;
+  if (!find_session(sid)) {
     eio_error(r, 1, "Session ID unknown");
     return;
   }
-  struct sio_session *none = NULL;
-  ws_accept(r, &sio_ws, &none, sizeof none);
+  if (r->content_length != UINT64_MAX && r->content_length > cfg->sio_max_payload) {
+    struct sio_session *s = find_session(sid);
+    http_respond_error(r, 413, "payload_too_large", "Over maxPayload.");
+    session_end(s, "POST over maxPayload");
+  }
 }
 
-const http_handler socketio_handler = {.on_complete = on_request};
+static void on_body(struct http_req *r, const uint8_t *data, size_t len) {
+  struct post_body *b = r->handler_state;
+  size_t have = b ? b->len : 0;
+  if (have + len > cfg->sio_max_payload) {
+    char sid[32];
+    free(b);
+    r->handler_state = NULL;
+    if (check_query(r, sid, sizeof sid) >= 0) {
+      struct sio_session *s = find_session(sid);
+      http_respond_error(r, 413, "payload_too_large", "Over maxPayload.");
+      if (s)
+        session_end(s, "POST over maxPayload");
+    }
+    return;
+  }
+  if (!b || have + len > b->cap) {
+    size_t cap = b ? b->cap * 2 : 1024;
+    while (cap < have + len)
+      cap *= 2;
+    struct post_body *g = realloc(b, sizeof *g + cap);
+    if (!g) {
+      free(b);
+      r->handler_state = NULL;
+      http_respond_error(r, 500, "internal", "Out of memory.");
+      return;
+    }
+    if (!b)
+      g->len = 0;
+    g->cap = cap;
+    r->handler_state = b = g;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+}
+
+static void on_post(struct http_req *r, struct sio_session *s) {
+  struct post_body *b = r->handler_state;
+  r->handler_state = NULL;
+  respond_text(r, "ok", 2, NULL);
+  size_t pos = 0, len;
+  const uint8_t *rec;
+  while (b && !s->ended && eio_payload_next(b->data, b->len, &pos, &rec, &len)) {
+    if (len && rec[0] == 'b') {
+      uint8_t *raw = malloc(eio_base64_decoded_max(len - 1));
+      long n = raw ? eio_base64_decode(rec + 1, len - 1, raw) : -1;
+      if (n < 0)
+        fail(s, "bad base64 in a binary packet");
+      else
+        attachment(s, raw, (size_t)n);
+      free(raw);
+    } else {
+      handle_eio(s, rec, len);
+    }
+  }
+  free(b);
+}
+
+static void on_request(struct http_req *r) {
+  char sid[32];
+  cfg = r->app->cfg;
+  int t = check_query(r, sid, sizeof sid);
+  if (t < 0)
+    return;
+  struct sio_session *s = sid[0] ? find_session(sid) : NULL;
+  if (sid[0] && (!s || s->ended)) {
+    eio_error(r, 1, "Session ID unknown");
+    return;
+  }
+  if (t == 1) {
+    if (s && (!s->polling || s->probe)) {
+      eio_error(r, 3, "Bad request");
+      return;
+    }
+    ws_accept(r, &sio_ws, &s, sizeof s);
+    return;
+  }
+  if (r->method == METHOD_POST) {
+    if (!s || !s->polling) {
+      eio_error(r, 3, "Bad request");
+      return;
+    }
+    on_post(r, s);
+    return;
+  }
+  if (!s) {
+    s = session_new(r->c->addr, true);
+    if (!s) {
+      http_respond_error(r, 500, "internal", "Out of memory.");
+      return;
+    }
+    char open[192];
+    int n = open_packet(s, open, sizeof open);
+    respond_text(r, open, (size_t)n, NULL);
+    return;
+  }
+  if (s->poll || !s->polling) {
+    /* Two polls at once break the protocol: the session ends. */
+    eio_error(r, 3, "Bad request");
+    session_end(s, "overlapping polls");
+    return;
+  }
+  s->poll = r;
+  r->handler_state = s;
+  flush_poll(s);
+}
+
+static void on_abort(struct http_req *r) {
+  if (r->method == METHOD_POST) {
+    free(r->handler_state);
+  } else if (r->handler_state) {
+    struct sio_session *s = r->handler_state;
+    if (s->poll == r)
+      s->poll = NULL;
+  }
+  r->handler_state = NULL;
+}
+
+const http_handler socketio_handler = {
+    .on_headers = on_headers,
+    .on_body = on_body,
+    .on_complete = on_request,
+    .on_abort = on_abort,
+};
+
+int socketio_leave(const char *room_id, size_t len, const char *socket_id, size_t id_len) {
+  struct hub_member *m = hub_find_peer(socket_id, id_len);
+  if (!m || !m->room || m->room->name_len != ROOM_PREFIX_LEN + len ||
+      memcmp(m->room->name, ROOM_PREFIX, ROOM_PREFIX_LEN) != 0 ||
+      memcmp(m->room->name + ROOM_PREFIX_LEN, room_id, len) != 0)
+    return -1;
+  leave_room((struct sio_session *)((char *)m - offsetof(struct sio_session, member)));
+  return 0;
+}
 
 void socketio_free(void) {
+  /* Sessions still open at exit (polling ones whose client left). */
+  size_t pos = 0;
+  struct sio_session *s;
+  while ((s = hmap_next(&sessions, &pos))) {
+    pending_clear(s);
+    for (size_t i = 0; i < s->q_len; i++)
+      buf_unref(s->q[i].data);
+    free(s->q);
+    free(s);
+  }
+  hmap_free(&sessions);
   if (joins_ready)
     ratelimit_free(&joins);
   joins_ready = false;

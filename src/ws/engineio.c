@@ -71,8 +71,7 @@ long eio_base64_decode(const uint8_t *in, size_t n, uint8_t *out) {
 }
 
 size_t eio_base64_encode(const uint8_t *in, size_t n, char *out) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t o = 0;
   for (size_t i = 0; i < n; i += 3) {
     uint32_t w = (uint32_t)in[i] << 16;
@@ -88,23 +87,21 @@ size_t eio_base64_encode(const uint8_t *in, size_t n, char *out) {
   return o;
 }
 
-static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static bool is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
+}
 
 /* The payload's first character decides its JSON type; the caller parses it. */
 static int check_payload(enum sio_type type, const char *d, size_t n) {
   char first = n ? d[0] : 0;
   switch (type) {
-  case SIO_CONNECT:
-    return n == 0 || first == '{' ? 0 : EIO_ERR_PAYLOAD;
-  case SIO_DISCONNECT:
-    return n == 0 ? 0 : EIO_ERR_PAYLOAD;
+  case SIO_CONNECT: return n == 0 || first == '{' ? 0 : EIO_ERR_PAYLOAD;
+  case SIO_DISCONNECT: return n == 0 ? 0 : EIO_ERR_PAYLOAD;
   case SIO_EVENT:
   case SIO_BINARY_EVENT:
   case SIO_ACK:
-  case SIO_BINARY_ACK:
-    return first == '[' ? 0 : EIO_ERR_PAYLOAD;
-  case SIO_CONNECT_ERROR:
-    return first == '{' || first == '"' ? 0 : EIO_ERR_PAYLOAD;
+  case SIO_BINARY_ACK: return first == '[' ? 0 : EIO_ERR_PAYLOAD;
+  case SIO_CONNECT_ERROR: return first == '{' || first == '"' ? 0 : EIO_ERR_PAYLOAD;
   }
   return EIO_ERR_TYPE;
 }

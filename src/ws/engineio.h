@@ -70,15 +70,18 @@ int eio_decode(const uint8_t *p, size_t n, struct eio_packet *out);
 
 /* Splits a polling payload: the next record starting at *pos (advanced
  * past it and its separator). Returns 1 with the record, 0 at the end. */
-int eio_payload_next(const uint8_t *p, size_t n, size_t *pos, const uint8_t **rec,
-                     size_t *rec_len);
+int eio_payload_next(const uint8_t *p, size_t n, size_t *pos, const uint8_t **rec, size_t *rec_len);
 
 /* Base64 (RFC 4648, with padding) for binary packets on polling.
  * eio_base64_decode returns the decoded length or EIO_ERR_BASE64; `out`
  * needs eio_base64_decoded_max(n) bytes. eio_base64_encode writes
  * eio_base64_encoded_len(n) bytes and returns that. */
-static inline size_t eio_base64_decoded_max(size_t n) { return n / 4 * 3 + 3; }
-static inline size_t eio_base64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
+static inline size_t eio_base64_decoded_max(size_t n) {
+  return n / 4 * 3 + 3;
+}
+static inline size_t eio_base64_encoded_len(size_t n) {
+  return (n + 2) / 3 * 4;
+}
 long eio_base64_decode(const uint8_t *in, size_t n, uint8_t *out);
 size_t eio_base64_encode(const uint8_t *in, size_t n, char *out);
 
@@ -87,8 +90,8 @@ struct sio_packet {
   uint32_t attachments; /* binary packets only */
   const char *nsp;      /* "/" when absent from the wire */
   size_t nsp_len;
-  int64_t id;           /* -1: no ack id */
-  const char *data;     /* JSON, into the input; NULL when none */
+  int64_t id;       /* -1: no ack id */
+  const char *data; /* JSON, into the input; NULL when none */
   size_t data_len;
 };
 

@@ -5,6 +5,7 @@
 import * as api from './api.js';
 import { serverNow } from './api.js';
 import { copyText } from './clipboard.js';
+import { Direct } from './direct.js';
 import { $, h, icon, ICONS } from './dom.js';
 import {
   deviceName, extensionOf, fileKind, formatBytes, formatCode, formatRemaining, formatWhen, peerName,
@@ -164,6 +165,14 @@ class RoomView {
     if (location.pathname !== path) history.replaceState(history.state, '', path);
     this.setInfo(info);
     this.wire();
+    this.direct?.destroy();
+    this.direct = new Direct({
+      socket: () => (this.connected ? this.ws : null),
+      dragInto: () => {
+        this.dragDepth = 0;
+        ui.dropOverlay.hidden = true;
+      },
+    });
     ui.loading.hidden = true;
     ui.body.hidden = false;
     if (!matchMedia('(hover: none)').matches) ui.textInput.focus({ preventScroll: true });
@@ -189,6 +198,7 @@ class RoomView {
     clearInterval(this.clockTimer);
     this.listeners.abort();
     this.cancelUploads();
+    this.direct?.destroy();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'leaving');
@@ -198,7 +208,7 @@ class RoomView {
 
   /** Uploads still going or waiting (worth a warning before leaving). */
   busy() {
-    return this.active.size + this.queue.length > 0;
+    return this.active.size + this.queue.length > 0 || Boolean(this.direct?.busy());
   }
 
   resetUi() {
@@ -316,8 +326,11 @@ class RoomView {
       return;
     }
     this.ws = ws;
+    ws.binaryType = 'arraybuffer'; // relayed direct-transfer frames
     ws.addEventListener('message', (ev) => {
-      if (this.ws === ws) this.onFrame(ev.data);
+      if (this.ws !== ws) return;
+      if (typeof ev.data === 'string') this.onFrame(ev.data);
+      else this.direct?.onBinary(ev.data);
     });
     ws.addEventListener('close', (ev) => {
       if (this.ws !== ws) return;
@@ -338,6 +351,17 @@ class RoomView {
     switch (msg.type) {
       case 'welcome':
         this.onWelcome(msg);
+        this.direct?.onWelcome(msg);
+        break;
+      case 'signal':
+        this.direct?.onSignal(msg);
+        break;
+      case 'peer.updated':
+        if (typeof msg.peer_id === 'string' && msg.peer_id !== this.selfId && this.peers.has(msg.peer_id)) {
+          this.peers.set(msg.peer_id, msg);
+          this.renderPeers();
+        }
+        this.direct?.onPeer(msg);
         break;
       case 'item':
         if (isItem(msg.item)) this.addItem(msg.item, this.connected);
@@ -351,6 +375,7 @@ class RoomView {
           this.renderPeers();
           announce(`${this.peerLabel(msg)} joined the room`);
         }
+        this.direct?.onPeer(msg);
         break;
       case 'peer.left':
         if (typeof msg.peer_id === 'string' && msg.peer_id !== this.selfId) {
@@ -359,12 +384,14 @@ class RoomView {
           this.renderPeers();
           if (p) announce(`${this.peerLabel(p)} left the room`);
         }
+        this.direct?.onPeer(msg);
         break;
       case 'room.closed':
         this.end(msg.reason === 'expired' ? 'expired' : 'deleted');
         break;
       case 'error':
-        if (typeof msg.message === 'string') toast(msg.message, 'error');
+        if (msg.code === 'relay_busy') this.direct?.onRelayBusy();
+        else if (typeof msg.message === 'string') toast(msg.message, 'error');
         break;
       default:
         break; // newer messages this page does not know
@@ -418,6 +445,7 @@ class RoomView {
     this.connected = false;
     if (this.ended || this.destroyed) return;
     this.needsResync = true;
+    this.direct?.onDisconnect();
     // Who is here is unknown until the next welcome.
     this.peers.clear();
     this.renderPeers();
@@ -477,6 +505,7 @@ class RoomView {
     this.stopTimers();
     clearInterval(this.expiryTimer);
     this.cancelUploads();
+    this.direct?.destroy();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'room closed');
@@ -643,6 +672,7 @@ class RoomView {
   /* ----- devices ----- */
 
   peerLabel(p) {
+    if (typeof p.name === 'string' && p.name) return p.name;
     return typeof p.alias === 'string' && p.alias ? p.alias : peerName(p.peer_id);
   }
 
@@ -657,7 +687,7 @@ class RoomView {
     for (const p of others) {
       rows.push(h('li', { className: 'peer', dataset: { peerId: p.peer_id } },
         h('span', { className: 'peer-icon' }, icon(...ICONS.device)),
-        h('span', { className: 'peer-name' }, h('strong', { text: this.peerLabel(p) }), h('span', { className: 'muted small', text: 'Online' }))));
+        h('span', { className: 'peer-name' }, h('strong', { text: this.peerLabel(p) }), h('span', { className: 'muted small', text: typeof p.device === 'string' && p.device ? p.device : 'Online' }))));
     }
     ui.peers.replaceChildren(...rows);
     ui.peerCount.textContent = String(rows.length);

@@ -1,9 +1,18 @@
 // Starts the real tandem binary for a test: on a free loopback port, with a
 // data directory of its own, logs captured, and stopped at the end.
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+// Every server a test starts is killed when the file's tests are over, so
+// an assertion that fails before stop() cannot leave one running (and the
+// runner waiting on its pipes until ctest's timeout).
+const live = new Set();
+after(() => {
+  for (const child of live) child.kill('SIGKILL');
+});
 
 export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
 
@@ -14,7 +23,12 @@ export async function startServer(args = [], { env = {} } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  live.add(child);
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tandem did not start:\n${log}`)), 10000);
     const onData = (d) => {

@@ -1,0 +1,323 @@
+#include "api/privydrop.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "api/app.h"
+#include "api/socketio.h"
+#include "config.h"
+#include "hub/hub.h"
+#include "net/addr_table.h"
+#include "net/server.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/rand.h"
+#include "util/ratelimit.h"
+
+/* Room ids share the hub's alphabet; the hub room adds a 3-byte prefix. */
+#define ROOM_ID_MAX (HUB_ROOM_NAME_MAX - 3)
+/* Request bodies here are a few small fields. */
+#define BODY_MAX 8192
+/* Longest client debug line kept, in bytes. */
+#define DEBUG_LINE_MAX 512
+/* Client debug lines per address per minute. */
+#define DEBUG_LINES_PER_MINUTE 30
+
+struct pd_room {
+  uint64_t expires_ms; /* loop time */
+  uint8_t len;
+  char id[ROOM_ID_MAX + 1];
+};
+
+static hmap rooms;
+static ratelimit debug_lines;
+static bool debug_ready;
+
+static bool room_id_valid(const char *id, size_t len) {
+  return len <= ROOM_ID_MAX && hub_room_name_valid(id, len);
+}
+
+/* The live room, or NULL; an expired one is dropped on the way. */
+static struct pd_room *room_get(const char *id, size_t len, uint64_t now_ms) {
+  struct pd_room *r = hmap_get(&rooms, id, len);
+  if (r && r->expires_ms <= now_ms) {
+    hmap_del(&rooms, r->id, r->len);
+    free(r);
+    r = NULL;
+  }
+  return r;
+}
+
+static void sweep(uint64_t now_ms) {
+  size_t pos = 0;
+  struct pd_room *r;
+  while ((r = hmap_next(&rooms, &pos))) {
+    if (r->expires_ms <= now_ms) {
+      hmap_del(&rooms, r->id, r->len);
+      free(r);
+    }
+  }
+}
+
+/* Returns 0, -1 when taken, -2 when the registry is full or out of memory. */
+static int room_create(const char *id, size_t len, uint64_t now_ms, uint64_t ttl_ms) {
+  if (room_get(id, len, now_ms))
+    return -1;
+  if (rooms.count >= PRIVYDROP_MAX_ROOMS)
+    sweep(now_ms);
+  if (rooms.count >= PRIVYDROP_MAX_ROOMS)
+    return -2;
+  struct pd_room *r = calloc(1, sizeof *r);
+  if (!r)
+    return -2;
+  memcpy(r->id, id, len);
+  r->len = (uint8_t)len;
+  r->expires_ms = now_ms + ttl_ms;
+  if (hmap_put(&rooms, r->id, r->len, r) < 0) {
+    free(r);
+    return -2;
+  }
+  return 0;
+}
+
+bool privydrop_room_join(const char *id, size_t len, uint64_t now_ms, uint64_t ttl_ms) {
+  struct pd_room *r = room_get(id, len, now_ms);
+  if (r)
+    r->expires_ms = now_ms + ttl_ms;
+  return r != NULL;
+}
+
+void privydrop_room_emptied(const char *id, size_t len, uint64_t now_ms) {
+  struct pd_room *r = room_get(id, len, now_ms);
+  if (r && r->expires_ms > now_ms + PRIVYDROP_EMPTY_ROOM_MS)
+    r->expires_ms = now_ms + PRIVYDROP_EMPTY_ROOM_MS;
+}
+
+void privydrop_free(void) {
+  size_t pos = 0;
+  struct pd_room *r;
+  while ((r = hmap_next(&rooms, &pos)))
+    free(r);
+  hmap_free(&rooms);
+  if (debug_ready)
+    ratelimit_free(&debug_lines);
+  debug_ready = false;
+}
+
+/* ------------------------------------------------------------------------
+ * HTTP: small JSON bodies, CORS as configured */
+
+struct body {
+  size_t len;
+  char data[BODY_MAX];
+};
+
+static void on_body(struct http_req *r, const uint8_t *data, size_t len) {
+  struct body *b = r->handler_state;
+  if (!b && !(b = r->handler_state = calloc(1, sizeof *b))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  if (len > BODY_MAX - b->len)
+    return; /* max_body makes the HTTP layer refuse it first */
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+}
+
+static void on_abort(struct http_req *r) {
+  free(r->handler_state);
+  r->handler_state = NULL;
+}
+
+/* The body as a JSON object (new reference), or NULL after answering 400. */
+static json_t *body_json(struct http_req *r) {
+  struct body *b = r->handler_state;
+  r->handler_state = NULL;
+  json_t *j = b ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+  free(b);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    http_respond_error(r, 400, "bad_json", "The body is a JSON object.");
+    return NULL;
+  }
+  return j;
+}
+
+static void cors(struct http_req *r, char *out, size_t cap) {
+  const struct config *cfg = r->app->cfg;
+  size_t olen;
+  const char *origin = http_header(r, "origin", &olen);
+  out[0] = 0;
+  if (!origin || olen > 200)
+    return;
+  for (int i = 0; i < cfg->origin_count; i++) {
+    const char *o = cfg->origins[i];
+    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
+      snprintf(out, cap,
+               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
+               "Vary: Origin\r\n",
+               (int)olen, origin);
+      return;
+    }
+  }
+}
+
+static void respond(struct http_req *r, int status, json_t *body) {
+  char extra[384];
+  cors(r, extra, sizeof extra - 32);
+  strcat(extra, "Cache-Control: no-store\r\n");
+  api_respond_json(r, status, body, extra);
+}
+
+/* The preflight of a cross-origin JSON POST. */
+static void on_options(struct http_req *r) {
+  char extra[512];
+  cors(r, extra, sizeof extra - 160);
+  strcat(extra, "Access-Control-Allow-Methods: GET, POST\r\n"
+                "Access-Control-Allow-Headers: Content-Type\r\nAccess-Control-Max-Age: 600\r\n");
+  http_respond(r, 204, NULL, NULL, 0, NULL, true, extra);
+}
+
+static uint64_t now_ms(struct http_req *r) {
+  return uv_now(r->c->srv->loop);
+}
+
+/* The roomId field, or NULL after answering 400. */
+static const char *room_id_field(struct http_req *r, json_t *j, size_t *len) {
+  json_t *v = json_object_get(j, "roomId");
+  if (!json_is_string(v) || !room_id_valid(json_string_value(v), json_string_length(v))) {
+    respond(r, 400,
+            json_pack("{sbss}", "success", 0, "message",
+                      "roomId is required: 1-61 characters of A-Z, a-z, 0-9, _ and -"));
+    return NULL;
+  }
+  *len = json_string_length(v);
+  return json_string_value(v);
+}
+
+static void on_create_room(struct http_req *r) {
+  if (r->method == METHOD_OPTIONS) {
+    on_options(r);
+    return;
+  }
+  json_t *j = body_json(r);
+  size_t len;
+  const char *id = j ? room_id_field(r, j, &len) : NULL;
+  if (id) {
+    int rc = room_create(id, len, now_ms(r), r->app->cfg->room_ttl_ms);
+    if (rc == -2)
+      respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Too many rooms; try later"));
+    else
+      respond(r, 200,
+              json_pack("{sbss}", "success", rc == 0, "message",
+                        rc == 0 ? "Room created" : "Room already exists"));
+  }
+  json_decref(j);
+}
+
+static void on_get_room(struct http_req *r) {
+  char id[9];
+  /* 8 base62 characters: 47 bits, so a free one is found at once. */
+  for (int tries = 0; tries < 8; tries++) {
+    rand_base62(id, 8);
+    int rc = room_create(id, 8, now_ms(r), r->app->cfg->room_ttl_ms);
+    if (rc == 0) {
+      respond(r, 200, json_pack("{ss}", "roomId", id));
+      return;
+    }
+    if (rc == -2)
+      break;
+  }
+  respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Too many rooms; try later"));
+}
+
+static void on_check_room(struct http_req *r) {
+  if (r->method == METHOD_OPTIONS) {
+    on_options(r);
+    return;
+  }
+  json_t *j = body_json(r);
+  size_t len;
+  const char *id = j ? room_id_field(r, j, &len) : NULL;
+  if (id)
+    respond(r, 200, json_pack("{sb}", "available", room_get(id, len, now_ms(r)) == NULL));
+  json_decref(j);
+}
+
+static void on_leave_room(struct http_req *r) {
+  if (r->method == METHOD_OPTIONS) {
+    on_options(r);
+    return;
+  }
+  json_t *j = body_json(r);
+  size_t len;
+  const char *id = j ? room_id_field(r, j, &len) : NULL;
+  if (id) {
+    json_t *sock = json_object_get(j, "socketId");
+    if (!json_is_string(sock)) {
+      respond(r, 400, json_pack("{sbss}", "success", 0, "message", "socketId is required"));
+    } else {
+      bool left = socketio_leave(id, len, json_string_value(sock), json_string_length(sock)) == 0;
+      respond(r, 200,
+              json_pack("{sbss}", "success", left, "message",
+                        left ? "Left the room" : "No such socket in the room"));
+    }
+  }
+  json_decref(j);
+}
+
+/* A client's debug line, logged bounded and with control characters
+ * replaced, so it cannot forge log lines. */
+static void on_logs_debug(struct http_req *r) {
+  if (r->method == METHOD_OPTIONS) {
+    on_options(r);
+    return;
+  }
+  json_t *j = body_json(r);
+  if (!j)
+    return;
+  const char *msg = json_string_value(json_object_get(j, "message"));
+  if (!msg) {
+    respond(r, 400, json_pack("{sbss}", "success", 0, "message", "message is required"));
+    json_decref(j);
+    return;
+  }
+  if (!debug_ready)
+    debug_ready = ratelimit_init(&debug_lines, DEBUG_LINES_PER_MINUTE, 60000) == 0;
+  const struct addr_entry *a = r->c->addr;
+  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+  uint64_t retry_ms = 0;
+  if (debug_ready &&
+      ratelimit_hit(&debug_lines, a->key, klen, now_ms(r), &retry_ms) == RATELIMIT_LIMITED) {
+    char extra[64];
+    snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+             (unsigned long long)((retry_ms + 999) / 1000));
+    json_decref(j);
+    api_respond_json(r, 429, json_pack("{sbss}", "success", 0, "message", "Too many log lines"),
+                     extra);
+    return;
+  }
+  char line[DEBUG_LINE_MAX + 1];
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)msg; *p && n < DEBUG_LINE_MAX; p++)
+    line[n++] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
+  line[n] = 0;
+  struct log_field f[] = {LOG_STR("addr", a->text), LOG_STRN("message", line, n)};
+  log_fields(LOG_INFO, "client.debug", f, 2);
+  json_decref(j);
+  respond(r, 200, json_pack("{sb}", "success", 1));
+}
+
+const http_handler privydrop_create_room_handler = {
+    .on_body = on_body, .on_complete = on_create_room, .on_abort = on_abort, .max_body = BODY_MAX};
+const http_handler privydrop_get_room_handler = {.on_complete = on_get_room};
+const http_handler privydrop_check_room_handler = {
+    .on_body = on_body, .on_complete = on_check_room, .on_abort = on_abort, .max_body = BODY_MAX};
+const http_handler privydrop_leave_room_handler = {
+    .on_body = on_body, .on_complete = on_leave_room, .on_abort = on_abort, .max_body = BODY_MAX};
+const http_handler privydrop_logs_debug_handler = {
+    .on_body = on_body, .on_complete = on_logs_debug, .on_abort = on_abort, .max_body = BODY_MAX};

@@ -1,0 +1,265 @@
+// Direct transfer in Debian's Chromium against the real binary: two pages in
+// one room send each other files and messages. Here Chromium finds a path on
+// loopback, so the first test checks a file goes directly (tandem's relay
+// counter in /metrics does not move). The second makes both pages withhold
+// their ICE candidates (?transport=blocked: a network with no direct path), so
+// no data channel opens and they fall back to tandem's WebSocket relay by
+// themselves after ~5 s; /metrics counts the file's bytes. The others force the
+// relay (?transport=relay) to skip the wait. Screenshots of the Direct card,
+// light and dark, go to $TANDEM_SCREENSHOTS or tests/e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './lib/server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.TANDEM_SCREENSHOTS || fileURLToPath(new URL('./artifacts/', import.meta.url));
+const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+let server, browser;
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  assert.equal((await server.stop()).code, 0);
+});
+
+async function newRoom() {
+  const res = await fetch(`${server.url}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(res.status, 201);
+  return (await res.json()).id;
+}
+
+async function relayBytes() {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = /^tandem_relay_bytes_total (\d+)/m.exec(text);
+  assert.ok(m, 'tandem_relay_bytes_total in /metrics');
+  return Number(m[1]);
+}
+
+async function openPage(path, options = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...DESKTOP, ...options });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.goto(server.url + path, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 10000 });
+  return { page, context, problems };
+}
+
+/** Two devices in a fresh room, each seeing the other in the Direct card. */
+async function pair(query = '') {
+  const id = await newRoom();
+  const a = await openPage(`/r/${id}${query}`);
+  const b = await openPage(`/r/${id}${query}`);
+  for (const p of [a.page, b.page]) await p.locator('#direct-peers li').first().waitFor({ timeout: 10000 });
+  return { a, b };
+}
+
+async function shot(page, name) {
+  await page.locator('#direct').scrollIntoViewIfNeeded();
+  await page.waitForTimeout(300);
+  await page.locator('#direct').screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** Can two RTCPeerConnections on this host connect at all (any candidate)? */
+async function hostHasIcePath() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  const ok = await page.evaluate(async () => {
+    const a = new RTCPeerConnection();
+    const b = new RTCPeerConnection();
+    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+    const ch = a.createDataChannel('probe');
+    await a.setLocalDescription();
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription();
+    await a.setRemoteDescription(b.localDescription);
+    const open = await Promise.race([
+      new Promise((r) => (ch.onopen = () => r(true))),
+      new Promise((r) => setTimeout(() => r(false), 4000)),
+    ]);
+    a.close();
+    b.close();
+    return open;
+  });
+  await context.close();
+  return ok;
+}
+
+test('a 50 MiB file goes directly, browser to browser, never through tandem', async (t) => {
+  // Where Chromium finds no candidate at all (no interface but a bare lo), no
+  // direct path can exist: the fallback test below still covers the rest.
+  if (!(await hostHasIcePath())) {
+    t.skip('Chromium finds no ICE path on this host');
+    return;
+  }
+  const { a, b } = await pair();
+  const size = 50 * 1024 * 1024;
+  const bytes = randomBytes(size);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-direct-'));
+  const file = join(dir, 'big direct.bin');
+  writeFileSync(file, bytes);
+  try {
+    const before = await relayBytes();
+    await a.page.setInputFiles('#direct-files', file);
+    const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
+    await offer.waitFor({ timeout: 10000 });
+    await offer.locator('button.accept').click();
+    const t0 = Date.now();
+    const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
+    await done.waitFor({ timeout: 120000 });
+    const secs = (Date.now() - t0) / 1000;
+    for (const p of [a.page, b.page]) assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Direct');
+    const grew = (await relayBytes()) - before;
+    assert.ok(grew < 4096, `the relay carried ${grew} bytes`);
+    console.log(`# direct: 50 MiB in ${secs.toFixed(2)} s (accept to verified) = ${(50 / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
+    const [download] = await Promise.all([
+      b.page.waitForEvent('download', { timeout: 15000 }),
+      done.locator('a.download').click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'big direct.bin');
+    assert.equal(createHash('sha256').update(readFileSync(await download.path())).digest('hex'), sha, 'the same SHA-256');
+    await shot(a.page, 'direct-direct-sent-light');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('with no direct path a 5 MiB file falls back to the tandem relay by itself and arrives verified', async () => {
+  const { a, b } = await pair('?transport=blocked');
+  // Names and devices: B renames itself; A sees it.
+  await b.page.fill('#direct-name', 'Kitchen laptop');
+  await b.page.click('#direct-name-form button');
+  await a.page.locator('#direct-peers li', { hasText: 'Kitchen laptop' }).waitFor({ timeout: 5000 });
+  assert.match(await a.page.locator('#direct-peers li').textContent(), /Chrom(e|ium) on Linux/);
+  assert.ok(await a.page.locator('#direct-peers input[type=checkbox]').isChecked(), 'the only peer is picked');
+
+  const size = 5 * 1024 * 1024 + 12345;
+  const bytes = randomBytes(size);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const name = 'direct ü test.bin';
+  const before = await relayBytes();
+  await a.page.setInputFiles('#direct-files', { name, mimeType: 'application/octet-stream', buffer: bytes });
+
+  const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"]');
+  await offer.waitFor({ timeout: 10000 });
+  assert.equal(await offer.getAttribute('data-state'), 'offered');
+  assert.match(await offer.textContent(), /direct ü test\.bin/);
+  await shot(b.page, 'direct-offer-light');
+  await offer.locator('button.accept').click();
+  const t0 = Date.now();
+
+  const done = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"] li.dfile[data-state="verified"]');
+  await done.waitFor({ timeout: 60000 });
+  const secs = (Date.now() - t0) / 1000;
+  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
+
+  // Honest about the path, on both sides.
+  for (const p of [a.page, b.page]) {
+    assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Via tandem relay');
+    assert.equal(await p.locator('#direct-transfers li.dtransfer .link-state').first().textContent(), 'Via tandem relay');
+  }
+  const grew = (await relayBytes()) - before;
+  assert.ok(grew >= size && grew < size * 1.2 + 65536, `relay bytes grew by ${grew} for a ${size}-byte file`);
+  console.log(`# relay: ${(size / 1048576).toFixed(1)} MiB in ${secs.toFixed(2)} s (accept to verified) = ${(size / 1048576 / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
+
+  const [download] = await Promise.all([
+    b.page.waitForEvent('download', { timeout: 15000 }),
+    done.locator('a.download').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), name);
+  const saved = await download.path();
+  assert.equal(createHash('sha256').update(readFileSync(saved)).digest('hex'), sha, 'the same SHA-256');
+
+  await shot(a.page, 'direct-sent-light');
+  await a.page.evaluate(() => window.scrollTo(0, 0));
+  await a.page.screenshot({ path: join(SHOTS, 'direct-room-light.png'), fullPage: true });
+  await shot(b.page, 'direct-received-light');
+  for (const p of [a.page, b.page]) await p.click('#theme-toggle');
+  await shot(a.page, 'direct-sent-dark');
+  await shot(b.page, 'direct-received-dark');
+
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('a declined offer says so on both sides; a chat message gets a delivery receipt', async () => {
+  const { a, b } = await pair('?transport=relay');
+  await a.page.setInputFiles('#direct-files', [
+    { name: 'one.txt', mimeType: 'text/plain', buffer: Buffer.from('one') },
+    { name: 'two.txt', mimeType: 'text/plain', buffer: Buffer.from('two') },
+  ]);
+  const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
+  await offer.waitFor({ timeout: 10000 });
+  assert.equal(await offer.locator('li.dfile').count(), 2);
+  await offer.locator('button.decline').click();
+  const out = a.page.locator('#direct-transfers li.dtransfer[data-dir="out"]');
+  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="declined"]').waitFor({ timeout: 10000 });
+  assert.match(await out.textContent(), /declined/i);
+  assert.equal(await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"]').getAttribute('data-state'), 'declined');
+
+  await a.page.fill('#direct-text', 'hi B, <b>plain</b> text');
+  await a.page.click('#direct-send-text');
+  const got = b.page.locator('#direct-transfers li.dchat');
+  await got.waitFor({ timeout: 10000 });
+  assert.equal(await got.locator('.dchat-text').textContent(), 'hi B, <b>plain</b> text');
+  await a.page.locator('#direct-transfers li.dchat.mine[data-state="delivered"]').waitFor({ timeout: 10000 });
+  assert.equal(await a.page.locator('#direct-transfers li.dchat.mine .dchat-state').textContent(), 'Delivered');
+  assert.equal(await a.page.locator('#direct-peers li .link-state').textContent(), 'Via tandem relay');
+
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('cancel from the receiver stops the sender; a peer leaving fails the transfer clearly', async () => {
+  const { a, b } = await pair('?transport=relay');
+  const bytes = randomBytes(40 * 1024 * 1024);
+  await a.page.setInputFiles('#direct-files', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
+  await offer.waitFor({ timeout: 10000 });
+  await offer.locator('button.accept').click();
+  await b.page.waitForFunction(() => Number(document.querySelector('#direct-transfers li.dfile progress')?.value) >= 1, null, { timeout: 20000 });
+  await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"] button.cancel').click();
+  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="cancelled"]').waitFor({ timeout: 10000 });
+  assert.match(await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"]').textContent(), /cancelled/i);
+
+  // Again, and this time the receiver goes away mid-file.
+  await a.page.setInputFiles('#direct-files', { name: 'big2.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const offer2 = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
+  await offer2.waitFor({ timeout: 10000 });
+  await offer2.locator('button.accept').click();
+  await b.page.waitForFunction(() => Number(document.querySelector('#direct-transfers li.dtransfer[data-state="receiving"] progress')?.value) >= 1, null, { timeout: 20000 });
+  await b.context.close();
+  const failed = a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="failed"]');
+  await failed.waitFor({ timeout: 10000 });
+  assert.match(await failed.textContent(), /left the room/);
+  assert.deepEqual(a.problems, []);
+  await a.context.close();
+});

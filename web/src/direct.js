@@ -1,0 +1,1096 @@
+// "Direct": files and messages from this browser to others in the room,
+// over a WebRTC data channel (tandem relays only the signaling), or through
+// tandem's WebSocket relay when no channel opens. docs/transfer.md is the
+// protocol; this file is its browser side and the Direct card of the room.
+import { $, h, icon, ICONS } from './dom.js';
+import { extensionOf, fileKind, formatBytes } from './format.js';
+import { Sha256 } from './sha256.js';
+import { announce, toast } from './ui.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+export const CHUNK = 64 * KiB; // see docs/transfer.md for why
+const HEADER = 13; // tag (1) + file number (4) + byte offset (8)
+const TAG_CONTROL = 0;
+const TAG_CHUNK = 1;
+const READ_BLOCK = 1 * MiB; // bytes read from the File at once, then cut into chunks
+const DC_HIGH = 4 * MiB; // stop writing to the data channel above this...
+const DC_LOW = 1 * MiB; // ...until bufferedamountlow fires here
+const WS_HIGH = 1 * MiB; // the room socket's own buffer, for the relay
+const WINDOW = { direct: 16 * MiB, relay: 1536 * KiB }; // bytes sent but not acknowledged
+const ACK_EVERY = { direct: 1 * MiB, relay: 256 * KiB };
+const OPEN_TIMEOUT_MS = 5000;
+const RESEND_MS = 1500; // control frames re-sent after a relay_busy
+const BLOB_WARN_BYTES = 1024 * MiB;
+const TEXT_MAX = 16 * KiB;
+const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const rid = () => {
+  const b = crypto.getRandomValues(new Uint8Array(12));
+  return [...b].map((x) => x.toString(36).padStart(2, '0')).join('').slice(0, 16);
+};
+
+/**
+ * `?transport=` (or localStorage `tandem.transport`), for tests and for
+ * trouble: `relay` uses tandem's WebSocket relay at once; `blocked` withholds
+ * this side's ICE candidates, like a network with no direct path, so the
+ * automatic fallback runs; anything else (or nothing) is the normal order.
+ */
+function transportSetting() {
+  let v = new URLSearchParams(location.search).get('transport');
+  if (!v) {
+    try {
+      v = localStorage.getItem('tandem.transport');
+    } catch {
+      v = null;
+    }
+  }
+  return v === 'relay' || v === 'blocked' ? v : 'auto';
+}
+
+const MODE_TEXT = {
+  new: 'Not connected', connecting: 'Connecting…', direct: 'Direct', turn: 'Via TURN', relay: 'Via tandem relay',
+};
+
+function formatDuration(s) {
+  if (!Number.isFinite(s) || s < 0) return '';
+  if (s < 1) return 'under 1 s';
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.ceil(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function tile(type, name) {
+  const ext = extensionOf(name);
+  return h('span', { className: 'tile', dataset: { kind: fileKind(type, name) }, attrs: { 'aria-hidden': 'true' } },
+    ext || icon('M6 3h8l4 4v14H6z', 'M14 3v4h4'));
+}
+
+/* ---------- a link to one peer: data channel or relay ---------- */
+
+class Link {
+  constructor(direct, peerId) {
+    this.d = direct;
+    this.peer = peerId;
+    this.mode = 'new'; // new | connecting | direct | turn | relay
+    this.pc = null;
+    this.dc = null;
+    this.timer = 0;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.waiters = [];
+    this.pending = []; // control frames waiting for a path
+    this.recent = []; // [time, frame] of control frames sent over the relay
+    this.closed = false;
+  }
+
+  get polite() {
+    return (this.d.selfId ?? '') > this.peer;
+  }
+
+  kind() {
+    return this.mode === 'relay' ? 'relay' : 'direct';
+  }
+
+  ready() {
+    return this.mode === 'direct' || this.mode === 'turn' || this.mode === 'relay';
+  }
+
+  start() {
+    if (this.mode !== 'new' || this.closed) return;
+    if (this.d.forceRelay || typeof RTCPeerConnection !== 'function') {
+      this.useRelay(true);
+      return;
+    }
+    this.setMode('connecting');
+    this.openPc();
+    this.timer = setTimeout(() => {
+      if (this.mode === 'connecting') this.useRelay(true);
+    }, OPEN_TIMEOUT_MS);
+  }
+
+  openPc() {
+    let pc;
+    try {
+      pc = new RTCPeerConnection({ iceServers: this.d.iceServers });
+    } catch {
+      this.useRelay(true);
+      return;
+    }
+    this.pc = pc;
+    // Negotiated on both sides: no race over who creates the channel.
+    const dc = pc.createDataChannel('tandem', { negotiated: true, id: 0, ordered: true });
+    dc.binaryType = 'arraybuffer';
+    dc.bufferedAmountLowThreshold = DC_LOW;
+    this.dc = dc;
+    dc.onopen = () => this.onOpen();
+    dc.onmessage = (ev) => this.d.onData(this, ev.data);
+    dc.onbufferedamountlow = () => this.wake();
+    dc.onclose = () => {
+      if (this.dc === dc && (this.mode === 'direct' || this.mode === 'turn')) this.useRelay(true);
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.d.transport !== 'blocked') this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal({ description: pc.localDescription.toJSON() });
+      } catch {
+        // the perfect-negotiation dance retries on the next event
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (pc.iceConnectionState === 'failed' && this.mode === 'connecting') this.useRelay(true);
+    };
+  }
+
+  signal(data) {
+    if (this.d.transport === 'blocked' && data.description) {
+      const sdp = data.description.sdp.replace(/^a=candidate:.*\r?\n/gm, '');
+      data = { description: { type: data.description.type, sdp } };
+    }
+    this.d.sendJson({ type: 'signal', to: this.peer, data: { direct: 1, ...data } });
+  }
+
+  /** A `signal` from the peer: perfect negotiation, or its switch to the relay. */
+  async onSignal(data) {
+    if (this.closed) return;
+    if (data.relay) {
+      if (this.mode !== 'relay') this.useRelay(false);
+      return;
+    }
+    if (this.mode === 'relay') return;
+    if (this.mode === 'new') {
+      this.start();
+      if (this.mode === 'relay') return;
+    }
+    const pc = this.pc;
+    if (!pc) return;
+    try {
+      if (data.description) {
+        const offer = data.description.type === 'offer';
+        const collision = offer && (this.makingOffer || pc.signalingState !== 'stable');
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(data.description);
+        if (offer) {
+          await pc.setLocalDescription();
+          this.signal({ description: pc.localDescription.toJSON() });
+        }
+      } else if ('candidate' in data && data.candidate) {
+        try {
+          await pc.addIceCandidate(data.candidate);
+        } catch (err) {
+          if (!this.ignoreOffer) throw err;
+        }
+      }
+    } catch {
+      // a failed negotiation ends in the timeout, then the relay
+    }
+  }
+
+  async onOpen() {
+    clearTimeout(this.timer);
+    if (this.mode === 'relay' || this.closed) return;
+    this.setMode('direct');
+    this.flush();
+    // Honest about the path: a TURN relay shows as a "relay" candidate.
+    try {
+      const stats = await this.pc.getStats();
+      let pair = null;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+      });
+      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+      const local = pair && stats.get(pair.localCandidateId);
+      const remote = pair && stats.get(pair.remoteCandidateId);
+      if (local?.candidateType === 'relay' || remote?.candidateType === 'relay') this.setMode('turn');
+    } catch {
+      // keep "direct"
+    }
+  }
+
+  useRelay(tell) {
+    clearTimeout(this.timer);
+    if (this.closed) return;
+    const was = this.mode;
+    this.setMode('relay');
+    if (tell && was !== 'relay') this.signal({ relay: true });
+    this.closePc();
+    this.flush();
+    this.wake();
+  }
+
+  closePc() {
+    const { pc, dc } = this;
+    this.pc = null;
+    this.dc = null;
+    try {
+      dc?.close();
+      pc?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.closePc();
+    this.wake();
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.d.renderPeers();
+    this.d.renderModes(this);
+  }
+
+  /* ----- writing ----- */
+
+  canSend() {
+    if (this.mode === 'relay') {
+      const ws = this.d.socket();
+      if (!ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > WS_HIGH) return false;
+      return this.d.relayBudget() > 0;
+    }
+    return this.dc?.readyState === 'open' && this.dc.bufferedAmount <= DC_HIGH;
+  }
+
+  /** Resolves when the path may have room again (an event, or a short poll for the relay). */
+  wait() {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      if (this.mode === 'relay' || !this.ready()) setTimeout(() => this.wake(), this.ready() ? 8 : 100);
+    });
+  }
+
+  wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  frame(bytes) {
+    if (this.mode === 'relay') {
+      return this.d.sendRelay(this.peer, bytes);
+    }
+    try {
+      this.dc.send(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  control(msg) {
+    const body = enc.encode(JSON.stringify(msg));
+    const bytes = new Uint8Array(1 + body.length);
+    bytes[0] = TAG_CONTROL;
+    bytes.set(body, 1);
+    if (!this.ready()) {
+      this.pending.push(bytes);
+      this.start();
+      return;
+    }
+    this.frame(bytes);
+    if (this.mode === 'relay') {
+      const now = performance.now();
+      this.recent.push([now, bytes]);
+      while (this.recent.length && now - this.recent[0][0] > RESEND_MS) this.recent.shift();
+    }
+  }
+
+  chunk(n, offset, data) {
+    const bytes = new Uint8Array(HEADER + data.length);
+    const view = new DataView(bytes.buffer);
+    bytes[0] = TAG_CHUNK;
+    view.setUint32(1, n);
+    view.setUint32(5, Math.floor(offset / 0x100000000));
+    view.setUint32(9, offset >>> 0);
+    bytes.set(data, HEADER);
+    return this.frame(bytes);
+  }
+
+  flush() {
+    const p = this.pending;
+    this.pending = [];
+    for (const bytes of p) {
+      this.frame(bytes);
+      if (this.mode === 'relay') this.recent.push([performance.now(), bytes]);
+    }
+  }
+
+  /** The relay dropped a frame of ours (relay_busy): re-send recent control frames. */
+  resendRecent() {
+    const now = performance.now();
+    this.recent = this.recent.filter(([t]) => now - t <= RESEND_MS);
+    for (const [, bytes] of this.recent) this.frame(bytes);
+  }
+}
+
+/* ---------- the Direct card ---------- */
+
+export class Direct {
+  /**
+   * io: { sendJson(obj), socket() -> WebSocket|null }. The room view forwards
+   * welcome, peer.*, signal, binary frames and relay errors here.
+   */
+  constructor(io) {
+    this.io = io;
+    this.selfId = null;
+    this.you = null;
+    this.peers = new Map(); // peer_id -> {peer_id, name, device}
+    this.links = new Map(); // peer_id -> Link
+    this.selected = new Set();
+    this.out = new Map(); // transfer id -> outgoing transfer
+    this.in = new Map(); // transfer id -> incoming transfer
+    this.inFiles = new Map(); // `${peer}/${n}` -> incoming file
+    this.chats = new Set(); // ids of chats seen
+    this.nextN = 1;
+    this.iceServers = [];
+    this.relayRate = 24 * MiB;
+    this.relayMax = 256 * KiB;
+    this.budget = 0;
+    this.budgetAt = performance.now();
+    this.transport = transportSetting();
+    this.forceRelay = this.transport === 'relay';
+    this.urls = [];
+    this.listeners = new AbortController();
+    this.bind();
+    this.loadConfig();
+  }
+
+  socket() {
+    return this.io.socket();
+  }
+
+  sendJson(obj) {
+    const ws = this.socket();
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+  }
+
+  /** Bytes the relay may take now: one bucket for the socket, shared by every link. */
+  relayBudget() {
+    const now = performance.now();
+    this.budget = Math.min(this.relayRate / 4, this.budget + ((now - this.budgetAt) / 1000) * this.relayRate);
+    this.budgetAt = now;
+    return this.budget;
+  }
+
+  sendRelay(peer, bytes) {
+    const ws = this.socket();
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    this.budget -= bytes.length;
+    const out = new Uint8Array(12 + bytes.length);
+    out.set(enc.encode(peer).subarray(0, 12), 0);
+    out.set(bytes, 12);
+    ws.send(out);
+    return true;
+  }
+
+  async loadConfig() {
+    try {
+      const res = await fetch('/api/config', { cache: 'no-store' });
+      if (!res.ok) return;
+      const cfg = await res.json();
+      if (Array.isArray(cfg.ice_servers)) this.iceServers = cfg.ice_servers;
+      const rate = Number(cfg.limits?.relay_rate);
+      if (rate > 0) this.relayRate = rate * 0.75; // stay clear of relay_busy
+      const max = Number(cfg.limits?.relay_max_message);
+      if (max > 0) this.relayMax = max;
+    } catch {
+      // defaults: no ICE servers (LAN only)
+    }
+  }
+
+  bind() {
+    this.ui = {};
+    for (const [k, id] of Object.entries({
+      card: 'direct', nameForm: 'direct-name-form', name: 'direct-name', peers: 'direct-peers',
+      empty: 'direct-empty', form: 'direct-form', text: 'direct-text', sendText: 'direct-send-text', files: 'direct-files',
+      fileBtn: 'direct-file-btn', transfers: 'direct-transfers', hint: 'direct-hint',
+    })) this.ui[k] = $(id);
+    const signal = this.listeners.signal;
+    const on = (t, type, fn) => t.addEventListener(type, fn, { signal });
+    on(this.ui.nameForm, 'submit', (ev) => {
+      ev.preventDefault();
+      const name = this.ui.name.value.trim();
+      if (!name) return;
+      this.sendJson({ type: 'peer.update', name });
+      this.ui.name.blur();
+    });
+    on(this.ui.form, 'submit', (ev) => {
+      ev.preventDefault();
+      this.sendChat();
+    });
+    on(this.ui.files, 'change', () => {
+      if (this.ui.files.files?.length) this.sendFiles([...this.ui.files.files]);
+      this.ui.files.value = '';
+    });
+    // Files dropped on this card go directly, not into the room.
+    const card = this.ui.card;
+    const hasFiles = (ev) => [...(ev.dataTransfer?.types ?? [])].includes('Files');
+    on(card, 'dragenter', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.io.dragInto?.();
+      card.classList.add('dragging');
+    });
+    on(card, 'dragover', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      ev.dataTransfer.dropEffect = 'copy';
+    });
+    on(card, 'dragleave', (ev) => {
+      if (!card.contains(ev.relatedTarget)) card.classList.remove('dragging');
+      ev.stopPropagation();
+    });
+    on(card, 'drop', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      card.classList.remove('dragging');
+      if (ev.dataTransfer.files.length) this.sendFiles([...ev.dataTransfer.files]);
+    });
+    this.renderPeers();
+    this.updateComposer();
+  }
+
+  /** Transfers still going (worth a warning before leaving). */
+  busy() {
+    return [...this.out.values(), ...this.in.values()].some((t) => !t.over && t.state !== 'offered');
+  }
+
+  destroy() {
+    this.listeners.abort();
+    for (const t of this.out.values()) this.stopOut(t, 'cancelled', 'Left the room');
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+    for (const u of this.urls) URL.revokeObjectURL(u);
+    this.urls = [];
+    this.ui.transfers.replaceChildren();
+  }
+
+  /* ----- room events ----- */
+
+  onWelcome(msg) {
+    const first = this.selfId === null;
+    // A new socket: every old link and transfer is gone with the old id.
+    if (!first && msg.peer_id !== this.selfId) this.dropAll('The connection to the room was lost');
+    this.selfId = msg.peer_id;
+    this.you = msg.you ?? null;
+    if (this.you?.name && document.activeElement !== this.ui.name) this.ui.name.value = this.you.name;
+    this.peers.clear();
+    for (const p of msg.peers ?? []) if (p && typeof p.peer_id === 'string' && p.peer_id !== this.selfId) this.peers.set(p.peer_id, p);
+    for (const id of [...this.selected]) if (!this.peers.has(id)) this.selected.delete(id);
+    if (this.selected.size === 0 && this.peers.size === 1) this.selected.add([...this.peers.keys()][0]);
+    this.renderPeers();
+  }
+
+  onPeer(msg) {
+    if (typeof msg.peer_id !== 'string') return;
+    if (msg.peer_id === this.selfId) {
+      if (msg.type === 'peer.updated') {
+        this.you = msg;
+        if (document.activeElement !== this.ui.name) this.ui.name.value = msg.name ?? '';
+        announce(`Others now see you as ${msg.name}`);
+      }
+      return;
+    }
+    if (msg.type === 'peer.left') {
+      this.peers.delete(msg.peer_id);
+      this.selected.delete(msg.peer_id);
+      this.peerGone(msg.peer_id);
+    } else {
+      this.peers.set(msg.peer_id, msg);
+      if (msg.type === 'peer.joined' && this.peers.size === 1) this.selected.add(msg.peer_id);
+      for (const t of [...this.out.values(), ...this.in.values()]) if (t.peer === msg.peer_id) this.renderHead(t);
+    }
+    this.renderPeers();
+  }
+
+  onDisconnect() {
+    this.dropAll('The connection to the room was lost');
+    this.peers.clear();
+    this.selected.clear();
+    this.renderPeers();
+  }
+
+  dropAll(why) {
+    for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why);
+    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why);
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+  }
+
+  peerGone(peer) {
+    const name = this.name(peer);
+    for (const t of this.out.values()) if (t.peer === peer && !t.over) this.stopOut(t, 'failed', `${name} left the room`);
+    for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`);
+    this.links.get(peer)?.close();
+    this.links.delete(peer);
+  }
+
+  onSignal(msg) {
+    const data = msg.data;
+    if (!data || typeof data !== 'object' || !data.direct || typeof msg.from !== 'string') return false;
+    if (!this.peers.has(msg.from)) return true;
+    this.link(msg.from).onSignal(data);
+    return true;
+  }
+
+  onBinary(buf) {
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength < 13) return;
+    const from = dec.decode(new Uint8Array(buf, 0, 12));
+    if (!this.peers.has(from)) return;
+    const link = this.link(from);
+    // The peer is on the relay; so are we (it told us by signal too).
+    if (link.mode !== 'relay') link.useRelay(false);
+    this.onData(link, buf.slice(12));
+  }
+
+  /** A relay_busy error: a frame of ours was dropped; go back and re-send. */
+  onRelayBusy() {
+    for (const link of this.links.values()) if (link.mode === 'relay') link.resendRecent();
+    for (const t of this.out.values()) {
+      if (t.over || this.links.get(t.peer)?.mode !== 'relay') continue;
+      for (const f of t.files) if (f.state === 'sending' && f.sent > f.acked) f.sent = f.acked;
+    }
+  }
+
+  link(peer) {
+    let l = this.links.get(peer);
+    if (!l) {
+      l = new Link(this, peer);
+      this.links.set(peer, l);
+    }
+    return l;
+  }
+
+  name(peer) {
+    const p = this.peers.get(peer);
+    return p?.name || 'Someone';
+  }
+
+  /* ----- frames from a peer ----- */
+
+  onData(link, data) {
+    if (!(data instanceof ArrayBuffer) || data.byteLength < 1) return;
+    const bytes = new Uint8Array(data);
+    if (bytes[0] === TAG_CHUNK && bytes.length >= HEADER) {
+      const view = new DataView(data);
+      const n = view.getUint32(1);
+      const offset = view.getUint32(5) * 0x100000000 + view.getUint32(9);
+      this.onChunk(link, n, offset, bytes.subarray(HEADER));
+      return;
+    }
+    if (bytes[0] !== TAG_CONTROL) return;
+    let msg;
+    try {
+      msg = JSON.parse(dec.decode(bytes.subarray(1)));
+    } catch {
+      return;
+    }
+    if (msg && typeof msg === 'object' && typeof msg.type === 'string') this.onControl(link, msg);
+  }
+
+  onControl(link, msg) {
+    const peer = link.peer;
+    switch (msg.type) {
+      case 'chat': {
+        if (typeof msg.id !== 'string' || typeof msg.text !== 'string') return;
+        link.control({ type: 'receipt', id: msg.id });
+        if (this.chats.has(msg.id)) return;
+        this.chats.add(msg.id);
+        this.addChat({ id: msg.id, peer, text: msg.text.slice(0, TEXT_MAX), mine: false });
+        announce(`Message from ${this.name(peer)}: ${msg.text.slice(0, 200)}`);
+        return;
+      }
+      case 'receipt': {
+        const row = this.ui.transfers.querySelector(`li.dchat[data-id="${CSS.escape(String(msg.id))}"][data-peer="${CSS.escape(peer)}"]`);
+        if (row && row.dataset.state !== 'delivered') {
+          row.dataset.state = 'delivered';
+          row.querySelector('.dchat-state').textContent = 'Delivered';
+        }
+        return;
+      }
+      case 'offer':
+        this.onOffer(link, msg);
+        return;
+      default:
+        break;
+    }
+    const t = this.out.get(msg.id) ?? this.in.get(msg.id);
+    if (!t || t.peer !== peer) return;
+    if (t.dir === 'out') {
+      if (msg.type === 'accept' && t.state === 'offered') {
+        t.state = 'sending';
+        this.renderHead(t);
+        for (const f of t.files) this.renderFile(t, f);
+        this.runOut(t);
+      } else if (msg.type === 'decline' && t.state === 'offered') {
+        this.stopOut(t, 'declined', `${this.name(peer)} declined`, false);
+      } else if (msg.type === 'ack') {
+        const f = t.files.find((x) => x.n === msg.n);
+        if (!f || !Number.isFinite(msg.offset)) return;
+        if (msg.offset > f.acked) f.acked = Math.min(msg.offset, f.size);
+        // A gap: frames were lost on the relay; go back to what arrived.
+        if (msg.gap && f.sent > msg.offset && performance.now() - (f.rewoundAt ?? 0) > 300) {
+          f.sent = msg.offset;
+          f.rewoundAt = performance.now();
+        }
+        this.renderFile(t, f);
+        link.wake();
+      } else if (msg.type === 'verified') {
+        const f = t.files.find((x) => x.n === msg.n);
+        if (f && f.state !== 'verified') {
+          f.acked = f.size;
+          f.state = 'verified';
+          this.renderFile(t, f);
+          f.resolve?.();
+        }
+      } else if (msg.type === 'failed') {
+        const f = t.files.find((x) => x.n === msg.n);
+        if (f) {
+          f.state = 'failed';
+          f.error = msg.code === 'verify_failed' ? 'Verification failed: the file arrived damaged' : 'Failed on the other side';
+          this.renderFile(t, f);
+          f.resolve?.();
+        }
+      } else if (msg.type === 'cancel') {
+        this.stopOut(t, 'cancelled', `${this.name(peer)} cancelled`, false);
+      }
+    } else if (msg.type === 'end') {
+      const f = t.files.find((x) => x.n === msg.n);
+      if (!f || typeof msg.sha256 !== 'string') return;
+      f.sha = msg.sha256;
+      this.maybeFinish(t, f);
+    } else if (msg.type === 'cancel') {
+      this.stopIn(t, 'cancelled', `${this.name(peer)} cancelled`, false);
+    }
+  }
+
+  /* ----- sending ----- */
+
+  targets() {
+    return [...this.selected].filter((p) => this.peers.has(p));
+  }
+
+  updateComposer() {
+    const to = this.targets();
+    const none = to.length === 0;
+    this.ui.sendText.disabled = none;
+    this.ui.files.disabled = none;
+    this.ui.fileBtn.classList.toggle('disabled', none);
+    this.ui.hint.textContent = this.peers.size === 0
+      ? 'Nobody else is here yet. Open the room on another device to send to it directly.'
+      : (none ? 'Pick who to send to.'
+        : `To ${to.map((p) => this.name(p)).join(', ')}. Pick files, or drag them onto this card.`);
+  }
+
+  sendChat() {
+    const text = this.ui.text.value.trim();
+    const to = this.targets();
+    if (!text || !to.length) return;
+    if (enc.encode(text).length > TEXT_MAX) {
+      toast(`Direct messages are at most ${formatBytes(TEXT_MAX)}.`, 'error');
+      return;
+    }
+    for (const peer of to) {
+      const id = rid();
+      this.addChat({ id, peer, text, mine: true });
+      const link = this.link(peer);
+      link.start();
+      link.control({ type: 'chat', id, text });
+    }
+    this.ui.text.value = '';
+  }
+
+  sendFiles(files) {
+    const to = this.targets();
+    if (!to.length) {
+      toast('Pick a device to send to first.', 'error');
+      return;
+    }
+    if (files.length > MAX_FILES) {
+      toast(`At most ${MAX_FILES} files at once.`, 'error');
+      return;
+    }
+    for (const peer of to) {
+      const t = {
+        id: rid(), dir: 'out', peer, state: 'offered', over: false,
+        files: files.map((file) => ({
+          n: this.nextN++, file, name: file.name || 'file', size: file.size, type: file.type || 'application/octet-stream',
+          sent: 0, acked: 0, hashed: 0, hasher: new Sha256(), state: 'waiting', block: null,
+        })),
+      };
+      this.out.set(t.id, t);
+      this.renderTransfer(t);
+      const link = this.link(peer);
+      link.start();
+      link.control({ type: 'offer', id: t.id, files: t.files.map((f) => ({ n: f.n, name: f.name, size: f.size, type: f.type })) });
+    }
+    announce(files.length === 1 ? `Offering ${files[0].name}` : `Offering ${files.length} files`);
+  }
+
+  async runOut(t) {
+    const link = this.link(t.peer);
+    for (const f of t.files) {
+      if (t.over) return;
+      f.state = 'sending';
+      f.t0 = performance.now();
+      const done = new Promise((resolve) => { f.resolve = resolve; });
+      while (!t.over && f.state === 'sending') {
+        if (f.sent >= f.size) {
+          if (!f.endSent) {
+            f.sha = f.hasher.hex();
+            f.endSent = true;
+            link.control({ type: 'end', id: t.id, n: f.n, sha256: f.sha });
+          }
+          await Promise.race([done, link.wait()]);
+          continue;
+        }
+        if (!link.ready() || !link.canSend() || f.sent - f.acked >= WINDOW[link.kind()]) {
+          await link.wait();
+          continue;
+        }
+        const start = f.sent;
+        const chunkSize = link.mode === 'relay' ? Math.max(1024, Math.min(CHUNK, this.relayMax - HEADER - 12)) : CHUNK;
+        const end = Math.min(f.size, start + chunkSize);
+        const chunk = await this.read(f, start, end);
+        if (t.over || f.state !== 'sending') break;
+        if (f.sent !== start) continue; // rewound while reading
+        if (start === f.hashed) {
+          f.hasher.update(chunk);
+          f.hashed = end;
+        }
+        if (!link.chunk(f.n, start, chunk)) {
+          await link.wait();
+          continue;
+        }
+        f.sent = end;
+        this.renderFile(t, f);
+      }
+      if (t.over) return;
+      await done;
+      f.block = null;
+      this.renderFile(t, f);
+    }
+    if (!t.over) {
+      const bad = t.files.filter((f) => f.state !== 'verified').length;
+      this.finishOut(t, bad ? 'failed' : 'done');
+    }
+  }
+
+  async read(f, start, end) {
+    if (!f.block || start < f.block.start || end > f.block.start + f.block.bytes.length) {
+      const bEnd = Math.min(f.size, start + READ_BLOCK);
+      f.block = { start, bytes: new Uint8Array(await f.file.slice(start, bEnd).arrayBuffer()) };
+    }
+    return f.block.bytes.subarray(start - f.block.start, end - f.block.start);
+  }
+
+  finishOut(t, state) {
+    t.over = true;
+    t.state = state;
+    this.renderHead(t);
+    if (state === 'done') announce(`Sent to ${this.name(t.peer)}`);
+  }
+
+  stopOut(t, state, why, tell = true) {
+    if (t.over) return;
+    if (tell) this.links.get(t.peer)?.control({ type: 'cancel', id: t.id });
+    t.over = true;
+    t.state = state;
+    t.reason = why;
+    for (const f of t.files) {
+      if (f.state !== 'verified') f.state = state;
+      f.block = null;
+      f.resolve?.();
+    }
+    this.links.get(t.peer)?.wake();
+    this.renderTransfer(t);
+  }
+
+  /* ----- receiving ----- */
+
+  onOffer(link, msg) {
+    if (typeof msg.id !== 'string' || !Array.isArray(msg.files) || this.in.has(msg.id)) return;
+    if (msg.files.length === 0 || msg.files.length > MAX_FILES) return;
+    const files = [];
+    for (const x of msg.files) {
+      const size = Number(x?.size);
+      if (!Number.isSafeInteger(x?.n) || !Number.isSafeInteger(size) || size < 0) return;
+      files.push({
+        n: x.n, name: String(x.name ?? 'file').slice(0, 255) || 'file', size,
+        type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', received: 0, lastAck: 0, lastGap: 0,
+        parts: [], hasher: new Sha256(), state: 'waiting', sha: null,
+      });
+    }
+    const t = { id: msg.id, dir: 'in', peer: link.peer, state: 'offered', over: false, files };
+    this.in.set(t.id, t);
+    for (const f of files) this.inFiles.set(`${t.peer}/${f.n}`, { t, f });
+    this.renderTransfer(t);
+    const total = files.reduce((s, f) => s + f.size, 0);
+    announce(`${this.name(t.peer)} wants to send you ${files.length === 1 ? files[0].name : `${files.length} files`} (${formatBytes(total)})`);
+  }
+
+  accept(t) {
+    if (t.state !== 'offered') return;
+    t.state = 'receiving';
+    for (const f of t.files) f.state = 'receiving';
+    t.t0 = performance.now();
+    for (const f of t.files) f.t0 = t.t0;
+    this.link(t.peer).control({ type: 'accept', id: t.id });
+    this.renderTransfer(t);
+  }
+
+  decline(t) {
+    if (t.state !== 'offered') return;
+    this.link(t.peer).control({ type: 'decline', id: t.id });
+    this.stopIn(t, 'declined', 'You declined', false);
+  }
+
+  onChunk(link, n, offset, data) {
+    const entry = this.inFiles.get(`${link.peer}/${n}`);
+    if (!entry) return;
+    const { t, f } = entry;
+    if (t.over || f.state !== 'receiving') return;
+    const kind = link.kind();
+    if (offset !== f.received) {
+      // A duplicate (after a go-back) is dropped quietly; a gap asks to go back.
+      const now = performance.now();
+      if (offset > f.received && now - f.lastGap > 200) {
+        f.lastGap = now;
+        link.control({ type: 'ack', id: t.id, n, offset: f.received, gap: true });
+      }
+      return;
+    }
+    if (f.received + data.length > f.size) return;
+    if (f.t0 === undefined || f.received === 0) f.t0 = performance.now();
+    f.parts.push(data); // a view of the message's own buffer: no copy
+    f.hasher.update(data);
+    f.received += data.length;
+    if (f.received - f.lastAck >= ACK_EVERY[kind] || f.received === f.size) {
+      f.lastAck = f.received;
+      link.control({ type: 'ack', id: t.id, n, offset: f.received });
+    }
+    this.renderFile(t, f);
+    this.maybeFinish(t, f);
+  }
+
+  maybeFinish(t, f) {
+    if (f.state !== 'receiving' || f.sha === null || f.received !== f.size) return;
+    const link = this.link(t.peer);
+    const sha = f.hasher.hex();
+    if (sha !== f.sha.toLowerCase()) {
+      f.state = 'failed';
+      f.error = 'Verification failed: the file arrived damaged';
+      f.parts = [];
+      link.control({ type: 'failed', id: t.id, n: f.n, code: 'verify_failed' });
+    } else {
+      f.state = 'verified';
+      f.verifiedSha = sha;
+      const blob = new Blob(f.parts, { type: f.type || 'application/octet-stream' });
+      f.parts = [];
+      f.url = URL.createObjectURL(blob);
+      this.urls.push(f.url);
+      link.control({ type: 'verified', id: t.id, n: f.n });
+      announce(`Received ${f.name}`);
+    }
+    this.renderFile(t, f);
+    if (t.files.every((x) => x.state === 'verified' || x.state === 'failed')) {
+      t.over = true;
+      t.state = t.files.every((x) => x.state === 'verified') ? 'done' : 'failed';
+      this.renderHead(t);
+    }
+  }
+
+  stopIn(t, state, why, tell = true) {
+    if (t.over) return;
+    if (tell) this.links.get(t.peer)?.control({ type: 'cancel', id: t.id });
+    t.over = true;
+    t.state = state;
+    t.reason = why;
+    for (const f of t.files) {
+      if (f.state !== 'verified') {
+        f.state = state;
+        f.parts = [];
+      }
+    }
+    this.renderTransfer(t);
+  }
+
+  /* ----- rendering ----- */
+
+  renderPeers() {
+    if (!this.ui) return;
+    const rows = [];
+    const sorted = [...this.peers.values()].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    for (const p of sorted) {
+      const mode = this.links.get(p.peer_id)?.mode ?? 'new';
+      const box = h('input', { type: 'checkbox', checked: this.selected.has(p.peer_id), attrs: { 'aria-label': `Send to ${p.name}` } });
+      box.addEventListener('change', () => {
+        if (box.checked) this.selected.add(p.peer_id);
+        else this.selected.delete(p.peer_id);
+        this.updateComposer();
+      });
+      rows.push(h('li', { className: 'dpeer', dataset: { peerId: p.peer_id, mode } },
+        h('label', { className: 'dpeer-pick' }, box,
+          h('span', { className: 'dpeer-name' },
+            h('strong', { text: p.name || 'Someone' }),
+            h('span', { className: 'muted small', text: p.device || 'Unknown device' })),
+          h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] }))));
+    }
+    this.ui.peers.replaceChildren(...rows);
+    this.ui.empty.hidden = rows.length > 0;
+    this.updateComposer();
+  }
+
+  renderModes(link) {
+    for (const t of [...this.out.values(), ...this.in.values()]) if (t.peer === link.peer) this.renderHead(t);
+  }
+
+  addChat({ id, peer, text, mine }) {
+    const who = mine ? `You → ${this.name(peer)}` : this.name(peer);
+    const li = h('li', { className: `dchat${mine ? ' mine' : ''}`, dataset: { id, peer, state: mine ? 'sent' : 'received' } },
+      h('p', { className: 'dchat-meta' }, h('strong', { text: who }),
+        h('span', { className: 'dchat-state', text: mine ? 'Sending…' : 'Direct message' })),
+      h('p', { className: 'dchat-text', text }));
+    this.ui.transfers.prepend(li);
+  }
+
+  renderTransfer(t) {
+    let li = t.el;
+    if (!li) {
+      li = h('li', { className: 'dtransfer', dataset: { id: t.id, dir: t.dir } });
+      t.el = li;
+      this.ui.transfers.prepend(li);
+    }
+    li.dataset.state = t.state;
+    t.headEl = h('div', { className: 'dtransfer-head' });
+    const list = h('ul', { className: 'dfiles' });
+    for (const f of t.files) {
+      f.bar = h('progress', { max: 100, value: 0, attrs: { 'aria-label': `Progress of ${f.name}` } });
+      f.status = h('span', { className: 'dfile-status' });
+      f.actions = h('span', { className: 'dfile-actions' });
+      f.el = h('li', { className: 'dfile', dataset: { n: String(f.n) } },
+        tile(f.type, f.name),
+        h('div', { className: 'dfile-body' },
+          h('p', { className: 'dfile-line' },
+            h('span', { className: 'file-name', text: f.name, title: f.name }),
+            h('span', { className: 'dfile-size', text: formatBytes(f.size) })),
+          f.bar, f.status),
+        f.actions);
+      list.append(f.el);
+      this.renderFile(t, f);
+    }
+    li.replaceChildren(t.headEl, list);
+    this.renderHead(t);
+  }
+
+  renderHead(t) {
+    if (!t.headEl) return;
+    t.el.dataset.state = t.state;
+    const link = this.links.get(t.peer);
+    const mode = link?.mode ?? 'new';
+    const who = t.dir === 'out' ? `To ${this.name(t.peer)}` : `From ${this.name(t.peer)}`;
+    const total = t.files.reduce((s, f) => s + f.size, 0);
+    const count = t.files.length === 1 ? '1 file' : `${t.files.length} files`;
+    const parts = [
+      h('span', { className: 'dtransfer-icon', dataset: { dir: t.dir }, attrs: { 'aria-hidden': 'true' } },
+        icon(...(t.dir === 'out' ? ['M12 19V5', 'M6 11l6-6 6 6'] : ['M12 5v14', 'M6 13l6 6 6-6']))),
+      h('div', { className: 'dtransfer-title' },
+        h('strong', { text: who }),
+        h('span', { className: 'muted small', text: `${count} · ${formatBytes(total)}` })),
+      h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] }),
+    ];
+    const actions = h('div', { className: 'dtransfer-actions' });
+    if (t.dir === 'in' && t.state === 'offered') {
+      const accept = h('button', { type: 'button', className: 'btn btn-sm btn-primary accept', text: 'Accept' });
+      const decline = h('button', { type: 'button', className: 'btn btn-sm decline', text: 'Decline' });
+      accept.addEventListener('click', () => this.accept(t));
+      decline.addEventListener('click', () => this.decline(t));
+      actions.append(decline, accept);
+      if (total > BLOB_WARN_BYTES) {
+        parts.push(h('p', { className: 'dtransfer-warn small', text: `This browser keeps received files in memory until you save them; ${formatBytes(total)} may be too much for it.` }));
+      }
+    } else if (!t.over) {
+      const cancel = h('button', { type: 'button', className: 'btn btn-sm cancel', text: 'Cancel' });
+      cancel.addEventListener('click', () => (t.dir === 'out' ? this.stopOut(t, 'cancelled', 'You cancelled') : this.stopIn(t, 'cancelled', 'You cancelled')));
+      actions.append(cancel);
+    } else {
+      const dismiss = h('button', { type: 'button', className: 'btn btn-sm btn-icon dismiss', title: 'Remove from the list', attrs: { 'aria-label': 'Remove from the list' } }, icon(...ICONS.close));
+      dismiss.addEventListener('click', () => {
+        t.el.remove();
+        (t.dir === 'out' ? this.out : this.in).delete(t.id);
+      });
+      actions.append(dismiss);
+    }
+    const reason = t.reason && t.state !== 'done'
+      ? h('p', { className: 'dtransfer-reason small', dataset: { state: t.state }, text: t.reason }) : null;
+    t.headEl.replaceChildren(...parts, actions);
+    if (reason) t.headEl.append(reason);
+  }
+
+  renderFile(t, f) {
+    if (!f.el) return;
+    f.el.dataset.state = f.state;
+    const done = t.dir === 'out' ? f.acked : f.received;
+    const pct = f.size ? Math.min(100, Math.floor((done / f.size) * 100)) : (f.state === 'verified' ? 100 : 0);
+    f.bar.value = f.state === 'verified' ? 100 : pct;
+    let text;
+    switch (f.state) {
+      case 'waiting':
+        text = t.dir === 'out' ? (t.state === 'offered' ? 'Waiting for them to accept…' : 'Queued') : 'Waiting for your answer';
+        break;
+      case 'sending':
+      case 'receiving': {
+        const now = performance.now();
+        const secs = (now - (f.t0 ?? now)) / 1000;
+        const rate = secs > 0.3 ? done / secs : 0;
+        const left = rate > 0 ? formatDuration((f.size - done) / rate) : '';
+        text = `${pct}% · ${formatBytes(done)} of ${formatBytes(f.size)}${rate ? ` · ${formatBytes(rate)}/s` : ''}${left ? ` · ${left} left` : ''}`;
+        if (done >= f.size) text = 'Verifying…';
+        else if (t.dir === 'in' && done === 0) text = 'Queued';
+        break;
+      }
+      case 'verified': {
+        const secs = f.t0 !== undefined ? (performance.now() - f.t0) / 1000 : 0;
+        f.seconds = secs;
+        text = `Verified (SHA-256) · ${formatBytes(f.size)}${secs > 0 ? ` in ${secs < 10 ? secs.toFixed(1) : Math.round(secs)} s` : ''}`;
+        break;
+      }
+      case 'failed':
+        text = f.error ?? t.reason ?? 'Failed';
+        break;
+      case 'declined':
+        text = 'Declined';
+        break;
+      case 'cancelled':
+        text = 'Cancelled';
+        break;
+      default:
+        text = f.state;
+    }
+    // Throttle DOM writes while bytes stream: ten times a second is plenty.
+    const now = performance.now();
+    if ((f.state === 'sending' || f.state === 'receiving') && done < f.size && now - (f.drawnAt ?? 0) < 100) return;
+    f.drawnAt = now;
+    f.status.textContent = text;
+    if (t.dir === 'in' && f.state === 'verified' && f.url && !f.actions.firstChild) {
+      f.actions.append(h('a', {
+        className: 'btn btn-sm download', href: f.url, download: f.name, attrs: { 'aria-label': `Save ${f.name}` },
+      }, icon(...ICONS.download), h('span', { text: 'Save' })));
+    }
+  }
+}
