@@ -6,12 +6,14 @@ import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// Every server a test starts is killed when the file's tests are over, so
+// Every server a test starts is stopped when the file's tests are over, so
 // an assertion that fails before stop() cannot leave one running (and the
-// runner waiting on its pipes until ctest's timeout).
+// runner waiting on its pipes until ctest's timeout). This hook runs before
+// the file's own; stop() is idempotent, so a later stop() gets the same
+// exit status.
 const live = new Set();
-after(() => {
-  for (const child of live) child.kill('SIGKILL');
+after(async () => {
+  for (const server of [...live]) await server.stop();
 });
 
 export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
@@ -23,12 +25,8 @@ export async function startServer(args = [], { env = {} } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  live.add(child);
   const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    }));
+    child.on('exit', (code, signal) => resolve({ code, signal })));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tandem did not start:\n${log}`)), 10000);
     const onData = (d) => {
@@ -66,11 +64,16 @@ export async function startServer(args = [], { env = {} } = {}) {
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // A server that ignores SIGTERM for 20 s is killed (and the exit status says so).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
       const result = await exited;
+      clearTimeout(timer);
+      live.delete(server);
       rmSync(dataDir, { recursive: true, force: true });
       return result;
     },
   };
+  live.add(server);
   return server;
 }
 
