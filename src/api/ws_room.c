@@ -120,6 +120,8 @@ static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct h
 
 /* peer.joined and peer.updated carry the peer; peer.left only its id. */
 static void peer_event(struct hub_member *m, const char *type) {
+  if (!m->room)
+    return; /* a failed write may already have taken the member out */
   json_t *o = strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id)
                                               : peer_json(m);
   if (o)
