@@ -73,10 +73,6 @@ struct post {
 
 enum { PART_SKIP, PART_FILE, PART_ALIAS };
 
-static void respond_error_json(struct http_req *r, int status, const char *code, const char *msg) {
-  http_respond_error(r, status, code, msg);
-}
-
 /* Frees the post, removing any file that did not make it into a row. */
 static void post_discard(struct post *p) {
   for (int i = 0; i < p->file_count; i++) {
@@ -100,7 +96,7 @@ static void post_fail(struct post *p, int status, const char *code, const char *
     /* Refused before its end, the rest of the body is not read: close. */
     if (!p->complete)
       r->keep_alive = false;
-    respond_error_json(r, status, code, msg);
+    http_respond_error(r, status, code, msg);
   }
   post_discard(p);
 }
