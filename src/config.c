@@ -9,7 +9,16 @@
 
 #include "util/log.h"
 
-enum opt_kind { OPT_STRING, OPT_LISTEN, OPT_ORIGINS, OPT_COUNT, OPT_SIZE, OPT_DURATION, OPT_LOG_FORMAT, OPT_LOG_LEVEL };
+enum opt_kind {
+  OPT_STRING,
+  OPT_LISTEN,
+  OPT_ORIGINS,
+  OPT_COUNT,
+  OPT_SIZE,
+  OPT_DURATION,
+  OPT_LOG_FORMAT,
+  OPT_LOG_LEVEL
+};
 
 struct option_spec {
   const char *flag; /* without the leading "--" */
@@ -21,45 +30,68 @@ struct option_spec {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct option_spec options[] = {
-    {"listen", OPT_LISTEN, OFF(listen), "host:port to listen on; may be given twice ([::]:8080 for IPv6)"},
-    {"data-dir", OPT_STRING, OFF(data_dir), "directory for the database and files (created if missing)"},
-    {"public-url", OPT_STRING, OFF(public_url), "base of room links and QR codes, e.g. http://192.168.1.20:8080; default: the request's Host"},
+    {"listen", OPT_LISTEN, OFF(listen),
+     "host:port to listen on; may be given twice ([::]:8080 for IPv6)"},
+    {"data-dir", OPT_STRING, OFF(data_dir),
+     "directory for the database and files (created if missing)"},
+    {"public-url", OPT_STRING, OFF(public_url),
+     "base of room links and QR codes, e.g. http://192.168.1.20:8080; default: the request's Host"},
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), "text or json"},
     {"log-level", OPT_LOG_LEVEL, OFF(log_level), "debug, info, warn or error"},
-    {"allowed-origins", OPT_ORIGINS, OFF(origins), "comma-separated origins allowed to open WebSockets, or *; default: same host"},
-    {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms), "how long in-flight requests may finish after SIGTERM"},
+    {"allowed-origins", OPT_ORIGINS, OFF(origins),
+     "comma-separated origins allowed to open WebSockets, or *; default: same host"},
+    {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms),
+     "how long in-flight requests may finish after SIGTERM"},
     {"max-url", OPT_SIZE, OFF(max_url), "longest request target (414)"},
     {"max-header-bytes", OPT_SIZE, OFF(max_header_bytes), "largest request header block (431)"},
     {"max-headers", OPT_COUNT, OFF(max_headers), "most request header fields (431)"},
     {"max-body", OPT_SIZE, OFF(max_body), "largest request body on routes that take one (413)"},
-    {"header-timeout", OPT_DURATION, OFF(header_timeout_ms), "time for a request's headers to arrive"},
-    {"idle-timeout", OPT_DURATION, OFF(idle_timeout_ms), "idle keep-alive connections are closed after"},
-    {"body-timeout", OPT_DURATION, OFF(body_timeout_ms), "a request body that stalls this long is dropped"},
+    {"header-timeout", OPT_DURATION, OFF(header_timeout_ms),
+     "time for a request's headers to arrive"},
+    {"idle-timeout", OPT_DURATION, OFF(idle_timeout_ms),
+     "idle keep-alive connections are closed after"},
+    {"body-timeout", OPT_DURATION, OFF(body_timeout_ms),
+     "a request body that stalls this long is dropped"},
     {"max-connections", OPT_COUNT, OFF(max_connections), "open connections in all (more get 503)"},
-    {"max-connections-per-addr", OPT_COUNT, OFF(max_connections_per_addr), "open connections from one client address (more get 503)"},
+    {"max-connections-per-addr", OPT_COUNT, OFF(max_connections_per_addr),
+     "open connections from one client address (more get 503)"},
     {"ws-max-message", OPT_SIZE, OFF(ws_max_message), "largest WebSocket message (close 1009)"},
-    {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue), "unsent bytes queued for one WebSocket (close 1013)"},
-    {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval_ms), "idle WebSockets are pinged, and dropped if silent for as long again"},
-    {"ws-close-timeout", OPT_DURATION, OFF(ws_close_timeout_ms), "wait for the client's close frame"},
-    {"ws-max-errors", OPT_COUNT, OFF(ws_max_errors), "bad messages on one WebSocket before close 1008"},
+    {"ws-max-queue", OPT_SIZE, OFF(ws_max_queue),
+     "unsent bytes queued for one WebSocket (close 1013)"},
+    {"ws-ping-interval", OPT_DURATION, OFF(ws_ping_interval_ms),
+     "idle WebSockets are pinged, and dropped if silent for as long again"},
+    {"ws-close-timeout", OPT_DURATION, OFF(ws_close_timeout_ms),
+     "wait for the client's close frame"},
+    {"ws-max-errors", OPT_COUNT, OFF(ws_max_errors),
+     "bad messages on one WebSocket before close 1008"},
     {"room-ttl", OPT_DURATION, OFF(room_ttl_ms), "how long a drop room lives"},
-    {"code-lookups-per-minute", OPT_COUNT, OFF(code_lookups_per_minute), "room lookups by code from one address (429)"},
+    {"code-lookups-per-minute", OPT_COUNT, OFF(code_lookups_per_minute),
+     "room lookups by code from one address (429)"},
     {"max-file-size", OPT_SIZE, OFF(max_file_size), "largest uploaded file (413)"},
     {"max-room-bytes", OPT_SIZE, OFF(max_room_bytes), "all files in one room together (413)"},
-    {"min-free-disk", OPT_SIZE, OFF(min_free_disk), "free space kept on the data directory's disk (507)"},
+    {"min-free-disk", OPT_SIZE, OFF(min_free_disk),
+     "free space kept on the data directory's disk (507)"},
     {"max-text", OPT_SIZE, OFF(max_text), "longest text item (413)"},
-    {"signal-rate", OPT_COUNT, OFF(signal_rate), "signals a second one socket may send (bursts of twice that)"},
+    {"signal-rate", OPT_COUNT, OFF(signal_rate),
+     "signals a second one socket may send (bursts of twice that)"},
     {"signal-max-bytes", OPT_SIZE, OFF(signal_max_bytes), "largest signal data"},
     {"relay-rate", OPT_SIZE, OFF(relay_rate), "bytes a second one socket may relay through tandem"},
     {"relay-max-message", OPT_SIZE, OFF(relay_max_message), "largest relayed binary frame"},
-    {"stun", OPT_STRING, OFF(stun), "comma-separated STUN URLs for browsers (none by default: nothing leaves the LAN)"},
-    {"turn-url", OPT_STRING, OFF(turn_url), "comma-separated TURN URLs (turn:host:3478?transport=udp, ...)"},
-    {"turn-secret", OPT_STRING, OFF(turn_secret), "the TURN server's shared secret (coturn use-auth-secret)"},
+    {"stun", OPT_STRING, OFF(stun),
+     "comma-separated STUN URLs for browsers (none by default: nothing leaves the LAN)"},
+    {"turn-url", OPT_STRING, OFF(turn_url),
+     "comma-separated TURN URLs (turn:host:3478?transport=udp, ...)"},
+    {"turn-secret", OPT_STRING, OFF(turn_secret),
+     "the TURN server's shared secret (coturn use-auth-secret)"},
     {"turn-ttl", OPT_DURATION, OFF(turn_ttl_ms), "lifetime of the TURN credentials handed out"},
-    {"sio-ping-interval", OPT_DURATION, OFF(sio_ping_interval_ms), "Socket.IO (Engine.IO) server pings at this interval"},
-    {"sio-ping-timeout", OPT_DURATION, OFF(sio_ping_timeout_ms), "a Socket.IO client that does not answer a ping within this is dropped"},
-    {"sio-max-payload", OPT_SIZE, OFF(sio_max_payload), "largest Engine.IO packet or polling body (session closed)"},
-    {"sio-joins", OPT_COUNT, OFF(sio_joins), "PrivyDrop joins one address may make per --sio-join-window"},
+    {"sio-ping-interval", OPT_DURATION, OFF(sio_ping_interval_ms),
+     "Socket.IO (Engine.IO) server pings at this interval"},
+    {"sio-ping-timeout", OPT_DURATION, OFF(sio_ping_timeout_ms),
+     "a Socket.IO client that does not answer a ping within this is dropped"},
+    {"sio-max-payload", OPT_SIZE, OFF(sio_max_payload),
+     "largest Engine.IO packet or polling body (session closed)"},
+    {"sio-joins", OPT_COUNT, OFF(sio_joins),
+     "PrivyDrop joins one address may make per --sio-join-window"},
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
 };
 
@@ -110,8 +142,7 @@ struct unit {
   uint64_t mult;
 };
 
-static int parse_number(const char *s, const struct unit *units, uint64_t bare,
-                        uint64_t *out) {
+static int parse_number(const char *s, const struct unit *units, uint64_t bare, uint64_t *out) {
   errno = 0;
   char *end;
   if (*s < '0' || *s > '9')
@@ -134,9 +165,10 @@ static int parse_number(const char *s, const struct unit *units, uint64_t bare,
   return 0;
 }
 
-static const struct unit size_units[] = {
-    {"b", 1}, {"k", 1024}, {"kib", 1024}, {"kb", 1000}, {"m", 1048576}, {"mib", 1048576},
-    {"mb", 1000000}, {"g", 1073741824}, {"gib", 1073741824}, {"gb", 1000000000}, {NULL, 0}};
+static const struct unit size_units[] = {{"b", 1},           {"k", 1024},       {"kib", 1024},
+                                         {"kb", 1000},       {"m", 1048576},    {"mib", 1048576},
+                                         {"mb", 1000000},    {"g", 1073741824}, {"gib", 1073741824},
+                                         {"gb", 1000000000}, {NULL, 0}};
 static const struct unit duration_units[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
 
@@ -185,8 +217,7 @@ static int apply(struct config *cfg, const struct option_spec *o, const char *va
     }
     cfg->listen[cfg->listen_count++] = value;
     return 0;
-  case OPT_ORIGINS:
-    return split_origins(cfg, value, err, errlen);
+  case OPT_ORIGINS: return split_origins(cfg, value, err, errlen);
   case OPT_COUNT:
     if (parse_number(value, NULL, 1, &num) < 0 || num == 0)
       goto bad;

@@ -16,35 +16,35 @@
 #define DEFAULT_LISTEN "0.0.0.0:8080"
 #define DEFAULT_DATA_DIR "./data"
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
-#define DEFAULT_MAX_URL 8192             /* request line target -> 414 */
-#define DEFAULT_MAX_HEADER_BYTES 16384   /* whole header block -> 431 */
-#define DEFAULT_MAX_HEADERS 64           /* header count -> 431 */
-#define DEFAULT_MAX_BODY 1048576         /* body of routes that take one -> 413 */
-#define DEFAULT_HEADER_TIMEOUT_MS 10000  /* headers must arrive within */
-#define DEFAULT_IDLE_TIMEOUT_MS 60000    /* idle keep-alive */
-#define DEFAULT_BODY_TIMEOUT_MS 30000    /* a body that stalls this long is dropped */
+#define DEFAULT_MAX_URL 8192            /* request line target -> 414 */
+#define DEFAULT_MAX_HEADER_BYTES 16384  /* whole header block -> 431 */
+#define DEFAULT_MAX_HEADERS 64          /* header count -> 431 */
+#define DEFAULT_MAX_BODY 1048576        /* body of routes that take one -> 413 */
+#define DEFAULT_HEADER_TIMEOUT_MS 10000 /* headers must arrive within */
+#define DEFAULT_IDLE_TIMEOUT_MS 60000   /* idle keep-alive */
+#define DEFAULT_BODY_TIMEOUT_MS 30000   /* a body that stalls this long is dropped */
 #define DEFAULT_MAX_CONNECTIONS 100000
 #define DEFAULT_MAX_CONNECTIONS_PER_ADDR 4096
-#define DEFAULT_WS_MAX_MESSAGE 1048576   /* -> close 1009 */
-#define DEFAULT_WS_MAX_QUEUE 4194304     /* unsent bytes per socket -> close 1013 */
+#define DEFAULT_WS_MAX_MESSAGE 1048576 /* -> close 1009 */
+#define DEFAULT_WS_MAX_QUEUE 4194304   /* unsent bytes per socket -> close 1013 */
 #define DEFAULT_WS_PING_INTERVAL_MS 30000
 #define DEFAULT_WS_CLOSE_TIMEOUT_MS 5000 /* wait for the peer's close frame */
 #define DEFAULT_WS_MAX_ERRORS 20         /* bad messages before close 1008 */
 #define DEFAULT_ROOM_TTL_MS (24ull * 3600 * 1000)
-#define DEFAULT_CODE_LOOKUPS_PER_MINUTE 20 /* per client address -> 429 */
-#define DEFAULT_MAX_FILE_SIZE (2ull << 30) /* -> 413 */
-#define DEFAULT_MAX_ROOM_BYTES (10ull << 30) /* files in one room -> 413 */
-#define DEFAULT_MIN_FREE_DISK (256ull << 20) /* uploads refused below -> 507 */
-#define DEFAULT_MAX_TEXT 65536             /* a text item -> 413 */
-#define DEFAULT_SIGNAL_RATE 50             /* signals a second per socket (burst: twice) */
-#define DEFAULT_SIGNAL_MAX_BYTES 65536     /* a signal's data (an SDP is a few KiB) */
-#define DEFAULT_RELAY_RATE (32ull << 20)   /* relayed bytes a second per socket */
+#define DEFAULT_CODE_LOOKUPS_PER_MINUTE 20       /* per client address -> 429 */
+#define DEFAULT_MAX_FILE_SIZE (2ull << 30)       /* -> 413 */
+#define DEFAULT_MAX_ROOM_BYTES (10ull << 30)     /* files in one room -> 413 */
+#define DEFAULT_MIN_FREE_DISK (256ull << 20)     /* uploads refused below -> 507 */
+#define DEFAULT_MAX_TEXT 65536                   /* a text item -> 413 */
+#define DEFAULT_SIGNAL_RATE 50                   /* signals a second per socket (burst: twice) */
+#define DEFAULT_SIGNAL_MAX_BYTES 65536           /* a signal's data (an SDP is a few KiB) */
+#define DEFAULT_RELAY_RATE (32ull << 20)         /* relayed bytes a second per socket */
 #define DEFAULT_RELAY_MAX_MESSAGE (256ull << 10) /* one relayed binary frame */
-#define DEFAULT_TURN_TTL_MS (3600ull * 1000) /* lifetime of TURN credentials */
-#define DEFAULT_SIO_PING_INTERVAL_MS 25000 /* Engine.IO pingInterval */
-#define DEFAULT_SIO_PING_TIMEOUT_MS 20000  /* Engine.IO pingTimeout: no pong -> drop */
-#define DEFAULT_SIO_MAX_PAYLOAD 1000000    /* Engine.IO maxPayload -> close */
-#define DEFAULT_SIO_JOINS 2                /* PrivyDrop joins per window per address */
+#define DEFAULT_TURN_TTL_MS (3600ull * 1000)     /* lifetime of TURN credentials */
+#define DEFAULT_SIO_PING_INTERVAL_MS 25000       /* Engine.IO pingInterval */
+#define DEFAULT_SIO_PING_TIMEOUT_MS 20000        /* Engine.IO pingTimeout: no pong -> drop */
+#define DEFAULT_SIO_MAX_PAYLOAD 1000000          /* Engine.IO maxPayload -> close */
+#define DEFAULT_SIO_JOINS 2                      /* PrivyDrop joins per window per address */
 #define DEFAULT_SIO_JOIN_WINDOW_MS 5000
 
 struct config {
@@ -52,8 +52,8 @@ struct config {
   int listen_count;
   const char *data_dir;
   const char *public_url; /* how devices reach tandem, for room links; NULL: from Host */
-  int log_format; /* enum log_format */
-  int log_level;  /* enum log_level */
+  int log_format;         /* enum log_format */
+  int log_level;          /* enum log_level */
   const char *origins[CONFIG_MAX_ORIGINS]; /* "*" allows any */
   int origin_count;
   uint64_t shutdown_timeout_ms;
@@ -96,8 +96,7 @@ struct config {
 /* Fills defaults, then TANDEM_* variables, then flags (argv after the
  * sub-command). On a bad value writes a clear message to err and returns
  * -1; returns 1 when --help was asked (usage printed to stdout). */
-int config_load(struct config *cfg, int argc, char **argv, char *err,
-                size_t errlen);
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /* Prints the flags and their environment variables. */
 void config_usage(const char *prog);

@@ -6,9 +6,8 @@
 struct metrics metrics;
 
 static const char *const reject_names[REJECT_COUNT] = {
-    "max_connections", "per_addr_limit", "header_timeout", "idle_timeout",
-    "body_timeout",    "bad_request",    "ws_queue_full",  "ws_ping_timeout",
-    "ws_protocol_error"};
+    "max_connections", "per_addr_limit", "header_timeout",  "idle_timeout",     "body_timeout",
+    "bad_request",     "ws_queue_full",  "ws_ping_timeout", "ws_protocol_error"};
 
 struct out {
   buf *b;
@@ -36,10 +35,12 @@ buf *metrics_render(void) {
   if (!o.b)
     return NULL;
   family(&o, "tandem_open_connections", "gauge", "Open connections by protocol.");
-  emit(&o, "tandem_open_connections{protocol=\"http\"} %lld\n", (long long)metrics.http_connections);
+  emit(&o, "tandem_open_connections{protocol=\"http\"} %lld\n",
+       (long long)metrics.http_connections);
   emit(&o, "tandem_open_connections{protocol=\"ws\"} %lld\n", (long long)metrics.ws_connections);
   family(&o, "tandem_connections_accepted_total", "counter", "TCP connections accepted.");
-  emit(&o, "tandem_connections_accepted_total %llu\n", (unsigned long long)metrics.connections_accepted);
+  emit(&o, "tandem_connections_accepted_total %llu\n",
+       (unsigned long long)metrics.connections_accepted);
   family(&o, "tandem_rooms_live", "gauge", "Rooms with at least one member online.");
   emit(&o, "tandem_rooms_live %lld\n", (long long)metrics.rooms);
   family(&o, "tandem_http_requests_total", "counter", "HTTP responses by status class.");
@@ -47,20 +48,29 @@ buf *metrics_render(void) {
     emit(&o, "tandem_http_requests_total{class=\"%dxx\"} %llu\n", i,
          (unsigned long long)metrics.http_requests[i]);
   family(&o, "tandem_messages_total", "counter", "WebSocket messages.");
-  emit(&o, "tandem_messages_total{direction=\"in\"} %llu\n", (unsigned long long)metrics.ws_messages_in);
-  emit(&o, "tandem_messages_total{direction=\"out\"} %llu\n", (unsigned long long)metrics.ws_messages_out);
+  emit(&o, "tandem_messages_total{direction=\"in\"} %llu\n",
+       (unsigned long long)metrics.ws_messages_in);
+  emit(&o, "tandem_messages_total{direction=\"out\"} %llu\n",
+       (unsigned long long)metrics.ws_messages_out);
   family(&o, "tandem_bytes_total", "counter", "Bytes read and written.");
-  emit(&o, "tandem_bytes_total{protocol=\"http\",direction=\"in\"} %llu\n", (unsigned long long)metrics.http_bytes_in);
-  emit(&o, "tandem_bytes_total{protocol=\"http\",direction=\"out\"} %llu\n", (unsigned long long)metrics.http_bytes_out);
-  emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"in\"} %llu\n", (unsigned long long)metrics.ws_bytes_in);
-  emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"out\"} %llu\n", (unsigned long long)metrics.ws_bytes_out);
-  family(&o, "tandem_signals_relayed_total", "counter", "Signaling messages relayed between peers.");
+  emit(&o, "tandem_bytes_total{protocol=\"http\",direction=\"in\"} %llu\n",
+       (unsigned long long)metrics.http_bytes_in);
+  emit(&o, "tandem_bytes_total{protocol=\"http\",direction=\"out\"} %llu\n",
+       (unsigned long long)metrics.http_bytes_out);
+  emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"in\"} %llu\n",
+       (unsigned long long)metrics.ws_bytes_in);
+  emit(&o, "tandem_bytes_total{protocol=\"ws\",direction=\"out\"} %llu\n",
+       (unsigned long long)metrics.ws_bytes_out);
+  family(&o, "tandem_signals_relayed_total", "counter",
+         "Signaling messages relayed between peers.");
   emit(&o, "tandem_signals_relayed_total %llu\n", (unsigned long long)metrics.signals_relayed);
-  family(&o, "tandem_relay_messages_total", "counter", "Binary frames relayed peer to peer (the fallback when no direct path exists).");
+  family(&o, "tandem_relay_messages_total", "counter",
+         "Binary frames relayed peer to peer (the fallback when no direct path exists).");
   emit(&o, "tandem_relay_messages_total %llu\n", (unsigned long long)metrics.relay_messages);
   family(&o, "tandem_relay_bytes_total", "counter", "Payload bytes relayed peer to peer.");
   emit(&o, "tandem_relay_bytes_total %llu\n", (unsigned long long)metrics.relay_bytes);
-  family(&o, "tandem_rejected_connections_total", "counter", "Connections refused or cut, by reason.");
+  family(&o, "tandem_rejected_connections_total", "counter",
+         "Connections refused or cut, by reason.");
   for (int i = 0; i < REJECT_COUNT; i++)
     emit(&o, "tandem_rejected_connections_total{reason=\"%s\"} %llu\n", reject_names[i],
          (unsigned long long)metrics.rejected[i]);

@@ -31,9 +31,13 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   return lifecycle_start(app, err, errlen);
 }
 
-void app_stop(struct app *app) { lifecycle_stop(app); }
+void app_stop(struct app *app) {
+  lifecycle_stop(app);
+}
 
-void app_free(struct app *app) { ratelimit_free(&app->code_lookups); }
+void app_free(struct app *app) {
+  ratelimit_free(&app->code_lookups);
+}
 
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers) {
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -52,7 +56,9 @@ static json_t *time_json(int64_t ms) {
   return json_string(t);
 }
 
-static json_t *nullable(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *nullable(const char *s) {
+  return s ? json_string(s) : json_null();
+}
 
 json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online) {
   char origin[300], url[400], qr[96];
@@ -103,8 +109,8 @@ void api_origin(struct http_req *r, char *out, size_t outlen) {
   /* A Host with anything but host[:port] characters is not echoed back. */
   for (size_t i = 0; host && i < hlen; i++) {
     char c = host[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-' || c == ':' || c == '[' || c == ']'))
       host = NULL;
   }
   if (!host || hlen == 0 || hlen > 255)

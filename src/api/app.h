@@ -14,9 +14,9 @@ struct app {
   const struct config *cfg;
   struct store *store;
   uv_loop_t *loop;
-  uv_timer_t sweeper;        /* deletes expired rooms */
-  ratelimit code_lookups;    /* per client address */
-  char blob_dir[4096];       /* <data-dir>/blobs */
+  uv_timer_t sweeper;     /* deletes expired rooms */
+  ratelimit code_lookups; /* per client address */
+  char blob_dir[4096];    /* <data-dir>/blobs */
 };
 
 /* The route table of tandem. */
@@ -30,7 +30,9 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
 void app_stop(struct app *app);
 void app_free(struct app *app);
 
-static inline struct app *app_of(struct http_req *r) { return r->app->ctx; }
+static inline struct app *app_of(struct http_req *r) {
+  return r->app->ctx;
+}
 
 /* Sends a JSON body (takes the reference to `body`). */
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);

@@ -44,12 +44,12 @@ static void get_config(struct http_req *r) {
       json_array_append_new(ice, json_pack("{s:o, s:s, s:s}", "urls", url_list(cfg->turn_url),
                                            "username", username, "credential", credential));
   }
-  json_t *body = json_pack(
-      "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "ice_servers", ice, "limits", "max_file_size",
-      (json_int_t)cfg->max_file_size, "max_text", (json_int_t)cfg->max_text, "ws_max_message",
-      (json_int_t)cfg->ws_max_message, "signal_max_bytes", (json_int_t)cfg->signal_max_bytes,
-      "relay_max_message", (json_int_t)cfg->relay_max_message, "relay_rate",
-      (json_int_t)cfg->relay_rate);
+  json_t *body =
+      json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "ice_servers", ice, "limits",
+                "max_file_size", (json_int_t)cfg->max_file_size, "max_text",
+                (json_int_t)cfg->max_text, "ws_max_message", (json_int_t)cfg->ws_max_message,
+                "signal_max_bytes", (json_int_t)cfg->signal_max_bytes, "relay_max_message",
+                (json_int_t)cfg->relay_max_message, "relay_rate", (json_int_t)cfg->relay_rate);
   /* Credentials are per request and short-lived: never cached. */
   api_respond_json(r, 200, body, "Cache-Control: no-store\r\n");
 }

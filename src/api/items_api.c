@@ -114,7 +114,8 @@ static struct pending_file *current_file(struct post *p) {
   return p->file_count ? &p->files[p->file_count - 1] : NULL;
 }
 
-static int begin_file(struct post *p, const char *name, size_t name_len, const char *type, size_t type_len) {
+static int begin_file(struct post *p, const char *name, size_t name_len, const char *type,
+                      size_t type_len) {
   if (p->file_count == MAX_FILES_PER_POST) {
     post_fail(p, 413, "too_many_files", "At most 32 files in one upload.");
     return -1;
@@ -224,7 +225,9 @@ static void announce(struct post *p, const struct item_row *it) {
   buf_unref(b);
 }
 
-static void inserted(void *ctx, int status) { *(int *)ctx = status; }
+static void inserted(void *ctx, int status) {
+  *(int *)ctx = status;
+}
 
 /* Every file is whole: one row each, announced, then the response. */
 static void commit(struct post *p) {
@@ -233,9 +236,13 @@ static void commit(struct post *p) {
   int64_t now = time_now_ms();
   for (int i = 0; i < p->file_count; i++) {
     struct pending_file *f = &p->files[i];
-    struct item_row it = {.kind = ITEM_FILE, .alias = p->has_alias ? p->alias : NULL,
-                          .file_name = f->name, .size = f->size, .content_type = f->content_type,
-                          .sha256 = f->sha256, .created_at = now};
+    struct item_row it = {.kind = ITEM_FILE,
+                          .alias = p->has_alias ? p->alias : NULL,
+                          .file_name = f->name,
+                          .size = f->size,
+                          .content_type = f->content_type,
+                          .sha256 = f->sha256,
+                          .created_at = now};
     memcpy(it.id, f->id, sizeof it.id);
     memcpy(it.room_id, p->room_id, sizeof it.room_id);
     int status = STORE_FAILED;
@@ -254,9 +261,8 @@ static void commit(struct post *p) {
   }
   if (r) {
     r->handler_state = NULL;
-    json_t *body = p->mode == POST_MULTIPART
-                       ? json_pack("{s:o}", "items", items)
-                       : json_pack("{s:O}", "item", json_array_get(items, 0));
+    json_t *body = p->mode == POST_MULTIPART ? json_pack("{s:o}", "items", items)
+                                             : json_pack("{s:O}", "item", json_array_get(items, 0));
     if (p->mode != POST_MULTIPART)
       json_decref(items);
     api_respond_json(r, 201, body, "Cache-Control: no-store\r\n");
@@ -275,7 +281,8 @@ static void commit_text(struct post *p) {
   if (!json_is_object(in) || !json_is_string(text) ||
       (alias && !json_is_string(alias) && !json_is_null(alias))) {
     json_decref(in);
-    post_fail(p, 400, "bad_request", "Send a JSON object with a text string and an optional alias.");
+    post_fail(p, 400, "bad_request",
+              "Send a JSON object with a text string and an optional alias.");
     return;
   }
   size_t text_len = json_string_length(text);
@@ -290,10 +297,12 @@ static void commit_text(struct post *p) {
       post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
     return;
   }
-  struct item_row it = {.kind = ITEM_TEXT, .text = json_string_value(text),
-                        .text_len = json_string_length(text),
-                        .alias = json_is_string(alias) && json_string_length(alias) ? json_string_value(alias) : NULL,
-                        .created_at = time_now_ms()};
+  struct item_row it = {
+      .kind = ITEM_TEXT,
+      .text = json_string_value(text),
+      .text_len = json_string_length(text),
+      .alias = json_is_string(alias) && json_string_length(alias) ? json_string_value(alias) : NULL,
+      .created_at = time_now_ms()};
   room_new_id(it.id);
   memcpy(it.room_id, p->room_id, sizeof it.room_id);
   int status = STORE_FAILED;
@@ -305,7 +314,8 @@ static void commit_text(struct post *p) {
   }
   announce(p, &it);
   r->handler_state = NULL;
-  api_respond_json(r, 201, json_pack("{s:o}", "item", api_item_json(&it)), "Cache-Control: no-store\r\n");
+  api_respond_json(r, 201, json_pack("{s:o}", "item", api_item_json(&it)),
+                   "Cache-Control: no-store\r\n");
   json_decref(in);
   post_discard(p);
 }
@@ -432,7 +442,8 @@ static void post_complete(struct http_req *r) {
     end_file(p);
   } else if (multipart_finish(p->mp) < 0 || p->file_count == 0) {
     post_fail(p, 400, "bad_multipart",
-              p->file_count ? multipart_strerror(multipart_finish(p->mp)) : "The form has no file field.");
+              p->file_count ? multipart_strerror(multipart_finish(p->mp))
+                            : "The form has no file field.");
     return;
   }
   p->complete = true;
@@ -450,7 +461,9 @@ static void post_abort(struct http_req *r) {
   }
 }
 
-static void got_room_bytes(void *ctx, int status, int64_t bytes) { *(int64_t *)ctx = status < 0 ? -1 : bytes; }
+static void got_room_bytes(void *ctx, int status, int64_t bytes) {
+  *(int64_t *)ctx = status < 0 ? -1 : bytes;
+}
 
 /* The room is live: decide what the body is and get ready for it. */
 static void post_start(struct http_req *r, const struct room_row *room) {
@@ -475,8 +488,8 @@ static void post_start(struct http_req *r, const struct room_row *room) {
       post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
     return;
   }
-  int blen = type ? multipart_boundary(type, tlen, boundary, sizeof boundary)
-                  : MULTIPART_ENOT_MULTIPART;
+  int blen =
+      type ? multipart_boundary(type, tlen, boundary, sizeof boundary) : MULTIPART_ENOT_MULTIPART;
   if (blen == MULTIPART_EBOUNDARY) {
     post_fail(p, 400, "bad_multipart", "The multipart boundary is missing or not valid.");
     return;
@@ -532,7 +545,9 @@ static void post_start(struct http_req *r, const struct room_row *room) {
   begin_file(p, n > 0 ? name : "", n > 0 ? (size_t)n : 0, type ? type : "", type ? tlen : 0);
 }
 
-static void post_headers(struct http_req *r) { api_with_room(r, post_start); }
+static void post_headers(struct http_req *r) {
+  api_with_room(r, post_start);
+}
 
 const http_handler items_post_handler = {
     .on_headers = post_headers,
@@ -559,7 +574,8 @@ static void collect_item(void *ctx, int status, const struct item_row *it) {
   ls->count++;
 }
 
-static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max) {
+static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t min,
+                         int64_t max) {
   char v[24];
   if (query_param(r->query, r->query_len, name, v, sizeof v) <= 0)
     return dflt;
@@ -590,7 +606,9 @@ static void list_items(struct http_req *r, const struct room_row *room) {
                    "Cache-Control: no-store\r\n");
 }
 
-static void get_list(struct http_req *r) { api_with_room(r, list_items); }
+static void get_list(struct http_req *r) {
+  api_with_room(r, list_items);
+}
 
 struct one_item {
   struct http_req *r;
@@ -623,12 +641,19 @@ static void with_item(struct http_req *r, const struct room_row *room,
 }
 
 static void show_item(struct http_req *r, const struct item_row *it) {
-  api_respond_json(r, 200, json_pack("{s:o}", "item", api_item_json(it)), "Cache-Control: no-store\r\n");
+  api_respond_json(r, 200, json_pack("{s:o}", "item", api_item_json(it)),
+                   "Cache-Control: no-store\r\n");
 }
-static void get_item_in(struct http_req *r, const struct room_row *room) { with_item(r, room, show_item); }
-static void get_item(struct http_req *r) { api_with_room(r, get_item_in); }
+static void get_item_in(struct http_req *r, const struct room_row *room) {
+  with_item(r, room, show_item);
+}
+static void get_item(struct http_req *r) {
+  api_with_room(r, get_item_in);
+}
 
-static void deleted(void *ctx, int status) { *(int *)ctx = status; }
+static void deleted(void *ctx, int status) {
+  *(int *)ctx = status;
+}
 
 static void remove_item(struct http_req *r, const struct item_row *it) {
   int status = STORE_FAILED;
@@ -642,8 +667,8 @@ static void remove_item(struct http_req *r, const struct item_row *it) {
   struct hub_room *room = hub_find_room(it->room_id, STORE_ID_LEN);
   if (room) {
     char text[128];
-    int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}", it->id,
-                     (long long)it->seq);
+    int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}",
+                     it->id, (long long)it->seq);
     buf *b = ws_frame_build(WS_OP_TEXT, text, (size_t)n);
     if (b)
       hub_broadcast(room, b, NULL);
@@ -651,8 +676,12 @@ static void remove_item(struct http_req *r, const struct item_row *it) {
   }
   http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
 }
-static void delete_item_in(struct http_req *r, const struct room_row *room) { with_item(r, room, remove_item); }
-static void delete_item(struct http_req *r) { api_with_room(r, delete_item_in); }
+static void delete_item_in(struct http_req *r, const struct room_row *room) {
+  with_item(r, room, remove_item);
+}
+static void delete_item(struct http_req *r) {
+  api_with_room(r, delete_item_in);
+}
 
 /* The file, as an attachment so a browser never renders what a user
  * uploaded. It goes with sendfile, page cache to socket, for as long as the
@@ -694,7 +723,8 @@ static void on_chunk(uv_fs_t *req) {
     return;
   }
   if (n <= 0) {
-    log_msg(LOG_ERROR, "items.read", "reading a file failed: %s", n < 0 ? uv_strerror((int)n) : "short file");
+    log_msg(LOG_ERROR, "items.read", "reading a file failed: %s",
+            n < 0 ? uv_strerror((int)n) : "short file");
     struct http_req *r = s->r;
     r->handler_state = NULL;
     send_free(s);
@@ -775,7 +805,8 @@ static void send_file(struct http_req *r, const struct item_row *it) {
   }
   char etag[72], disposition[1200], headers[1600];
   snprintf(etag, sizeof etag, "\"%.64s\"", it->sha256 ? it->sha256 : "");
-  filename_content_disposition(it->file_name ? it->file_name : "file", disposition, sizeof disposition);
+  filename_content_disposition(it->file_name ? it->file_name : "file", disposition,
+                               sizeof disposition);
   int hk = snprintf(headers, sizeof headers,
                     "ETag: %s\r\nContent-Disposition: %s\r\nAccept-Ranges: bytes\r\n"
                     "Cache-Control: private, max-age=86400\r\n"
@@ -790,7 +821,8 @@ static void send_file(struct http_req *r, const struct item_row *it) {
   const char *range = http_header(r, "range", &rlen);
   enum range_result rr = range ? range_parse(range, rlen, (uint64_t)it->size, &rg) : RANGE_NONE;
   if (rr == RANGE_UNSATISFIABLE) {
-    snprintf(headers + hk, sizeof headers - (size_t)hk, "Content-Range: bytes */%lld\r\n", (long long)it->size);
+    snprintf(headers + hk, sizeof headers - (size_t)hk, "Content-Range: bytes */%lld\r\n",
+             (long long)it->size);
     static const char body[] = "{\"error\":{\"code\":\"range_not_satisfiable\","
                                "\"message\":\"The range lies outside the file.\"}}";
     http_respond(r, 416, "application/json", body, sizeof body - 1, NULL, true, headers);
@@ -831,7 +863,8 @@ static void send_file(struct http_req *r, const struct item_row *it) {
   s->end = end;
   s->req.loop = app_of(r)->loop;
   r->handler_state = s;
-  http_stream_begin(r, status, "application/octet-stream", (uint64_t)(end - start), headers, send_drained);
+  http_stream_begin(r, status, "application/octet-stream", (uint64_t)(end - start), headers,
+                    send_drained);
   if (r->method == METHOD_HEAD) {
     r->handler_state = NULL;
     send_free(s);
@@ -851,8 +884,12 @@ static void send_abort(struct http_req *r) {
     send_free(s);
 }
 
-static void get_file_in(struct http_req *r, const struct room_row *room) { with_item(r, room, send_file); }
-static void get_file(struct http_req *r) { api_with_room(r, get_file_in); }
+static void get_file_in(struct http_req *r, const struct room_row *room) {
+  with_item(r, room, send_file);
+}
+static void get_file(struct http_req *r) {
+  api_with_room(r, get_file_in);
+}
 
 const http_handler items_list_handler = {.on_complete = get_list};
 const http_handler items_get_handler = {.on_complete = get_item};

@@ -147,28 +147,9 @@ static json_t *body_json(struct http_req *r) {
   return j;
 }
 
-static void cors(struct http_req *r, char *out, size_t cap) {
-  const struct config *cfg = r->app->cfg;
-  size_t olen;
-  const char *origin = http_header(r, "origin", &olen);
-  out[0] = 0;
-  if (!origin || olen > 200)
-    return;
-  for (int i = 0; i < cfg->origin_count; i++) {
-    const char *o = cfg->origins[i];
-    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
-      snprintf(out, cap,
-               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
-               "Vary: Origin\r\n",
-               (int)olen, origin);
-      return;
-    }
-  }
-}
-
 static void respond(struct http_req *r, int status, json_t *body) {
   char extra[384];
-  cors(r, extra, sizeof extra - 32);
+  http_cors_headers(r, extra, sizeof extra - 32);
   strcat(extra, "Cache-Control: no-store\r\n");
   api_respond_json(r, status, body, extra);
 }
@@ -176,7 +157,7 @@ static void respond(struct http_req *r, int status, json_t *body) {
 /* The preflight of a cross-origin JSON POST. */
 static void on_options(struct http_req *r) {
   char extra[512];
-  cors(r, extra, sizeof extra - 160);
+  http_cors_headers(r, extra, sizeof extra - 160);
   strcat(extra, "Access-Control-Allow-Methods: GET, POST\r\n"
                 "Access-Control-Allow-Headers: Content-Type\r\nAccess-Control-Max-Age: 600\r\n");
   http_respond(r, 204, NULL, NULL, 0, NULL, true, extra);

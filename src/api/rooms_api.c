@@ -35,7 +35,9 @@ static void create_body(struct http_req *r, const uint8_t *data, size_t len) {
   st->len += len;
 }
 
-static void created(void *ctx, int status) { *(int *)ctx = status; }
+static void created(void *ctx, int status) {
+  *(int *)ctx = status;
+}
 
 static void create_room(struct http_req *r) {
   struct create_state *st = r->handler_state;
@@ -98,7 +100,9 @@ static void show_room(struct http_req *r, const struct room_row *room) {
                    "Cache-Control: no-store\r\n");
 }
 
-static void get_room(struct http_req *r) { api_with_room(r, show_room); }
+static void get_room(struct http_req *r) {
+  api_with_room(r, show_room);
+}
 
 static bool owner_authorised(struct http_req *r, const struct room_row *room) {
   size_t len;
@@ -127,7 +131,9 @@ static void remove_room(struct http_req *r, const struct room_row *room) {
   http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
 }
 
-static void delete_room(struct http_req *r) { api_with_room(r, remove_room); }
+static void delete_room(struct http_req *r) {
+  api_with_room(r, remove_room);
+}
 
 /* The QR code as SVG: one path of unit squares, crisp at any size, with
  * the quiet zone the standard asks for. */
@@ -148,11 +154,12 @@ static void qr_svg(struct http_req *r, const struct room_row *room) {
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  size_t k = (size_t)snprintf(svg, cap,
-                              "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-                              "shape-rendering=\"crispEdges\"><rect width=\"100%%\" height=\"100%%\" "
-                              "fill=\"#fff\"/><path fill=\"#000\" d=\"",
-                              size, size);
+  size_t k =
+      (size_t)snprintf(svg, cap,
+                       "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                       "shape-rendering=\"crispEdges\"><rect width=\"100%%\" height=\"100%%\" "
+                       "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                       size, size);
   for (int y = 0; y < w; y++)
     for (int x = 0; x < w; x++)
       if (qr->data[y * w + x] & 1)
@@ -164,7 +171,9 @@ static void qr_svg(struct http_req *r, const struct room_row *room) {
   free(svg);
 }
 
-static void get_qr(struct http_req *r) { api_with_room(r, qr_svg); }
+static void get_qr(struct http_req *r) {
+  api_with_room(r, qr_svg);
+}
 
 const http_handler rooms_create_handler = {
     .on_body = create_body,

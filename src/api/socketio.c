@@ -736,28 +736,9 @@ static void eio_error(struct http_req *r, int code, const char *message) {
                "Cache-Control: no-store\r\n");
 }
 
-/* CORS for polling: an allowed cross-origin page may read the answers. */
-static void cors_headers(struct http_req *r, char *out, size_t cap) {
-  size_t olen;
-  const char *origin = http_header(r, "origin", &olen);
-  out[0] = 0;
-  if (!origin || olen > 200)
-    return;
-  for (int i = 0; i < cfg->origin_count; i++) {
-    const char *o = cfg->origins[i];
-    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
-      snprintf(out, cap,
-               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
-               "Vary: Origin\r\n",
-               (int)olen, origin);
-      return;
-    }
-  }
-}
-
 static void respond_text(struct http_req *r, const void *body, size_t len, buf *owner) {
   char extra[384];
-  cors_headers(r, extra, sizeof extra - 32);
+  http_cors_headers(r, extra, sizeof extra - 32);
   strcat(extra, "Cache-Control: no-store\r\n");
   http_respond(r, 200, "text/plain; charset=UTF-8", body, len, owner, false, extra);
 }

@@ -32,7 +32,9 @@ struct join_request {
 _Static_assert(sizeof(struct join_request) <= WS_APP_STATE, "join request fits");
 _Static_assert(sizeof(struct hub_member) <= WS_APP_STATE, "member fits");
 
-static struct hub_member *member(conn *c) { return ws_app_state(c); }
+static struct hub_member *member(conn *c) {
+  return ws_app_state(c);
+}
 
 /* A growable text for outgoing JSON. Room names and peer ids are of a safe
  * alphabet, so they are written without escaping. */
@@ -69,7 +71,9 @@ static void text_add(struct text *t, const char *s, size_t n) {
     memcpy(at, s, n);
 }
 
-static void text_str(struct text *t, const char *s) { text_add(t, s, strlen(s)); }
+static void text_str(struct text *t, const char *s) {
+  text_add(t, s, strlen(s));
+}
 
 /* Builds the frame once; the caller sends or broadcasts it. */
 static buf *text_frame(struct text *t) {
@@ -122,8 +126,8 @@ static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct h
 static void peer_event(struct hub_member *m, const char *type) {
   if (!m->room)
     return; /* a failed write may already have taken the member out */
-  json_t *o = strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id)
-                                              : peer_json(m);
+  json_t *o =
+      strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
   emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
@@ -265,7 +269,8 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
 static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
   const struct config *cfg = c->srv->cfg;
   if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
-    send_error(c, "bad_relay", "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
+    send_error(c, "bad_relay",
+               "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
     ws_count_error(c);
     return;
   }
@@ -278,7 +283,8 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
   /* A sender past its rate, or a receiver with a backlog, gets relay_busy
    * and slows down (the transfer protocol waits for acknowledgements);
    * the receiver is never cut off for a sender's haste. */
-  if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst, (uint32_t)len) ||
+  if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst,
+                   (uint32_t)len) ||
       target->c->queued_bytes > cfg->ws_max_queue / 2) {
     send_error(c, "relay_busy", "The relay is at its limit; slow down.");
     return;
@@ -420,7 +426,8 @@ static void on_upgrade_request(struct http_req *r) {
   /* Any other name is an ad-hoc room: it lives while someone is in it and
    * keeps nothing (signaling between peers that agreed on a name). */
   if (!room || !hub_room_name_valid(room, len)) {
-    http_respond_error(r, 400, "bad_room", "A room name is 1-64 characters of A-Z, a-z, 0-9, _ and -.");
+    http_respond_error(r, 400, "bad_room",
+                       "A room name is 1-64 characters of A-Z, a-z, 0-9, _ and -.");
     return;
   }
   struct join_request req = {.after = -1, .len = (uint8_t)len, .device = device_of(r)};

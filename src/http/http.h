@@ -62,7 +62,7 @@ struct http_req {
   size_t query_len;
   struct route_match match;
   const http_handler *handler; /* set once the request passed the checks */
-  uint64_t content_length; /* from the header; UINT64_MAX when absent */
+  uint64_t content_length;     /* from the header; UINT64_MAX when absent */
   uint64_t body_received;
   uint64_t started_ns;
   uint64_t response_bytes;
@@ -74,7 +74,7 @@ struct http_req {
   bool completed;    /* on_complete was called */
   bool streaming;    /* http_stream_begin was called, http_stream_end not yet */
   void (*stream_drain)(struct http_req *r); /* the stream's queue emptied */
-  void *handler_state; /* for the handler's own use */
+  void *handler_state;                      /* for the handler's own use */
   /* Request target and header fields, copied as they arrive (bounded). */
   char *text;
   uint32_t text_len, text_cap;
@@ -96,9 +96,8 @@ bool http_header_has_token(const struct http_req *r, const char *name, const cha
  * `owner` is given (a buf that holds it) or `is_static` (it lives forever).
  * `extra_headers` is NULL or lines each ending in "\r\n". HEAD gets the
  * headers only. */
-void http_respond(struct http_req *r, int status, const char *content_type,
-                  const void *body, size_t len, buf *owner, bool is_static,
-                  const char *extra_headers);
+void http_respond(struct http_req *r, int status, const char *content_type, const void *body,
+                  size_t len, buf *owner, bool is_static, const char *extra_headers);
 
 /* A response whose body follows in pieces: the head goes now, with the
  * Content-Length the pieces will add up to; `on_drain` (may be NULL) is
@@ -106,9 +105,8 @@ void http_respond(struct http_req *r, int status, const char *content_type,
  * produce more without holding the whole body. The request stays open
  * until http_stream_end; http_stream_abort closes the connection instead
  * (the length can no longer be met). The chunk is shared by reference. */
-void http_stream_begin(struct http_req *r, int status, const char *content_type,
-                       uint64_t length, const char *extra_headers,
-                       void (*on_drain)(struct http_req *r));
+void http_stream_begin(struct http_req *r, int status, const char *content_type, uint64_t length,
+                       const char *extra_headers, void (*on_drain)(struct http_req *r));
 void http_stream_write(struct http_req *r, buf *chunk);
 /* Sends file bytes of the stream with sendfile (see conn_sendfile). */
 ssize_t http_stream_sendfile(struct http_req *r, int fd, int64_t *offset, size_t len);
@@ -139,6 +137,11 @@ void http_set_app(struct http_app *app);
 
 /* The reason phrase for a status code. */
 const char *http_status_text(int status);
+
+/* CORS for a page whose Origin is listed in --allowed-origins (or "*"):
+ * the header lines that let it read the answer, into out; empty for any
+ * other origin. */
+void http_cors_headers(struct http_req *r, char *out, size_t cap);
 
 /* Security headers sent with every response. */
 extern const char http_security_headers[];

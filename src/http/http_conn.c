@@ -20,19 +20,23 @@ struct http_state {
   /* Inside http_parser_execute or a refusal, which end the request
    * themselves: no re-entry, and a close leaves the request for them. */
   bool in_execute;
-  bool waiting;         /* parser paused until the current response */
-  bool last_was_value;  /* header callbacks: the previous piece was a value */
-  bool headers_done;    /* later header callbacks are trailers: ignored */
-  bool close_after;     /* stop after this response */
+  bool waiting;        /* parser paused until the current response */
+  bool last_was_value; /* header callbacks: the previous piece was a value */
+  bool headers_done;   /* later header callbacks are trailers: ignored */
+  bool close_after;    /* stop after this response */
 };
 
 _Static_assert(sizeof(struct http_state) <= CONN_PROTO_STATE, "http state fits the conn");
 
 static struct http_app *the_app;
 
-void http_set_app(struct http_app *app) { the_app = app; }
+void http_set_app(struct http_app *app) {
+  the_app = app;
+}
 
-static struct http_state *state(conn *c) { return (struct http_state *)c->proto_state; }
+static struct http_state *state(conn *c) {
+  return (struct http_state *)c->proto_state;
+}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -182,8 +186,8 @@ static unsigned method_bit(enum http_method m, const char **name) {
 /* An unknown method (0) matches no route but still finds the path, so it
  * is answered 405 with the methods the path takes, or 404. */
 static int route_request(struct http_req *r) {
-  enum route_result res = router_match(r->app->routes, r->app->route_count, r->method,
-                                       r->path, r->path_len, &r->match);
+  enum route_result res =
+      router_match(r->app->routes, r->app->route_count, r->method, r->path, r->path_len, &r->match);
   if (res == ROUTE_FOUND)
     return 0;
   if (res == ROUTE_METHOD_NOT_ALLOWED) {
@@ -199,7 +203,8 @@ static void respond_route_error(struct http_req *r) {
     char allow[96], extra[128];
     router_allow_header(r->match.allowed, allow, sizeof allow);
     snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
-    char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"This resource does not take that method.\"}}";
+    char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"This resource does "
+                  "not take that method.\"}}";
     http_respond(r, 405, "application/json", body, sizeof body - 1, NULL, false, extra);
   } else {
     http_respond_error(r, 404, "not_found", "There is nothing here.");
@@ -531,7 +536,9 @@ static void http_on_drain(conn *c) {
     r->stream_drain(r);
 }
 
-void http_body_pause(struct http_req *r) { conn_read_stop(r->c); }
+void http_body_pause(struct http_req *r) {
+  conn_read_stop(r->c);
+}
 
 void http_body_resume(struct http_req *r) {
   if (!r->completed && !(r->c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED)))

@@ -33,7 +33,9 @@ static bool is_tchar(unsigned char c) {
   return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static bool is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+static bool is_ows(unsigned char c) {
+  return c == ' ' || c == '\t';
+}
 
 static bool valid_boundary(const char *b, size_t n) {
   if (n == 0 || n > MULTIPART_BOUNDARY_MAX || b[n - 1] == ' ')
@@ -190,8 +192,7 @@ int multipart_boundary(const char *content_type, size_t len, char *out, size_t o
     if (found >= 0 || (found = take_value(&c, value, sizeof value, &quoted)) < 0)
       return MULTIPART_EBOUNDARY;
   }
-  if (more < 0 || found < 0 || !valid_boundary(value, (size_t)found) ||
-      (size_t)found + 1 > outlen)
+  if (more < 0 || found < 0 || !valid_boundary(value, (size_t)found) || (size_t)found + 1 > outlen)
     return MULTIPART_EBOUNDARY;
   memcpy(out, value, (size_t)found + 1);
   return found;
@@ -218,7 +219,9 @@ int multipart_init(multipart_parser *p, const char *boundary, size_t boundary_le
   return 0;
 }
 
-static int call0(int (*fn)(void *), void *ctx) { return fn ? fn(ctx) : 0; }
+static int call0(int (*fn)(void *), void *ctx) {
+  return fn ? fn(ctx) : 0;
+}
 
 static int call_data(const multipart_callbacks *cb, void *ctx, const uint8_t *d, size_t n) {
   return cb && cb->on_data && n ? cb->on_data(ctx, d, n) : 0;
@@ -330,9 +333,7 @@ static int step(multipart_parser *p, const uint8_t *data, size_t len, size_t *pp
 
   switch (p->state) {
   case S_PREAMBLE:
-  case S_BODY:
-    rc = scan(p, data, len, ppos, cb, ctx);
-    return rc ? MULTIPART_STOPPED : 0;
+  case S_BODY: rc = scan(p, data, len, ppos, cb, ctx); return rc ? MULTIPART_STOPPED : 0;
 
   case S_AFTER_BOUNDARY:
     c = data[pos++];
@@ -403,9 +404,7 @@ static int step(multipart_parser *p, const uint8_t *data, size_t len, size_t *pp
     }
     break;
 
-  case S_DONE:
-    pos = len;
-    break;
+  case S_DONE: pos = len; break;
   }
   *ppos = pos;
   return rc ? MULTIPART_STOPPED : 0;
@@ -485,7 +484,8 @@ static int decode_ext_value(char *s, size_t n) {
     if (c == '%') {
       if (n - in < 3)
         return -1;
-      int h = hex_digit_value((unsigned char)s[in + 1]), l = hex_digit_value((unsigned char)s[in + 2]);
+      int h = hex_digit_value((unsigned char)s[in + 1]),
+          l = hex_digit_value((unsigned char)s[in + 2]);
       if (h < 0 || l < 0)
         return -1;
       s[out++] = (char)(h * 16 + l);

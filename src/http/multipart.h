@@ -89,8 +89,8 @@ typedef struct multipart_parser {
   uint8_t in_part;      /* a part has begun and not ended */
   uint8_t padded;       /* transport padding seen after the current boundary */
   uint8_t header_count;
-  int8_t error;              /* sticky error, 0 if none */
-  uint16_t line_len;         /* bytes in line */
+  int8_t error;                    /* sticky error, 0 if none */
+  uint16_t line_len;               /* bytes in line */
   char line[MULTIPART_HEADER_MAX]; /* current header line */
 } multipart_parser;
 
@@ -127,7 +127,7 @@ const char *multipart_strerror(int code);
  * the values may contain any byte (including NUL, via filename*), so use
  * the lengths, and pass a file name through filename_sanitize before use. */
 typedef struct multipart_disp {
-  bool form_data;    /* the disposition type is "form-data" */
+  bool form_data; /* the disposition type is "form-data" */
   bool has_name;
   bool has_filename; /* filename or a usable filename* was present */
   size_t name_len;

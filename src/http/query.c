@@ -9,7 +9,8 @@ int percent_decode(const char *s, size_t len, char *out, size_t outlen, int plus
   for (size_t i = 0; i < len; i++) {
     int c = (unsigned char)s[i];
     if (c == '%') {
-      if (i + 2 >= len || hex_digit_value((unsigned char)s[i + 1]) < 0 || hex_digit_value((unsigned char)s[i + 2]) < 0)
+      if (i + 2 >= len || hex_digit_value((unsigned char)s[i + 1]) < 0 ||
+          hex_digit_value((unsigned char)s[i + 2]) < 0)
         return -2;
       c = hex_digit_value((unsigned char)s[i + 1]) * 16 + hex_digit_value((unsigned char)s[i + 2]);
       i += 2;

@@ -4,8 +4,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-static bool is_ows(char c) { return c == ' ' || c == '\t'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 /* Reads 1*DIGIT at *pos, saturating at UINT64_MAX. Returns false if there is
  * no digit. */
@@ -104,12 +108,10 @@ enum range_result range_parse(const char *value, size_t len, uint64_t size, rang
   return RANGE_OK;
 }
 
-int range_content_range(enum range_result result, const range_spec *r, char *out,
-                        size_t outlen) {
+int range_content_range(enum range_result result, const range_spec *r, char *out, size_t outlen) {
   int n;
   if (result == RANGE_OK)
-    n = snprintf(out, outlen, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, r->start, r->end,
-                 r->size);
+    n = snprintf(out, outlen, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, r->start, r->end, r->size);
   else if (result == RANGE_UNSATISFIABLE)
     n = snprintf(out, outlen, "bytes */%" PRIu64, r->size);
   else

@@ -51,7 +51,6 @@ enum range_result range_parse(const char *value, size_t len, uint64_t size, rang
  * RANGE_OK, "bytes * /1000" (without the space) for RANGE_UNSATISFIABLE.
  * Returns its length, or -1 for RANGE_NONE (there is none) or when outlen is
  * too small (RANGE_CONTENT_RANGE_MAX always suffices). */
-int range_content_range(enum range_result result, const range_spec *r, char *out,
-                        size_t outlen);
+int range_content_range(enum range_result result, const range_spec *r, char *out, size_t outlen);
 
 #endif

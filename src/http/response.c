@@ -2,8 +2,10 @@
  * and the body, written as one or two buffers. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "config.h"
 #include "http/http.h"
 #include "util/log.h"
 
@@ -71,9 +73,8 @@ static const char *date_header(void) {
 /* Builds the status line and headers (plus a small body copied behind
  * them) into one buffer and queues it. Returns the bytes queued, or 0 when
  * the connection had to be closed. */
-static size_t queue_head(struct http_req *r, int status, const char *content_type,
-                         uint64_t length, const char *extra_headers, const void *inline_body,
-                         size_t inline_len) {
+static size_t queue_head(struct http_req *r, int status, const char *content_type, uint64_t length,
+                         const char *extra_headers, const void *inline_body, size_t inline_len) {
   conn *c = r->c; /* a failed write may take `r` with the connection */
   buf *head = buf_new(HEAD_MAX + inline_len);
   if (!head) {
@@ -107,9 +108,8 @@ static size_t queue_head(struct http_req *r, int status, const char *content_typ
   return (c->flags & CONN_CLOSING) ? 0 : n;
 }
 
-void http_respond(struct http_req *r, int status, const char *content_type,
-                  const void *body, size_t len, buf *owner, bool is_static,
-                  const char *extra_headers) {
+void http_respond(struct http_req *r, int status, const char *content_type, const void *body,
+                  size_t len, buf *owner, bool is_static, const char *extra_headers) {
   if (r->responded)
     return;
   r->responded = true;
@@ -199,4 +199,23 @@ void http_respond_error(struct http_req *r, int status, const char *code, const 
   if (n < 0 || (size_t)n >= sizeof body)
     n = 0;
   http_respond(r, status, "application/json", body, (size_t)n, NULL, false, NULL);
+}
+
+void http_cors_headers(struct http_req *r, char *out, size_t cap) {
+  const struct config *cfg = r->app->cfg;
+  size_t olen;
+  const char *origin = http_header(r, "origin", &olen);
+  out[0] = '\0';
+  if (!origin || olen > 200)
+    return;
+  for (int i = 0; i < cfg->origin_count; i++) {
+    const char *o = cfg->origins[i];
+    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
+      snprintf(out, cap,
+               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
+               "Vary: Origin\r\n",
+               (int)olen, origin);
+      return;
+    }
+  }
 }

@@ -104,7 +104,9 @@ struct hub_member *hub_find_peer(const char *peer_id, size_t len) {
   return hmap_get(&peers, peer_id, len);
 }
 
-struct hub_room *hub_find_room(const char *name, size_t len) { return hmap_get(&rooms, name, len); }
+struct hub_room *hub_find_room(const char *name, size_t len) {
+  return hmap_get(&rooms, name, len);
+}
 
 void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *except) {
   /* Sending may close a slow member, which leaves the room and reorders
@@ -147,8 +149,7 @@ void hub_free(void) {
   hmap_free(&peers);
 }
 
-int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len,
-                const char *peer_id) {
+int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len, const char *peer_id) {
   if (hmap_get(&peers, peer_id, HUB_PEER_ID_LEN))
     return -2;
   if (hub_join(m, c, room, len) < 0)

@@ -68,7 +68,6 @@ void hub_free(void);
 /* hub_join under a peer id the caller chose (HUB_PEER_ID_LEN characters,
  * e.g. a Socket.IO socket id handed out before the join). Returns 0, -1
  * when out of memory, or -2 when the id is taken. */
-int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len,
-                const char *peer_id);
+int hub_join_as(struct hub_member *m, conn *c, const char *room, size_t len, const char *peer_id);
 
 #endif

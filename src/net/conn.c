@@ -335,4 +335,6 @@ int conn_read_start(conn *c) {
   return 0;
 }
 
-const char *conn_peer_text(const conn *c) { return c->addr ? c->addr->text : "-"; }
+const char *conn_peer_text(const conn *c) {
+  return c->addr ? c->addr->text : "-";
+}

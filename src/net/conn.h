@@ -61,11 +61,11 @@ struct outq; /* ring of out_items, allocated on demand */
 #define CONN_PROTO_STATE 192
 
 enum conn_flags {
-  CONN_CLOSING = 1u << 0,          /* conn_close was called */
+  CONN_CLOSING = 1u << 0, /* conn_close was called */
   CONN_CLOSE_WHEN_DRAINED = 1u << 1,
   CONN_READING = 1u << 2,
-  CONN_COUNTED_WS = 1u << 3,       /* counted in metrics.ws_connections */
-  CONN_CORKED = 1u << 4,           /* in the server's list to flush this loop turn */
+  CONN_COUNTED_WS = 1u << 3, /* counted in metrics.ws_connections */
+  CONN_CORKED = 1u << 4,     /* in the server's list to flush this loop turn */
 };
 
 struct conn {
@@ -80,8 +80,8 @@ struct conn {
   struct addr_entry *addr; /* the client's address and its connection count */
   uint64_t queued_bytes;   /* queued, not yet handed to the kernel */
   uint64_t bytes_in, bytes_out;
-  uint8_t tclass;          /* enum timeout_class */
-  uint8_t flags;           /* enum conn_flags */
+  uint8_t tclass; /* enum timeout_class */
+  uint8_t flags;  /* enum conn_flags */
   _Alignas(max_align_t) unsigned char proto_state[CONN_PROTO_STATE];
 };
 

@@ -115,9 +115,15 @@ static const struct conn_proto reject_proto;
 
 static void reject_read(conn *c, uint8_t *d, size_t n) {}
 static void reject_close(conn *c) {}
-static void reject_timeout(conn *c, enum timeout_class cls) { conn_close(c); }
-static void reject_eof(conn *c) { conn_close(c); }
-static void reject_shutdown(conn *c) { conn_close(c); }
+static void reject_timeout(conn *c, enum timeout_class cls) {
+  conn_close(c);
+}
+static void reject_eof(conn *c) {
+  conn_close(c);
+}
+static void reject_shutdown(conn *c) {
+  conn_close(c);
+}
 static const struct conn_proto reject_proto = {
     .name = "reject",
     .on_read = reject_read,
@@ -207,8 +213,12 @@ int server_adopt(struct server *srv, uv_os_sock_t fd) {
 /* Writes are flushed twice a turn: after the I/O callbacks (check), and
  * before the loop waits for I/O (prepare), so what a timer queued does not
  * wait for the next event. */
-static void on_flush(uv_check_t *h) { conn_flush_corked(h->data); }
-static void on_flush_timers(uv_prepare_t *h) { conn_flush_corked(h->data); }
+static void on_flush(uv_check_t *h) {
+  conn_flush_corked(h->data);
+}
+static void on_flush_timers(uv_prepare_t *h) {
+  conn_flush_corked(h->data);
+}
 
 int server_init(struct server *srv, uv_loop_t *loop, const struct config *cfg,
                 const struct conn_proto *proto, void (*init)(conn *c)) {

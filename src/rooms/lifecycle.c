@@ -19,7 +19,9 @@ static void remove_file_of(void *ctx, int status, const struct item_row *it) {
     blobs_remove(it->id);
 }
 
-static void note_status(void *ctx, int status) { *(int *)ctx = status; }
+static void note_status(void *ctx, int status) {
+  *(int *)ctx = status;
+}
 
 int room_close(struct app *app, const char *room_id, const char *reason) {
   /* Files first: a crash in between leaves rows without files, which the

@@ -7,21 +7,23 @@
 #include "ws/ws_codec.h"
 
 static const char *const adjectives[] = {
-    "Amber", "Azure", "Brave", "Bright", "Calm", "Clever", "Coral", "Cosmic", "Crimson", "Curious",
-    "Dapper", "Eager", "Emerald", "Fancy", "Gentle", "Golden", "Happy", "Hazel", "Humble", "Indigo",
-    "Ivory", "Jade", "Jolly", "Keen", "Kind", "Lively", "Lucky", "Lunar", "Mellow", "Merry",
-    "Misty", "Noble", "Olive", "Plucky", "Polar", "Quick", "Quiet", "Rapid", "Rosy", "Ruby",
-    "Rustic", "Sage", "Sandy", "Silver", "Sly", "Snowy", "Solar", "Spry", "Steady", "Sunny",
-    "Swift", "Teal", "Tidy", "Topaz", "Velvet", "Vivid", "Warm", "Wild", "Wise", "Witty",
-    "Zany", "Zesty", "Breezy", "Cheery"};
+    "Amber",   "Azure",   "Brave",  "Bright", "Calm",    "Clever", "Coral",  "Cosmic",
+    "Crimson", "Curious", "Dapper", "Eager",  "Emerald", "Fancy",  "Gentle", "Golden",
+    "Happy",   "Hazel",   "Humble", "Indigo", "Ivory",   "Jade",   "Jolly",  "Keen",
+    "Kind",    "Lively",  "Lucky",  "Lunar",  "Mellow",  "Merry",  "Misty",  "Noble",
+    "Olive",   "Plucky",  "Polar",  "Quick",  "Quiet",   "Rapid",  "Rosy",   "Ruby",
+    "Rustic",  "Sage",    "Sandy",  "Silver", "Sly",     "Snowy",  "Solar",  "Spry",
+    "Steady",  "Sunny",   "Swift",  "Teal",   "Tidy",    "Topaz",  "Velvet", "Vivid",
+    "Warm",    "Wild",    "Wise",   "Witty",  "Zany",    "Zesty",  "Breezy", "Cheery"};
 static const char *const animals[] = {
-    "Otter", "Owl", "Fox", "Lynx", "Panda", "Koala", "Heron", "Badger", "Beaver", "Bison",
-    "Crane", "Dolphin", "Falcon", "Ferret", "Finch", "Gecko", "Hare", "Hedgehog", "Ibis", "Jaguar",
-    "Kestrel", "Lemur", "Llama", "Magpie", "Marten", "Mole", "Moose", "Narwhal", "Newt", "Ocelot",
-    "Orca", "Osprey", "Parrot", "Pelican", "Penguin", "Puffin", "Quail", "Rabbit", "Raven", "Robin",
-    "Salmon", "Seal", "Shrew", "Sparrow", "Squid", "Stork", "Swan", "Tapir", "Tiger", "Toucan",
-    "Turtle", "Walrus", "Weasel", "Whale", "Wombat", "Wren", "Yak", "Zebra", "Alpaca", "Coyote",
-    "Dingo", "Egret", "Gazelle", "Ibex"};
+    "Otter",  "Owl",      "Fox",     "Lynx",    "Panda",   "Koala",  "Heron",   "Badger",
+    "Beaver", "Bison",    "Crane",   "Dolphin", "Falcon",  "Ferret", "Finch",   "Gecko",
+    "Hare",   "Hedgehog", "Ibis",    "Jaguar",  "Kestrel", "Lemur",  "Llama",   "Magpie",
+    "Marten", "Mole",     "Moose",   "Narwhal", "Newt",    "Ocelot", "Orca",    "Osprey",
+    "Parrot", "Pelican",  "Penguin", "Puffin",  "Quail",   "Rabbit", "Raven",   "Robin",
+    "Salmon", "Seal",     "Shrew",   "Sparrow", "Squid",   "Stork",  "Swan",    "Tapir",
+    "Tiger",  "Toucan",   "Turtle",  "Walrus",  "Weasel",  "Whale",  "Wombat",  "Wren",
+    "Yak",    "Zebra",    "Alpaca",  "Coyote",  "Dingo",   "Egret",  "Gazelle", "Ibex"};
 
 _Static_assert(sizeof adjectives / sizeof adjectives[0] == 64, "64 adjectives");
 _Static_assert(sizeof animals / sizeof animals[0] == 64, "64 animals");
@@ -37,10 +39,10 @@ size_t peer_default_name(const char *peer_id, size_t id_len, char *out, size_t o
   return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
 }
 
-static const char *const browsers[] = {"", "Firefox", "Edge", "Opera", "Samsung Internet",
-                                       "Chrome", "Safari", "Chromium", "curl", "Node.js"};
-static const char *const systems[] = {"", "Android", "iPhone", "iPad", "Windows",
-                                      "macOS", "ChromeOS", "Linux"};
+static const char *const browsers[] = {"",       "Firefox", "Edge",     "Opera", "Samsung Internet",
+                                       "Chrome", "Safari",  "Chromium", "curl",  "Node.js"};
+static const char *const systems[] = {"",        "Android", "iPhone",   "iPad",
+                                      "Windows", "macOS",   "ChromeOS", "Linux"};
 
 static int has(const char *ua, size_t len, const char *needle) {
   size_t n = strlen(needle);

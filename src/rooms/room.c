@@ -6,7 +6,9 @@
 
 #include "util/rand.h"
 
-void room_new_id(char out[STORE_ID_LEN + 1]) { rand_base62(out, STORE_ID_LEN); }
+void room_new_id(char out[STORE_ID_LEN + 1]) {
+  rand_base62(out, STORE_ID_LEN);
+}
 
 void room_new_code(char out[STORE_CODE_LEN + 1]) {
   snprintf(out, STORE_CODE_LEN + 1, "%06u", (unsigned)randombytes_uniform(1000000));
@@ -48,4 +50,6 @@ int64_t room_expires_at(int64_t created_at, uint64_t ttl_ms) {
   return created_at + (int64_t)ttl_ms;
 }
 
-bool room_expired(const struct room_row *room, int64_t now) { return now >= room->expires_at; }
+bool room_expired(const struct room_row *room, int64_t now) {
+  return now >= room->expires_at;
+}

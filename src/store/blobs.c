@@ -95,7 +95,7 @@ int blobs_init(const char *data_dir, struct store *store, char *err, size_t errl
 
 struct blob_upload {
   uv_loop_t *loop;
-  uv_fs_t req;   /* the fsync */
+  uv_fs_t req;    /* the fsync */
   uv_work_t work; /* a write */
   ssize_t work_result;
   uv_file fd;
@@ -225,7 +225,8 @@ static void flush(struct blob_upload *u) {
   u->in_flight = true;
 }
 
-int blob_upload_write(struct blob_upload *u, const uint8_t *data, size_t len, blob_ready_cb on_ready) {
+int blob_upload_write(struct blob_upload *u, const uint8_t *data, size_t len,
+                      blob_ready_cb on_ready) {
   if (u->error)
     return u->error;
   u->size += (int64_t)len;

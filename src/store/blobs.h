@@ -40,7 +40,8 @@ struct blob_upload *blob_upload_start(uv_loop_t *loop, const char *item_id, void
 /* Appends bytes (copied). Returns 1 when the caller should stop sending
  * until on_ready is called (a write is in flight and the buffer is full),
  * 0 to go on, negative on error. */
-int blob_upload_write(struct blob_upload *u, const uint8_t *data, size_t len, blob_ready_cb on_ready);
+int blob_upload_write(struct blob_upload *u, const uint8_t *data, size_t len,
+                      blob_ready_cb on_ready);
 
 /* Flushes, fsyncs and renames; calls done once. */
 void blob_upload_finish(struct blob_upload *u, blob_done_cb done);

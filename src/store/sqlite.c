@@ -26,8 +26,9 @@ enum stmt_id {
   ST_COUNT
 };
 
-#define ROOM_COLUMNS "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language"
-#define ITEM_COLUMNS                                                                              \
+#define ROOM_COLUMNS                                                                               \
+  "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language"
+#define ITEM_COLUMNS                                                                               \
   "id, room_id, seq, kind, alias, text, file_name, size, content_type, sha256, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -36,14 +37,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROOM_BY_ID] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?",
     [ST_ROOM_BY_CODE] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = ?",
     [ST_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?",
-    [ST_ROOMS_EXPIRED] = "SELECT " ROOM_COLUMNS
-                         " FROM rooms WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+    [ST_ROOMS_EXPIRED] =
+        "SELECT " ROOM_COLUMNS " FROM rooms WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
     [ST_ITEM_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE room_id = ?",
-    [ST_ITEM_INSERT] = "INSERT INTO items (" ITEM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ITEM_INSERT] =
+        "INSERT INTO items (" ITEM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ITEM_GET] = "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = ? AND id = ?",
     [ST_ITEM_DELETE] = "DELETE FROM items WHERE room_id = ? AND id = ?",
-    [ST_ITEMS_LIST] = "SELECT " ITEM_COLUMNS
-                      " FROM items WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    [ST_ITEMS_LIST] =
+        "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     [ST_ROOM_BYTES] = "SELECT COALESCE(SUM(size), 0) FROM items WHERE room_id = ?",
     [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?",
 };
@@ -170,7 +172,8 @@ int store_ping(struct store *s) {
 }
 
 static const char *column_text(sqlite3_stmt *st, int i) {
-  return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
+                                                   : (const char *)sqlite3_column_text(st, i);
 }
 
 static void copy_id(char *dst, size_t cap, const char *src) {
@@ -219,7 +222,7 @@ void store_room_insert(struct store *s, const struct room_row *room, store_done_
   sqlite3_bind_blob(st, 7, room->owner_token_hash, sizeof room->owner_token_hash, SQLITE_STATIC);
   bind_text_or_null(st, 8, room->language);
   int rc = sqlite3_step(st);
-  int status = rc == SQLITE_DONE ? STORE_OK
+  int status = rc == SQLITE_DONE           ? STORE_OK
                : (rc == SQLITE_CONSTRAINT) ? STORE_CONFLICT
                                            : fail(s, "room insert");
   sqlite3_reset(st);
@@ -243,7 +246,7 @@ void store_room_get(struct store *s, const char *key, size_t len, store_room_cb 
 static void run_done(struct store *s, sqlite3_stmt *st, const char *what, store_done_cb cb,
                      void *ctx) {
   int rc = sqlite3_step(st);
-  int status = rc != SQLITE_DONE ? fail(s, what)
+  int status = rc != SQLITE_DONE        ? fail(s, what)
                : sqlite3_changes(s->db) ? STORE_OK
                                         : STORE_NOT_FOUND;
   sqlite3_reset(st);
@@ -337,8 +340,8 @@ void store_item_get(struct store *s, const char *room_id, const char *item_id, s
   sqlite3_reset(st);
 }
 
-void store_item_delete(struct store *s, const char *room_id, const char *item_id,
-                       store_done_cb cb, void *ctx) {
+void store_item_delete(struct store *s, const char *room_id, const char *item_id, store_done_cb cb,
+                       void *ctx) {
   sqlite3_stmt *st = prep(s, ST_ITEM_DELETE);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, item_id, -1, SQLITE_STATIC);

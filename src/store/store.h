@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_ID_LEN 22    /* base62 of 128 random bits */
-#define STORE_CODE_LEN 6   /* digits */
+#define STORE_ID_LEN 22  /* base62 of 128 random bits */
+#define STORE_CODE_LEN 6 /* digits */
 
 enum store_status {
   STORE_OK = 0,
@@ -31,7 +31,7 @@ struct room_row {
   int64_t expires_at;        /* unix ms */
   const char *password_hash; /* NULL when none */
   uint8_t owner_token_hash[32];
-  const char *language;      /* NULL when none */
+  const char *language; /* NULL when none */
 };
 
 enum item_kind { ITEM_TEXT, ITEM_FILE };
@@ -41,13 +41,13 @@ struct item_row {
   char room_id[STORE_ID_LEN + 1];
   int64_t seq;
   enum item_kind kind;
-  const char *alias;        /* NULL when none */
-  const char *text;         /* text items */
+  const char *alias; /* NULL when none */
+  const char *text;  /* text items */
   size_t text_len;
-  const char *file_name;    /* file items */
+  const char *file_name; /* file items */
   int64_t size;
   const char *content_type;
-  const char *sha256;       /* 64 hex characters, file items */
+  const char *sha256; /* 64 hex characters, file items */
   int64_t created_at;
 };
 
@@ -78,14 +78,14 @@ void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb 
 void store_item_insert(struct store *s, struct item_row *item, store_done_cb cb, void *ctx);
 void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
                     void *ctx);
-void store_item_delete(struct store *s, const char *room_id, const char *item_id,
-                       store_done_cb cb, void *ctx);
+void store_item_delete(struct store *s, const char *room_id, const char *item_id, store_done_cb cb,
+                       void *ctx);
 /* Items with seq > after, oldest first, at most limit. */
 void store_items_list(struct store *s, const char *room_id, int64_t after, int limit,
                       store_items_cb each, void *ctx);
 /* Bytes of files in the room (for the per-room limit). */
-void store_room_bytes(struct store *s, const char *room_id, void (*cb)(void *ctx, int status, int64_t bytes),
-                      void *ctx);
+void store_room_bytes(struct store *s, const char *room_id,
+                      void (*cb)(void *ctx, int status, int64_t bytes), void *ctx);
 
 /* 1 when an item with this id exists, 0 when not, -1 on failure. For
  * start-up checks only: it answers synchronously on every engine. */

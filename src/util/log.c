@@ -15,7 +15,9 @@ void log_setup(enum log_level level, enum log_format format) {
   out_format = format;
 }
 
-int log_enabled(enum log_level level) { return level >= min_level; }
+int log_enabled(enum log_level level) {
+  return level >= min_level;
+}
 
 int log_level_parse(const char *s) {
   for (int i = 0; i < 4; i++)
@@ -46,7 +48,9 @@ static void put(struct line *l, const char *s, size_t n) {
   l->len += n;
 }
 
-static void putc_(struct line *l, char c) { put(l, &c, 1); }
+static void putc_(struct line *l, char c) {
+  put(l, &c, 1);
+}
 
 /* Escapes for JSON, or for text: quotes values with spaces, and in both
  * formats control bytes become \u00XX so a client cannot forge lines. */
@@ -87,8 +91,7 @@ static void put_time(struct line *l) {
   put(l, t, k);
 }
 
-void log_fields(enum log_level level, const char *event,
-                const struct log_field *fields, size_t n) {
+void log_fields(enum log_level level, const char *event, const struct log_field *fields, size_t n) {
   if (level < min_level)
     return;
   struct line l = {.len = 0};

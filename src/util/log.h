@@ -29,8 +29,7 @@ struct log_field {
 void log_setup(enum log_level level, enum log_format format);
 int log_enabled(enum log_level level);
 /* Writes one line: time, level, event, then the fields in order. */
-void log_fields(enum log_level level, const char *event,
-                const struct log_field *fields, size_t n);
+void log_fields(enum log_level level, const char *event, const struct log_field *fields, size_t n);
 /* A free-form message for start-up and errors (field "msg"). */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

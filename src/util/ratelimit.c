@@ -26,7 +26,9 @@ int ratelimit_init(ratelimit *rl, uint32_t max_events, uint64_t window_ms) {
 
 /* How long ago t was; an event stamped in the future (a clock that went
  * back) counts as just now, which errs on the side of limiting. */
-static uint64_t age(uint64_t t, uint64_t now) { return now > t ? now - t : 0; }
+static uint64_t age(uint64_t t, uint64_t now) {
+  return now > t ? now - t : 0;
+}
 
 static bool expired(const ratelimit *rl, uint64_t t, uint64_t now) {
   return age(t, now) >= rl->window_ms;

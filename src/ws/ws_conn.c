@@ -19,10 +19,10 @@ struct msgbuf {
 struct ws_state {
   ws_parser parser;
   const struct ws_handler *handler;
-  struct msgbuf *msg;   /* NULL unless a message is being assembled */
-  uint8_t *ctrl;        /* a control frame split across reads, or NULL */
+  struct msgbuf *msg; /* NULL unless a message is being assembled */
+  uint8_t *ctrl;      /* a control frame split across reads, or NULL */
   uint8_t ctrl_len;
-  uint8_t msg_started;  /* a piece of the current data message was kept */
+  uint8_t msg_started; /* a piece of the current data message was kept */
   uint8_t close_sent;
   uint8_t ping_sent;
   uint16_t errors;
@@ -31,9 +31,13 @@ struct ws_state {
 
 _Static_assert(sizeof(struct ws_state) <= CONN_PROTO_STATE, "ws state fits the conn");
 
-static struct ws_state *state(conn *c) { return (struct ws_state *)c->proto_state; }
+static struct ws_state *state(conn *c) {
+  return (struct ws_state *)c->proto_state;
+}
 
-void *ws_app_state(conn *c) { return state(c)->app; }
+void *ws_app_state(conn *c) {
+  return state(c)->app;
+}
 
 static const uint8_t ping_frame[] = {0x80 | WS_OP_PING, 0};
 
@@ -124,7 +128,9 @@ static void handle_close_frame(conn *c, const uint8_t *p, size_t n) {
     return;
   }
   ws->close_sent = 1;
-  uint16_t reply = code < 0 ? (uint16_t)-code : code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : (uint16_t)code;
+  uint16_t reply = code < 0                     ? (uint16_t)-code
+                   : code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL
+                                                : (uint16_t)code;
   buf *f = ws_close_frame_build(reply, NULL);
   if (f) {
     conn_send(c, f, UINT64_MAX);
@@ -180,8 +186,7 @@ static int append_msg(struct ws_state *ws, const uint8_t *p, size_t n) {
 /* The codec hands over payload pieces. A message that arrives whole in
  * one read is delivered straight from the read buffer; only one split
  * across reads or fragments is copied. */
-static int on_payload(void *ctx, enum ws_opcode op, const uint8_t *data, size_t n,
-                      unsigned flags) {
+static int on_payload(void *ctx, enum ws_opcode op, const uint8_t *data, size_t n, unsigned flags) {
   conn *c = ctx;
   struct ws_state *ws = state(c);
   if (op >= WS_OP_CLOSE) {
@@ -235,7 +240,7 @@ static void ws_on_read(conn *c, uint8_t *data, size_t len) {
   }
   if (rc < 0) {
     metrics.rejected[REJECT_WS_PROTOCOL]++;
-    const char *why = rc == -WS_CLOSE_TOO_BIG          ? "message too big"
+    const char *why = rc == -WS_CLOSE_TOO_BIG           ? "message too big"
                       : rc == -WS_CLOSE_INVALID_PAYLOAD ? "invalid UTF-8"
                                                         : "protocol error";
     log_msg(LOG_INFO, "ws.protocol_error", "%s: %s", conn_peer_text(c), why);
@@ -243,7 +248,9 @@ static void ws_on_read(conn *c, uint8_t *data, size_t len) {
   }
 }
 
-static void ws_on_eof(conn *c) { conn_close(c); }
+static void ws_on_eof(conn *c) {
+  conn_close(c);
+}
 
 static void ws_on_timeout(conn *c, enum timeout_class cls) {
   struct ws_state *ws = state(c);
@@ -268,7 +275,9 @@ static void ws_on_close(conn *c) {
   release(ws);
 }
 
-static void ws_on_shutdown(conn *c) { ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down"); }
+static void ws_on_shutdown(conn *c) {
+  ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
 
 static const struct conn_proto ws_proto = {
     .name = "ws",
@@ -334,14 +343,16 @@ int ws_accept(struct http_req *r, const struct ws_handler *handler, const void *
   size_t klen, vlen, olen;
   if (!http_header_has_token(r, "upgrade", "websocket") ||
       !http_header_has_token(r, "connection", "upgrade")) {
-    static const char body[] = "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"This is a WebSocket endpoint.\"}}";
+    static const char body[] =
+        "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"This is a WebSocket endpoint.\"}}";
     http_respond(r, 426, "application/json", body, sizeof body - 1, NULL, true,
                  "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     return -1;
   }
   const char *version = http_header(r, "sec-websocket-version", &vlen);
   if (!version || vlen != 2 || memcmp(version, "13", 2) != 0) {
-    static const char body[] = "{\"error\":{\"code\":\"bad_version\",\"message\":\"WebSocket version 13 is required.\"}}";
+    static const char body[] =
+        "{\"error\":{\"code\":\"bad_version\",\"message\":\"WebSocket version 13 is required.\"}}";
     http_respond(r, 426, "application/json", body, sizeof body - 1, NULL, true,
                  "Sec-WebSocket-Version: 13\r\n");
     return -1;

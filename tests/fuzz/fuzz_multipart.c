@@ -61,7 +61,9 @@ static void put(struct rec *r, const void *d, size_t n) {
   r->s[r->n] = '\0';
 }
 
-static void puts_(struct rec *r, const char *s) { put(r, s, strlen(s)); }
+static void puts_(struct rec *r, const char *s) {
+  put(r, s, strlen(s));
+}
 
 static void close_data(struct rec *r) {
   if (r->data_open)
@@ -69,7 +71,9 @@ static void close_data(struct rec *r) {
   r->data_open = false;
 }
 
-static int stop(struct rec *r) { return r->stop_every && ++r->calls % r->stop_every == 0; }
+static int stop(struct rec *r) {
+  return r->stop_every && ++r->calls % r->stop_every == 0;
+}
 
 static int ev_begin(void *ctx) {
   struct rec *r = ctx;
@@ -137,7 +141,7 @@ static int ev_end(void *ctx) {
   return stop(r);
 }
 
-static const multipart_callbacks recorder = {ev_begin, ev_header, ev_headers_end,
+static const multipart_callbacks recorder = {ev_begin, ev_header,   ev_headers_end,
                                              ev_data,  ev_part_end, ev_end};
 
 static void finish_rec(struct rec *r, int rc) {
@@ -162,8 +166,8 @@ static uint64_t rng_next(struct rng *g) {
 
 enum chunking { WHOLE, SPLIT, RANDOM, BYTES };
 
-static struct rec parse(const char *boundary, const uint8_t *body, size_t len,
-                        enum chunking how, uint16_t seed, size_t stop_every) {
+static struct rec parse(const char *boundary, const uint8_t *body, size_t len, enum chunking how,
+                        uint16_t seed, size_t stop_every) {
   /* Each chunk gets its own allocation, so ASan catches a read past it. */
   multipart_parser p;
   struct rec r = {0};

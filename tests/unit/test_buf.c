@@ -43,7 +43,9 @@ static void test_buf_refuses_sizes_over_the_bound(void **state) {
   assert_null(buf_new(BUF_MAX + 1));
 }
 
-static void test_buf_unref_ignores_null(void **state) { buf_unref(NULL); }
+static void test_buf_unref_ignores_null(void **state) {
+  buf_unref(NULL);
+}
 
 static void test_buf_of_zero_bytes_is_valid(void **state) {
   buf *b = buf_from(NULL, 0);

@@ -93,7 +93,8 @@ static void test_config_environment_sets_and_flags_override(void **state) {
 static void test_config_splits_allowed_origins(void **state) {
   struct config cfg;
   char err[256];
-  assert_int_equal(load(&cfg, err, 2, "--allowed-origins", "https://a.example, http://b:3000,,"), 0);
+  assert_int_equal(load(&cfg, err, 2, "--allowed-origins", "https://a.example, http://b:3000,,"),
+                   0);
   assert_int_equal(cfg.origin_count, 2);
   assert_string_equal(cfg.origins[0], "https://a.example");
   assert_string_equal(cfg.origins[1], "http://b:3000");

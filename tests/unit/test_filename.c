@@ -19,7 +19,9 @@ static const char *clean_n(const char *in, size_t len) {
   return out;
 }
 
-static const char *clean(const char *in) { return clean_n(in, strlen(in)); }
+static const char *clean(const char *in) {
+  return clean_n(in, strlen(in));
+}
 
 static void test_filename_keeps_an_ordinary_name(void **state) {
   assert_string_equal(clean("report 2024 (final).pdf"), "report 2024 (final).pdf");
@@ -53,28 +55,44 @@ static void test_filename_trims_dots_and_spaces_at_both_ends(void **state) {
 }
 
 static void test_filename_drops_control_characters_and_nul(void **state) {
-  assert_string_equal(clean_n("a\0b\r\nc\td\x7F" "e", 10), "abcde");
+  assert_string_equal(clean_n("a\0b\r\nc\td\x7F"
+                              "e",
+                              10),
+                      "abcde");
 }
 
 static void test_filename_drops_c1_controls(void **state) {
-  assert_string_equal(clean("a\xC2\x85" "b\xC2\x9F" "c\xC2\xA0" "d"), "abc\xC2\xA0" "d");
+  assert_string_equal(clean("a\xC2\x85"
+                            "b\xC2\x9F"
+                            "c\xC2\xA0"
+                            "d"),
+                      "abc\xC2\xA0"
+                      "d");
 }
 
 static void test_filename_drops_bidi_overrides(void **state) {
   /* "evil<RLO>txt.exe" would display as "evilexe.txt". */
   assert_string_equal(clean("evil\xE2\x80\xAEtxt.exe"), "eviltxt.exe");
-  assert_string_equal(clean("a\xE2\x80\x8F" "b\xE2\x81\xA6" "c\xE2\x80\xA8" "d"), "abcd");
+  assert_string_equal(clean("a\xE2\x80\x8F"
+                            "b\xE2\x81\xA6"
+                            "c\xE2\x80\xA8"
+                            "d"),
+                      "abcd");
 }
 
 static void test_filename_replaces_each_invalid_byte(void **state) {
-  assert_string_equal(clean("a\xFF" "b\xC3" "c\x80" "d"), "a_b_c_d");
+  assert_string_equal(clean("a\xFF"
+                            "b\xC3"
+                            "c\x80"
+                            "d"),
+                      "a_b_c_d");
 }
 
 static void test_filename_replaces_overlongs_and_surrogates(void **state) {
-  assert_string_equal(clean("\xC0\xAE\xC0\xAE"), "____");               /* overlong ".." */
-  assert_string_equal(clean("x\xE0\x80\xAF"), "x___");                  /* overlong "/" */
-  assert_string_equal(clean("x\xED\xA0\x80"), "x___");                  /* surrogate */
-  assert_string_equal(clean("x\xF4\x90\x80\x80"), "x____");             /* past U+10FFFF */
+  assert_string_equal(clean("\xC0\xAE\xC0\xAE"), "____");   /* overlong ".." */
+  assert_string_equal(clean("x\xE0\x80\xAF"), "x___");      /* overlong "/" */
+  assert_string_equal(clean("x\xED\xA0\x80"), "x___");      /* surrogate */
+  assert_string_equal(clean("x\xF4\x90\x80\x80"), "x____"); /* past U+10FFFF */
 }
 
 static void test_filename_replaces_truncated_sequence_at_end(void **state) {

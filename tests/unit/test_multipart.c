@@ -24,7 +24,7 @@ struct rec {
   size_t calls, stop_every; /* return non-zero from every Nth callback */
   const uint8_t *base;      /* the buffer being fed, to check zero-copy */
   size_t base_len;
-  size_t copied;            /* data bytes that did not point into base */
+  size_t copied; /* data bytes that did not point into base */
 };
 
 static void put(struct rec *r, const void *d, size_t n) {
@@ -38,7 +38,9 @@ static void put(struct rec *r, const void *d, size_t n) {
   r->s[r->n] = '\0';
 }
 
-static void puts_(struct rec *r, const char *s) { put(r, s, strlen(s)); }
+static void puts_(struct rec *r, const char *s) {
+  put(r, s, strlen(s));
+}
 
 static void close_data(struct rec *r) {
   if (r->data_open)
@@ -46,7 +48,9 @@ static void close_data(struct rec *r) {
   r->data_open = 0;
 }
 
-static int stop(struct rec *r) { return r->stop_every && ++r->calls % r->stop_every == 0; }
+static int stop(struct rec *r) {
+  return r->stop_every && ++r->calls % r->stop_every == 0;
+}
 
 static int ev_begin(void *ctx) {
   close_data(ctx);
@@ -94,7 +98,7 @@ static int ev_end(void *ctx) {
   return stop(ctx);
 }
 
-static const multipart_callbacks recorder = {ev_begin, ev_header, ev_headers_end,
+static const multipart_callbacks recorder = {ev_begin, ev_header,   ev_headers_end,
                                              ev_data,  ev_part_end, ev_end};
 
 /* Feeds one chunk, resuming after every stop; returns 0 or the error. */
@@ -120,8 +124,8 @@ static int feed_chunk(multipart_parser *p, const uint8_t *d, size_t n, struct re
 }
 
 /* Parses body cut at the given offsets (ascending); returns the transcript. */
-static struct rec parse_cuts(const char *boundary, const void *body, size_t len,
-                             const size_t *cuts, size_t ncuts, size_t stop_every) {
+static struct rec parse_cuts(const char *boundary, const void *body, size_t len, const size_t *cuts,
+                             size_t ncuts, size_t stop_every) {
   multipart_parser p;
   struct rec r = {0};
   r.stop_every = stop_every;
@@ -195,7 +199,7 @@ static void assert_transcript(const char *boundary, const char *body, const char
   "Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"                          \
   "Content-Type: application/octet-stream\r\n"                                                     \
   "\r\n"                                                                                           \
-  "\x00\x01\r\n--XyY\r\r\n--Xy\x02\r\n"                                                                \
+  "\x00\x01\r\n--XyY\r\r\n--Xy\x02\r\n"                                                            \
   "--XyZ--\r\n"
 
 #define FORM_TRANSCRIPT                                                                            \
@@ -244,18 +248,16 @@ static void test_multipart_boundary_rejects_missing_or_empty(void **state) {
   const char *cts[] = {"multipart/form-data", "multipart/form-data; charset=utf-8",
                        "multipart/form-data; boundary=", "multipart/form-data; boundary=\"\""};
   for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
-    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b),
-                     MULTIPART_EBOUNDARY);
+    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b), MULTIPART_EBOUNDARY);
 }
 
 static void test_multipart_boundary_rejects_characters_rfc2046_forbids(void **state) {
   char b[MULTIPART_BOUNDARY_MAX + 1];
-  const char *cts[] = {"multipart/form-data; boundary=ab!c", "multipart/form-data; boundary=\"a\rb\"",
-                       "multipart/form-data; boundary=\"ab \"",
-                       "multipart/form-data; boundary=\"a\\\"b\""};
+  const char *cts[] = {
+      "multipart/form-data; boundary=ab!c", "multipart/form-data; boundary=\"a\rb\"",
+      "multipart/form-data; boundary=\"ab \"", "multipart/form-data; boundary=\"a\\\"b\""};
   for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
-    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b),
-                     MULTIPART_EBOUNDARY);
+    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b), MULTIPART_EBOUNDARY);
 }
 
 static void test_multipart_boundary_rejects_repeated_parameter(void **state) {
@@ -271,8 +273,7 @@ static void test_multipart_boundary_rejects_malformed_parameters(void **state) {
                        "multipart/form-data; x=\"unterminated; boundary=abc",
                        "multipart/form-data; novalue; boundary=abc"};
   for (size_t i = 0; i < sizeof cts / sizeof cts[0]; i++)
-    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b),
-                     MULTIPART_EBOUNDARY);
+    assert_int_equal(multipart_boundary(cts[i], strlen(cts[i]), b, sizeof b), MULTIPART_EBOUNDARY);
 }
 
 static void test_multipart_boundary_rejects_other_media_types(void **state) {
@@ -356,8 +357,7 @@ static void test_multipart_partial_boundaries_in_data_are_data(void **state) {
 }
 
 static void test_multipart_boundary_needs_crlf_before_it_in_data(void **state) {
-  assert_transcript("b", "--b\r\n\r\nx\n--b y\r--b\r\n--b--",
-                    "BED[x\n--b y\r--b]PZ");
+  assert_transcript("b", "--b\r\n\r\nx\n--b y\r--b\r\n--b--", "BED[x\n--b y\r--b]PZ");
 }
 
 static void test_multipart_binary_data_with_every_byte_value(void **state) {
@@ -618,7 +618,9 @@ static void test_multipart_strerror_names_each_code(void **state) {
 
 static multipart_disp disp;
 
-static int parse_disp(const char *v) { return multipart_disposition(v, strlen(v), &disp); }
+static int parse_disp(const char *v) {
+  return multipart_disposition(v, strlen(v), &disp);
+}
 
 static void test_multipart_disposition_reads_name_and_filename(void **state) {
   assert_int_equal(parse_disp("form-data; name=\"file\"; filename=\"a b.txt\""), 0);

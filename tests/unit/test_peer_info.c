@@ -15,11 +15,21 @@ static const char *label(const char *ua) {
 }
 
 static void test_peer_device_labels_common_browsers(void **state) {
-  assert_string_equal(label("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"), "Firefox on Linux");
-  assert_string_equal(label("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"), "Chrome on Android");
-  assert_string_equal(label("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"), "Safari on macOS");
-  assert_string_equal(label("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0"), "Edge on Windows");
-  assert_string_equal(label("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 CriOS/131.0 Mobile/15E148 Safari/604.1"), "Chrome on iPad");
+  assert_string_equal(
+      label("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+      "Firefox on Linux");
+  assert_string_equal(label("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+                            "Chrome/131.0 Mobile Safari/537.36"),
+                      "Chrome on Android");
+  assert_string_equal(label("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 "
+                            "Version/17.1 Safari/605.1.15"),
+                      "Safari on macOS");
+  assert_string_equal(label("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                            "Chrome/131.0 Safari/537.36 Edg/131.0"),
+                      "Edge on Windows");
+  assert_string_equal(label("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                            "CriOS/131.0 Mobile/15E148 Safari/604.1"),
+                      "Chrome on iPad");
   assert_string_equal(label("curl/8.5.0"), "curl");
   assert_string_equal(label(NULL), "Unknown device");
 }

@@ -27,13 +27,21 @@ static void test_range_absent_header_serves_whole(void **state) {
   assert_int_equal(r.size, 100);
 }
 
-static void test_range_first_and_last(void **state) { assert_range("bytes=0-99", 1000, 0, 99); }
+static void test_range_first_and_last(void **state) {
+  assert_range("bytes=0-99", 1000, 0, 99);
+}
 
-static void test_range_single_byte(void **state) { assert_range("bytes=5-5", 10, 5, 5); }
+static void test_range_single_byte(void **state) {
+  assert_range("bytes=5-5", 10, 5, 5);
+}
 
-static void test_range_open_ended(void **state) { assert_range("bytes=990-", 1000, 990, 999); }
+static void test_range_open_ended(void **state) {
+  assert_range("bytes=990-", 1000, 990, 999);
+}
 
-static void test_range_suffix(void **state) { assert_range("bytes=-10", 1000, 990, 999); }
+static void test_range_suffix(void **state) {
+  assert_range("bytes=-10", 1000, 990, 999);
+}
 
 static void test_range_suffix_longer_than_resource_is_whole(void **state) {
   assert_range("bytes=-5000", 1000, 0, 999);
@@ -43,7 +51,9 @@ static void test_range_last_past_end_is_clamped(void **state) {
   assert_range("bytes=500-5000", 1000, 500, 999);
 }
 
-static void test_range_last_byte_exactly(void **state) { assert_range("bytes=999-999", 1000, 999, 999); }
+static void test_range_last_byte_exactly(void **state) {
+  assert_range("bytes=999-999", 1000, 999, 999);
+}
 
 static void test_range_first_at_size_is_unsatisfiable(void **state) {
   assert_int_equal(parse("bytes=1000-", 1000), RANGE_UNSATISFIABLE);
@@ -82,7 +92,9 @@ static void test_range_largest_resource(void **state) {
   assert_range("bytes=18446744073709551613-", UINT64_MAX, UINT64_MAX - 2, UINT64_MAX - 1);
 }
 
-static void test_range_unit_is_case_insensitive(void **state) { assert_range("Bytes=1-2", 10, 1, 2); }
+static void test_range_unit_is_case_insensitive(void **state) {
+  assert_range("Bytes=1-2", 10, 1, 2);
+}
 
 static void test_range_allows_whitespace_around_value_and_elements(void **state) {
   assert_range(" \tbytes= 1-2 \t", 10, 1, 2);
@@ -100,10 +112,10 @@ static void test_range_multiple_ranges_serve_whole(void **state) {
 }
 
 static void test_range_invalid_syntax_serves_whole(void **state) {
-  const char *bad[] = {"",           "bytes",     "bytes=",      "bytes=-",     "bytes=a-b",
-                       "bytes=1",    "bytes=1-2-3", "bytes=1 -2", "bytes=1- 2", "bytes = 1-2",
-                       "bytes =1-2", "items=1-2", "bytes=+1-2",  "bytes=0x1-2", "bytes=--1",
-                       "bytes=1-2;", "bytesx=1-2", "byte=1-2"};
+  const char *bad[] = {"",           "bytes",       "bytes=",     "bytes=-",     "bytes=a-b",
+                       "bytes=1",    "bytes=1-2-3", "bytes=1 -2", "bytes=1- 2",  "bytes = 1-2",
+                       "bytes =1-2", "items=1-2",   "bytes=+1-2", "bytes=0x1-2", "bytes=--1",
+                       "bytes=1-2;", "bytesx=1-2",  "byte=1-2"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_int_equal(parse(bad[i], 100), RANGE_NONE);
 }

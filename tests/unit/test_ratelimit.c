@@ -174,10 +174,10 @@ static void test_ratelimit_full_table_evicts_an_expired_key_first(void **state) 
   ratelimit rl;
   ratelimit_init(&rl, 1, 1000);
   ratelimit_set_max_keys(&rl, 3);
-  hit(&rl, "old", 0, NULL);        /* expired by t = 1000 */
+  hit(&rl, "old", 0, NULL); /* expired by t = 1000 */
   hit(&rl, "b", 500, NULL);
   hit(&rl, "c", 600, NULL);
-  hit(&rl, "d", 1000, NULL);       /* full: "old" goes */
+  hit(&rl, "d", 1000, NULL); /* full: "old" goes */
   assert_int_equal(rl.count, 3);
   assert_int_equal(hit(&rl, "b", 1001, NULL), RATELIMIT_LIMITED);
   assert_int_equal(hit(&rl, "c", 1001, NULL), RATELIMIT_LIMITED);

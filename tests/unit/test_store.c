@@ -42,7 +42,9 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void note(void *ctx, int status) { *(int *)ctx = status; }
+static void note(void *ctx, int status) {
+  *(int *)ctx = status;
+}
 
 static struct room_row make_room(const char *code) {
   struct room_row r = {.created_at = 1, .expires_at = 1000};
@@ -188,9 +190,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_refuses_a_code_already_taken, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_finds_a_room_by_id_and_by_code, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_numbers_items_per_room, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_store_deleting_a_room_deletes_its_items, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_deleting_a_room_deletes_its_items, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_store_lists_expired_rooms_only, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_store_reopens_an_existing_database_without_migrating_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_reopens_an_existing_database_without_migrating_again, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
