@@ -13,6 +13,7 @@
 #include "net/server.h"
 #include "rooms/peer_info.h"
 #include "rooms/room.h"
+#include "util/json_scan.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "ws/ws_conn.h"
@@ -303,50 +304,51 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
   buf_unref(f);
 }
 
-static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_len) {
+static void refuse(conn *c, const char *code, const char *message) {
+  send_error(c, code, message);
+  ws_count_error(c);
+}
+
+/* The hot path: `to` and `data` are spans of the message as received, so
+ * `data` (an SDP or ICE candidate) is copied into the outgoing frame as
+ * written, never parsed into a tree and dumped again. */
+static void relay_signal(conn *c, struct hub_member *m, struct json_span to, struct json_span data,
+                         size_t msg_len) {
   const struct config *cfg = c->srv->cfg;
-  json_t *data = json_object_get(msg, "data");
-  json_t *to = json_object_get(msg, "to");
   uint32_t rate = (uint32_t)cfg->signal_rate;
   if (!bucket_take(&m->signals, uv_now(c->srv->loop), rate, rate * 2, 1)) {
-    send_error(c, "rate_limited", "Too many signals; slow down.");
-    ws_count_error(c);
+    refuse(c, "rate_limited", "Too many signals; slow down.");
     return;
   }
   if (msg_len > cfg->signal_max_bytes + 256) {
-    send_error(c, "signal_too_large", "The signal data is larger than this server relays.");
-    ws_count_error(c);
+    refuse(c, "signal_too_large", "The signal data is larger than this server relays.");
     return;
   }
-  if (!data) {
-    send_error(c, "bad_message", "A signal needs a data field.");
-    ws_count_error(c);
-    return;
-  }
-  if (to && !json_is_string(to)) {
-    send_error(c, "bad_message", "The to field must be a peer id.");
-    ws_count_error(c);
+  if (!data.p) {
+    refuse(c, "bad_message", "A signal needs a data field.");
     return;
   }
   struct hub_member *target = NULL;
-  if (to) {
-    target = hub_find_peer(json_string_value(to), json_string_length(to));
+  if (to.p) {
+    char peer[HUB_PEER_ID_LEN + 2];
+    if (to.p[0] != '"') {
+      refuse(c, "bad_message", "The to field must be a peer id.");
+      return;
+    }
+    long n = json_span_string(to, peer, sizeof peer);
+    target = n > 0 ? hub_find_peer(peer, (size_t)n) : NULL;
     if (!target || target->room != m->room || target == m) {
-      send_error(c, "unknown_peer", "No such peer in this room.");
-      ws_count_error(c);
+      refuse(c, "unknown_peer", "No such peer in this room.");
       return;
     }
   }
-  size_t dlen = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-  struct text t = {0};
-  text_str(&t, "{\"type\":\"signal\",\"from\":\"");
-  text_str(&t, m->peer_id);
-  text_str(&t, "\",\"data\":");
-  char *slot = text_reserve(&t, dlen);
-  if (slot)
-    json_dumpb(data, slot, dlen, JSON_COMPACT | JSON_ENCODE_ANY);
-  text_str(&t, "}");
-  buf *f = text_frame(&t);
+  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
+  struct ws_part parts[] = {{head, sizeof head - 1},
+                            {m->peer_id, strlen(m->peer_id)},
+                            {mid, sizeof mid - 1},
+                            {data.p, data.len},
+                            {"}", 1}};
+  buf *f = ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
   if (!f)
     return;
   metrics.signals_relayed++;
@@ -357,6 +359,21 @@ static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_
   buf_unref(f);
 }
 
+/* Messages other than signals: rare enough to be parsed into a tree. */
+static void handle_parsed(conn *c, struct hub_member *m, const char *type, const uint8_t *data,
+                          size_t len) {
+  json_t *msg = json_loadb((const char *)data, len, JSON_ALLOW_NUL, NULL);
+  if (!msg) {
+    refuse(c, "bad_json", "The message is not valid JSON.");
+    return;
+  }
+  if (strcmp(type, "peer.update") == 0)
+    update_peer(c, m, msg);
+  else
+    refuse(c, "unknown_type", "Unknown message type.");
+  json_decref(msg);
+}
+
 static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
   struct hub_member *m = member(c);
   if (!m->room)
@@ -365,26 +382,21 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
     relay_binary(c, m, data, len);
     return;
   }
-  json_error_t jerr;
-  json_t *msg = json_loadb((const char *)data, len, 0, &jerr);
-  if (!msg) {
-    send_error(c, "bad_json", "The message is not valid JSON.");
-    ws_count_error(c);
+  struct json_field f[] = {{.key = "type"}, {.key = "to"}, {.key = "data"}};
+  enum json_scan_result scanned = json_scan_object((const char *)data, len, f, 3);
+  if (scanned == JSON_SCAN_INVALID) {
+    refuse(c, "bad_json", "The message is not valid JSON.");
     return;
   }
-  const char *type = json_string_value(json_object_get(msg, "type"));
-  if (!json_is_object(msg) || !type) {
-    send_error(c, "bad_message", "A message is a JSON object with a type.");
-    ws_count_error(c);
-  } else if (strcmp(type, "signal") == 0) {
-    relay_signal(c, m, msg, len);
-  } else if (strcmp(type, "peer.update") == 0) {
-    update_peer(c, m, msg);
-  } else {
-    send_error(c, "unknown_type", "Unknown message type.");
-    ws_count_error(c);
+  char type[32];
+  if (scanned != JSON_SCAN_OK || json_span_string(f[0].value, type, sizeof type) < 0) {
+    refuse(c, "bad_message", "A message is a JSON object with a type.");
+    return;
   }
-  json_decref(msg);
+  if (strcmp(type, "signal") == 0)
+    relay_signal(c, m, f[1].value, f[2].value, len);
+  else
+    handle_parsed(c, m, type, data, len);
 }
 
 static const struct ws_handler room_ws = {
