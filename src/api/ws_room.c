@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/bridge.h"
+#include "api/privydrop.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -124,14 +126,16 @@ static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct h
 }
 
 /* peer.joined and peer.updated carry the peer; peer.left only its id. */
-static void peer_event(struct hub_member *m, const char *type) {
+void ws_room_peer_event(struct hub_member *m, const char *type) {
   if (!m->room)
     return; /* a failed write may already have taken the member out */
-  json_t *o =
-      strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
+  bool left = strcmp(type, "peer.left") == 0, joined = strcmp(type, "peer.joined") == 0;
+  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
   emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
+  if (m->proto == HUB_NATIVE && (left || joined))
+    bridge_native_presence(m, joined);
 }
 
 struct room_facts {
@@ -228,7 +232,7 @@ static void on_open(conn *c) {
   send_welcome(c, m, req.stored);
   if (req.stored && req.after >= 0)
     replay(c, req.room, req.after);
-  peer_event(m, "peer.joined");
+  ws_room_peer_event(m, "peer.joined");
 }
 
 static void on_close(conn *c) {
@@ -239,8 +243,13 @@ static void on_close(conn *c) {
                           LOG_STR("peer", m->peer_id), LOG_NUM("bytes_in", c->bytes_in),
                           LOG_NUM("bytes_out", c->bytes_out)};
   log_fields(LOG_INFO, "ws.close", f, 4);
-  peer_event(m, "peer.left");
+  ws_room_peer_event(m, "peer.left");
+  char name[HUB_ROOM_NAME_MAX];
+  size_t name_len = m->room->name_len;
+  memcpy(name, m->room->name, name_len);
   hub_leave(m);
+  if (!hub_find_room(name, name_len)) /* a PrivyDrop room of that name waits 15 minutes */
+    privydrop_room_emptied(name, name_len, uv_now(c->srv->loop));
   free(m->name);
   m->name = NULL;
 }
@@ -261,7 +270,7 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
     return;
   free(m->name);
   m->name = copy;
-  peer_event(m, "peer.updated");
+  ws_room_peer_event(m, "peer.updated");
 }
 
 /* Binary frames are the relay of last resort for direct transfers: the
@@ -341,6 +350,11 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
       refuse(c, "unknown_peer", "No such peer in this room.");
       return;
     }
+    if (target->proto != HUB_NATIVE) { /* a PrivyDrop client: in its own words */
+      metrics.signals_relayed++;
+      bridge_signal_to_socketio(m->room, target, m->peer_id, data);
+      return;
+    }
   }
   static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
   struct ws_part parts[] = {{head, sizeof head - 1},
@@ -357,6 +371,8 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
   else
     hub_broadcast(m->room, f, m);
   buf_unref(f);
+  if (!target)
+    bridge_signal_to_socketio(m->room, NULL, m->peer_id, data);
 }
 
 /* Messages other than signals: rare enough to be parsed into a tree. */

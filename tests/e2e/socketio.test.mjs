@@ -573,3 +573,85 @@ test('REST routes answer CORS preflights and allowed origins', async () => {
     await s.stop();
   }
 });
+
+// A native /ws/:room member, its frames in an inbox.
+function nativeMember(roomId) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws/${roomId}`);
+  const inbox = [];
+  ws.on('message', (d) => inbox.push(JSON.parse(d.toString())));
+  return {
+    ws,
+    inbox,
+    send: (msg) => ws.send(JSON.stringify(msg)),
+    async next(type, ms = 3000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const i = inbox.findIndex((f) => f.type === type);
+        if (i >= 0) return inbox.splice(i, 1)[0];
+        if (Date.now() > end) throw new Error(`no ${type} (got ${inbox.map((f) => f.type).join(', ')})`);
+        await sleep(10);
+      }
+    },
+  };
+}
+
+test('a PrivyDrop client and tandem\'s web client meet in one room, each in its own protocol', async () => {
+  const a = await joinedRoom('meet-here');
+  const seen = recorder(a);
+  const readied = next(a, 'ready');
+  const b = nativeMember('meet-here');
+  const welcome = await b.next('welcome');
+  assert.deepEqual(welcome.peers.map((p) => p.peer_id), [a.id]);
+  const ready = await readied;
+  assert.deepEqual(ready, { peerId: welcome.you.peer_id });
+  const bId = ready.peerId;
+
+  // PrivyDrop offer -> native signal with {description}.
+  a.emit('offer', { peerId: bId, offer: { type: 'offer', sdp: 'v=0 offer' }, from: a.id });
+  const offer = await b.next('signal');
+  assert.deepEqual(offer, { type: 'signal', from: a.id, data: { description: { type: 'offer', sdp: 'v=0 offer' } } });
+  a.emit('ice-candidate', { peerId: bId, candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 9 typ host', sdpMid: '0' }, from: a.id });
+  const cand = await b.next('signal');
+  assert.deepEqual(cand.data, { candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 9 typ host', sdpMid: '0' } });
+
+  // Native signals as tandem's web client sends them -> PrivyDrop events.
+  const answered = next(a, 'answer');
+  b.send({ type: 'signal', to: a.id, data: { direct: 1, description: { type: 'answer', sdp: 'v=0 answer' } } });
+  assert.deepEqual(await answered, { peerId: bId, answer: { type: 'answer', sdp: 'v=0 answer' }, from: bId });
+  const candidated = next(a, 'ice-candidate');
+  b.send({ type: 'signal', data: { direct: 1, candidate: { candidate: 'candidate:2', sdpMid: '0' } } }); // to the room
+  assert.deepEqual(await candidated, { peerId: bId, candidate: { candidate: 'candidate:2', sdpMid: '0' }, from: bId });
+  b.send({ type: 'signal', to: a.id, data: { relay: true } }); // nothing PrivyDrop knows: dropped
+
+  // Presence both ways.
+  const readiedAgain = next(a, 'ready');
+  const c = nativeMember('meet-here');
+  const cWelcome = await c.next('welcome');
+  assert.equal((await readiedAgain).peerId, cWelcome.you.peer_id);
+  const disconnected = next(a, 'peer-disconnected');
+  b.ws.close();
+  const gone = await disconnected;
+  assert.equal(gone.peerId, bId);
+  assert.equal((await c.next('peer.left')).peer_id, bId);
+  const aId = a.id; // the client forgets it on disconnect
+  a.disconnect();
+  const left = await c.next('peer.left');
+  assert.equal(left.peer_id, aId);
+  assert.ok(!seen.some((e) => e.event === 'signal' || e.event === 'welcome'), 'no native frames reach Socket.IO');
+  assert.equal(seen.filter((e) => e.event === 'answer' || e.event === 'ice-candidate').length, 2);
+  c.ws.close();
+});
+
+test('a PrivyDrop join finds a room where a native client already is, without create_room', async () => {
+  const b = nativeMember('native-first');
+  await b.next('welcome');
+  const a = await connected();
+  const resp = await a.emitWithAck('join', { roomId: 'native-first' });
+  assert.equal(resp.success, true);
+  const joined = await b.next('peer.joined');
+  assert.equal(joined.peer_id, a.id);
+  const left = b.next('peer.left');
+  a.disconnect();
+  await left;
+  b.ws.close();
+});
