@@ -93,6 +93,8 @@ static const struct option_spec options[] = {
     {"sio-joins", OPT_COUNT, OFF(sio_joins),
      "PrivyDrop joins one address may make per --sio-join-window"},
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
+    {"admin-token", OPT_STRING, OFF(admin_token),
+     "the operator's token (Authorization: Bearer) for GET /api/stats/referrers; none: off"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

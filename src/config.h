@@ -90,6 +90,7 @@ struct config {
   uint64_t sio_max_payload;
   uint64_t sio_joins;
   uint64_t sio_join_window_ms;
+  const char *admin_token;    /* reads GET /api/stats/...; NULL: those routes are off */
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -4,6 +4,7 @@
 #include "api/items_api.h"
 #include "api/rooms_api.h"
 #include "api/static.h"
+#include "api/stats_api.h"
 #include "api/ws_room.h"
 #include "api/socketio.h"
 #include "api/privydrop.h"
@@ -68,7 +69,9 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/get_room", &privydrop_get_room_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/check_room", &privydrop_check_room_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/leave_room", &privydrop_leave_room_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/set_track", &privydrop_set_track_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/logs_debug", &privydrop_logs_debug_handler},
+    {METHOD_GET, "/api/stats/referrers", &stats_referrers_handler},
 };
 
 const size_t app_route_count = sizeof app_routes / sizeof app_routes[0];

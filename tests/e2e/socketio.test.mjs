@@ -8,11 +8,12 @@ import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
 
 const PING_MS = 300;
+const ADMIN_TOKEN = 'operator-secret-0123456789';
 let server;
 before(async () => {
   server = await startServer([
     '--sio-ping-interval', `${PING_MS}ms`, '--sio-ping-timeout', `${PING_MS}ms`,
-    '--sio-max-payload', '4K', '--sio-joins', '1000',
+    '--sio-max-payload', '4K', '--sio-joins', '1000', '--admin-token', ADMIN_TOKEN,
   ]);
 });
 after(async () => {
@@ -654,4 +655,54 @@ test('a PrivyDrop join finds a room where a native client already is, without cr
   a.disconnect();
   await left;
   b.ws.close();
+});
+
+test('set_track counts visits per referrer per day; the operator reads them with the admin token', async () => {
+  const track = (body) => fetch(`${server.url}/api/set_track`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  for (const ref of ['newsletter', 'newsletter', 'github']) {
+    const res = await track({ ref, timestamp: Date.now() });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { success: true });
+  }
+  for (const ref of ['', 'x'.repeat(101), 'line\nbreak', 42]) {
+    const res = await track({ ref });
+    assert.equal(res.status, 400, `ref ${JSON.stringify(ref)}`);
+    assert.equal((await res.json()).success, false);
+  }
+
+  const stats = (headers, query = '') => fetch(`${server.url}/api/stats/referrers${query}`, { headers });
+  let res = await stats({});
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+  res = await stats({ authorization: 'Bearer wrong-token' });
+  assert.equal(res.status, 401);
+  res = await stats({ authorization: `Bearer ${ADMIN_TOKEN}` }, '?days=0');
+  assert.equal(res.status, 400);
+  res = await stats({ authorization: `Bearer ${ADMIN_TOKEN}` }, '?days=7');
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal(body.days.length, 1);
+  assert.equal(body.days[0].day, today);
+  assert.equal(body.days[0].visits, 3);
+  assert.deepEqual(body.days[0].referrers, [{ ref: 'newsletter', visits: 2 }, { ref: 'github', visits: 1 }]);
+
+  // 60 counted visits a minute per address, then 429 with Retry-After.
+  for (let i = 3; i < 60; i++) assert.equal((await track({ ref: 'burst' })).status, 200);
+  res = await track({ ref: 'burst' });
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get('retry-after')) >= 1);
+});
+
+test('without --admin-token the statistics are off', async () => {
+  const other = await startServer([]);
+  try {
+    const res = await fetch(`${other.url}/api/stats/referrers`, { headers: { authorization: 'Bearer anything' } });
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).error.code, 'disabled');
+  } finally {
+    assert.equal((await other.stop()).code, 0);
+  }
 });
