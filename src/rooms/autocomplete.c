@@ -170,8 +170,7 @@ int ac_utf16_to_byte(const char *code, size_t len, size_t offset16, size_t *byte
   return AC_ERR_CURSOR_RANGE;
 }
 
-/* UTF-16 units in code[0..n), which holds whole characters. */
-static size_t utf16_units(const char *code, size_t n) {
+size_t ac_utf16_length(const char *code, size_t n) {
   size_t u = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)code[i];
@@ -751,7 +750,7 @@ static int complete_at(const char *code, size_t len, size_t cursor, size_t curso
   out->from = s.pstart;
   out->to = cursor;
   out->to_utf16 = cursor16;
-  out->from_utf16 = cursor16 - utf16_units(s.prefix, s.plen);
+  out->from_utf16 = cursor16 - ac_utf16_length(s.prefix, s.plen);
   if (s.plen > AC_WORD_MAX || (s.plen && !word_start(s.w, (unsigned char)s.prefix[0])))
     return AC_OK; /* a number, or no word anyone types: nothing to offer */
   copy_word(out->prefix, sizeof out->prefix, s.prefix, s.plen);
@@ -805,7 +804,7 @@ int ac_complete(const char *code, size_t len, size_t cursor, enum ac_lang lang,
     return AC_ERR_CURSOR_RANGE;
   if (cursor < len && ((unsigned char)code[cursor] & 0xC0) == 0x80)
     return AC_ERR_CURSOR_SPLIT;
-  return complete_at(code, len, cursor, utf16_units(code, cursor), lang, out);
+  return complete_at(code, len, cursor, ac_utf16_length(code, cursor), lang, out);
 }
 
 int ac_complete_utf16(const char *code, size_t len, size_t cursor16, enum ac_lang lang,

@@ -81,6 +81,9 @@ const char *ac_error_text(int err);
  * AC_ERR_CURSOR_SPLIT. */
 int ac_utf16_to_byte(const char *code, size_t len, size_t offset16, size_t *byte);
 
+/* The length in UTF-16 code units of UTF-8 text made of whole characters. */
+size_t ac_utf16_length(const char *code, size_t len);
+
 /* Completes the word at `cursor` (a byte offset on a character boundary)
  * into `out`. Returns AC_OK or a negative ac_error; allocates only a
  * working table it frees before returning. */
