@@ -62,6 +62,9 @@ const struct route app_routes[] = {
     {METHOD_POST, "/api/sessions/:code/items", &items_post_handler},
     {METHOD_POST, "/api/autocomplete", &autocomplete_handler},
     {METHOD_GET, "/assets/*", &static_asset_handler},
+    /* The API's description and its viewer live in the asset table too. */
+    {METHOD_GET, "/api/openapi.json", &static_asset_handler},
+    {METHOD_GET, "/docs", &static_asset_handler},
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},
     {METHOD_GET, "/session/:code", &static_page_handler},
