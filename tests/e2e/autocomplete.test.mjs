@@ -199,5 +199,5 @@ test('requests per address are limited by --autocomplete-per-minute', async () =
   assert.equal(res.status, 429);
   assert.equal(res.body.error.code, 'rate_limited');
   assert.ok(Number(res.headers.get('retry-after')) >= 1);
-  await limited.stop();
+  assert.equal((await limited.stop()).code, 0);
 });
