@@ -323,8 +323,7 @@ static size_t skip_rust_raw(struct scan *s, size_t start, size_t i) {
 static size_t skip_rust_quote(struct scan *s, size_t i) {
   if (i + 2 < s->len && s->code[i + 1] != '\\' && s->code[i + 2] != '\'')
     return i + 1; /* a lifetime: its name is read as a word */
-  size_t end = skip_quoted(s, i, '\'', false);
-  return end;
+  return skip_quoted(s, i, '\'', false);
 }
 
 static size_t skip_number(struct scan *s, size_t i) {
