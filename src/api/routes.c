@@ -1,5 +1,6 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
 #include "api/app.h"
+#include "api/autocomplete_api.h"
 #include "api/config_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
@@ -60,7 +61,11 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/rooms/:room/items/:item/file", &items_file_handler},
     {METHOD_GET, "/api/sessions/:code/items", &items_list_handler},
     {METHOD_POST, "/api/sessions/:code/items", &items_post_handler},
+    {METHOD_POST, "/api/autocomplete", &autocomplete_handler},
     {METHOD_GET, "/assets/*", &static_asset_handler},
+    /* The API's description and its viewer live in the asset table too. */
+    {METHOD_GET, "/api/openapi.json", &static_asset_handler},
+    {METHOD_GET, "/docs", &static_asset_handler},
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},
     {METHOD_GET, "/session/:code", &static_page_handler},
