@@ -9,67 +9,27 @@
 // light and dark, go to $TANDEM_SCREENSHOTS or tests/e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from './lib/server.mjs';
+import { acceptOffer, directPages, launchChromium, savedSha256, sha256 } from './lib/direct.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TANDEM_SCREENSHOTS || fileURLToPath(new URL('./artifacts/', import.meta.url));
-const DESKTOP = { viewport: { width: 1280, height: 900 } };
 
-let server, browser;
+let server, browser, relayBytes, pair;
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
+  ({ relayBytes, pair } = directPages(browser, server));
 });
 after(async () => {
   await browser?.close();
   assert.equal((await server.stop()).code, 0);
 });
-
-async function newRoom() {
-  const res = await fetch(`${server.url}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  assert.equal(res.status, 201);
-  return (await res.json()).id;
-}
-
-async function relayBytes() {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const m = /^tandem_relay_bytes_total (\d+)/m.exec(text);
-  assert.ok(m, 'tandem_relay_bytes_total in /metrics');
-  return Number(m[1]);
-}
-
-async function openPage(path, options = {}) {
-  const context = await browser.newContext({ acceptDownloads: true, ...DESKTOP, ...options });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.goto(server.url + path, { waitUntil: 'load' });
-  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 10000 });
-  return { page, context, problems };
-}
-
-/** Two devices in a fresh room, each seeing the other in the Direct card. */
-async function pair(query = '') {
-  const id = await newRoom();
-  const a = await openPage(`/r/${id}${query}`);
-  const b = await openPage(`/r/${id}${query}`);
-  for (const p of [a.page, b.page]) await p.locator('#direct-peers li').first().waitFor({ timeout: 10000 });
-  return { a, b };
-}
 
 async function shot(page, name) {
   await page.locator('#direct').scrollIntoViewIfNeeded();
@@ -114,16 +74,14 @@ test('a 50 MiB file goes directly, browser to browser, never through tandem', as
   const { a, b } = await pair();
   const size = 50 * 1024 * 1024;
   const bytes = randomBytes(size);
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256(bytes);
   const dir = mkdtempSync(join(tmpdir(), 'tandem-direct-'));
   const file = join(dir, 'big direct.bin');
   writeFileSync(file, bytes);
   try {
     const before = await relayBytes();
     await a.page.setInputFiles('#direct-files', file);
-    const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
-    await offer.waitFor({ timeout: 10000 });
-    await offer.locator('button.accept').click();
+    await acceptOffer(b.page);
     const t0 = Date.now();
     const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
     await done.waitFor({ timeout: 120000 });
@@ -132,12 +90,7 @@ test('a 50 MiB file goes directly, browser to browser, never through tandem', as
     const grew = (await relayBytes()) - before;
     assert.ok(grew < 4096, `the relay carried ${grew} bytes`);
     console.log(`# direct: 50 MiB in ${secs.toFixed(2)} s (accept to verified) = ${(50 / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
-    const [download] = await Promise.all([
-      b.page.waitForEvent('download', { timeout: 15000 }),
-      done.locator('a.download').click(),
-    ]);
-    assert.equal(download.suggestedFilename(), 'big direct.bin');
-    assert.equal(createHash('sha256').update(readFileSync(await download.path())).digest('hex'), sha, 'the same SHA-256');
+    assert.deepEqual(await savedSha256(b.page, done), { name: 'big direct.bin', sha }, 'the same SHA-256');
     await shot(a.page, 'direct-direct-sent-light');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -159,7 +112,7 @@ test('with no direct path a 5 MiB file falls back to the tandem relay by itself 
 
   const size = 5 * 1024 * 1024 + 12345;
   const bytes = randomBytes(size);
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256(bytes);
   const name = 'direct ü test.bin';
   const before = await relayBytes();
   await a.page.setInputFiles('#direct-files', { name, mimeType: 'application/octet-stream', buffer: bytes });
@@ -186,13 +139,7 @@ test('with no direct path a 5 MiB file falls back to the tandem relay by itself 
   assert.ok(grew >= size && grew < size * 1.2 + 65536, `relay bytes grew by ${grew} for a ${size}-byte file`);
   console.log(`# relay: ${(size / 1048576).toFixed(1)} MiB in ${secs.toFixed(2)} s (accept to verified) = ${(size / 1048576 / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
 
-  const [download] = await Promise.all([
-    b.page.waitForEvent('download', { timeout: 15000 }),
-    done.locator('a.download').click(),
-  ]);
-  assert.equal(download.suggestedFilename(), name);
-  const saved = await download.path();
-  assert.equal(createHash('sha256').update(readFileSync(saved)).digest('hex'), sha, 'the same SHA-256');
+  assert.deepEqual(await savedSha256(b.page, done), { name, sha }, 'the same SHA-256');
 
   await shot(a.page, 'direct-sent-light');
   await a.page.evaluate(() => window.scrollTo(0, 0));

@@ -36,7 +36,9 @@ const rid = () => {
  * `?transport=` (or localStorage `tandem.transport`), for tests and for
  * trouble: `relay` uses tandem's WebSocket relay at once; `blocked` withholds
  * this side's ICE candidates, like a network with no direct path, so the
- * automatic fallback runs; anything else (or nothing) is the normal order.
+ * automatic fallback runs; `turn` lets ICE use only TURN candidates
+ * (`iceTransportPolicy: 'relay'`), as behind a network that allows nothing
+ * else; anything else (or nothing) is the normal order.
  */
 function transportSetting() {
   let v = new URLSearchParams(location.search).get('transport');
@@ -47,8 +49,13 @@ function transportSetting() {
       v = null;
     }
   }
-  return v === 'relay' || v === 'blocked' ? v : 'auto';
+  return ['relay', 'blocked', 'turn'].includes(v) ? v : 'auto';
 }
+
+const TURN_NOTE = {
+  refused: "The TURN server refused tandem's credentials, so this goes through the tandem relay instead.",
+  unreachable: 'The TURN server did not answer, so this goes through the tandem relay instead.',
+};
 
 const MODE_TEXT = {
   new: 'Not connected', connecting: 'Connecting…', direct: 'Direct', turn: 'Via TURN', relay: 'Via tandem relay',
@@ -83,6 +90,9 @@ class Link {
     this.waiters = [];
     this.pending = []; // control frames waiting for a path
     this.recent = []; // [time, frame] of control frames sent over the relay
+    this.gathered = 0; // local ICE candidates found
+    this.turnTrouble = null; // 'refused' | 'unreachable': what the TURN server said
+    this.note = null; // why this link is on the relay, when the user should know
     this.closed = false;
   }
 
@@ -105,16 +115,21 @@ class Link {
       return;
     }
     this.setMode('connecting');
-    this.openPc();
+    // The ICE servers (TURN credentials) come from /api/config: wait for them.
+    this.d.configReady.then(() => this.openPc());
     this.timer = setTimeout(() => {
       if (this.mode === 'connecting') this.useRelay(true);
     }, OPEN_TIMEOUT_MS);
   }
 
   openPc() {
+    if (this.mode !== 'connecting' || this.closed) return;
     let pc;
     try {
-      pc = new RTCPeerConnection({ iceServers: this.d.iceServers });
+      pc = new RTCPeerConnection({
+        iceServers: this.d.iceServers,
+        iceTransportPolicy: this.d.transport === 'turn' ? 'relay' : 'all',
+      });
     } catch {
       this.useRelay(true);
       return;
@@ -132,7 +147,20 @@ class Link {
       if (this.dc === dc && (this.mode === 'direct' || this.mode === 'turn')) this.useRelay(true);
     };
     pc.onicecandidate = ({ candidate }) => {
+      if (candidate) this.gathered++;
       if (this.d.transport !== 'blocked') this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    };
+    // A TURN server that refuses our credentials (401, or 403 once the
+    // ones tandem handed out have expired) or does not answer (701) is
+    // worth telling the user: it is why a strict network ends on the relay.
+    pc.onicecandidateerror = (ev) => {
+      if (!/^turns?:/.test(ev.url ?? '')) return;
+      if (ev.errorCode === 401 || ev.errorCode === 403) this.turnTrouble = 'refused';
+      else this.turnTrouble ??= 'unreachable';
+    };
+    // No local candidate at all: no pair can ever form, so do not wait for the timeout.
+    pc.onicegatheringstatechange = () => {
+      if (pc.iceGatheringState === 'complete' && this.gathered === 0 && this.mode === 'connecting') this.useRelay(true);
     };
     pc.onnegotiationneeded = async () => {
       try {
@@ -170,6 +198,7 @@ class Link {
       this.start();
       if (this.mode === 'relay') return;
     }
+    await this.d.configReady; // after start()'s openPc, which was queued first
     const pc = this.pc;
     if (!pc) return;
     try {
@@ -220,6 +249,7 @@ class Link {
     clearTimeout(this.timer);
     if (this.closed) return;
     const was = this.mode;
+    if (was !== 'relay' && this.turnTrouble) this.note = TURN_NOTE[this.turnTrouble];
     this.setMode('relay');
     if (tell && was !== 'relay') this.signal({ relay: true });
     this.closePc();
@@ -364,7 +394,7 @@ export class Direct {
     this.urls = [];
     this.listeners = new AbortController();
     this.bind();
-    this.loadConfig();
+    this.configReady = this.loadConfig();
   }
 
   socket() {
@@ -949,11 +979,18 @@ export class Direct {
           h('span', { className: 'dpeer-name' },
             h('strong', { text: p.name || 'Someone' }),
             h('span', { className: 'muted small', text: p.device || 'Unknown device' })),
-          h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] }))));
+          h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] })),
+        this.noteFor(p.peer_id)));
     }
     this.ui.peers.replaceChildren(...rows);
     this.ui.empty.hidden = rows.length > 0;
     this.updateComposer();
+  }
+
+  /** The reason a link ended on the relay, as a line under it (or nothing). */
+  noteFor(peer) {
+    const note = this.links.get(peer)?.note;
+    return note ? h('p', { className: 'link-note small', text: note }) : null;
   }
 
   renderModes(link) {
@@ -1040,6 +1077,8 @@ export class Direct {
       ? h('p', { className: 'dtransfer-reason small', dataset: { state: t.state }, text: t.reason }) : null;
     t.headEl.replaceChildren(...parts, actions);
     if (reason) t.headEl.append(reason);
+    const note = t.over ? null : this.noteFor(t.peer);
+    if (note) t.headEl.append(note);
   }
 
   renderFile(t, f) {
