@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server.mjs';
-import { acceptOffer, directPages, launchChromium, savedSha256, sha256 } from './lib/direct.mjs';
+import { acceptOffer, directPages, keepPeerConnections, launchChromium, savedSha256, sha256, waitOnline } from './lib/direct.mjs';
 
 const SHOTS = process.env.TANDEM_SCREENSHOTS || fileURLToPath(new URL('./artifacts/', import.meta.url));
 
@@ -209,4 +209,76 @@ test('cancel from the receiver stops the sender; a peer leaving fails the transf
   assert.match(await failed.textContent(), /left the room/);
   assert.deepEqual(a.problems, []);
   await a.context.close();
+});
+
+test('the sender reloads mid-file and sends the same file again: it goes on from where the receiver is', async () => {
+  const { a, b } = await pair();
+  const size = 40 * 1024 * 1024 + 4321;
+  const bytes = randomBytes(size);
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-resume-'));
+  const file = join(dir, 'resume me.bin'); // a real file: the same modification time after the reload
+  writeFileSync(file, bytes);
+  try {
+    await a.page.setInputFiles('#direct-files', file);
+    await acceptOffer(b.page);
+    await b.page.waitForFunction(() => Number(document.querySelector('#direct-transfers li.dfile progress')?.value) >= 25, null, { timeout: 60000 });
+    a.page.on('dialog', (d) => d.accept()); // a "leave the page?" prompt, if Chromium shows one
+    await a.page.reload({ waitUntil: 'load' });
+    await waitOnline(a.page);
+
+    // B kept what arrived; the transfer failed because the sender left.
+    const stopped = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="failed"]');
+    await stopped.waitFor({ timeout: 10000 });
+    assert.match(await stopped.textContent(), /left the room/);
+    assert.match(await stopped.locator('.dfile-status').textContent(), /kept; if it is sent again, it goes on from here/);
+
+    // The same file again from the reloaded page (a new peer id): B goes on by itself.
+    await a.page.locator('#direct-peers li').first().waitFor({ timeout: 10000 });
+    await a.page.setInputFiles('#direct-files', file);
+    const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
+    await done.waitFor({ timeout: 60000 });
+    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
+    assert.equal(await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"]').count(), 1, 'the old row made way for the resumed one');
+
+    const sent = Number(await a.page.locator('#direct-transfers li.dfile').getAttribute('data-sent-bytes'));
+    const from = Number(await a.page.locator('#direct-transfers li.dfile').getAttribute('data-resumed-from'));
+    assert.equal(Number(await done.getAttribute('data-resumed-from')), from, 'both sides agree where it went on from');
+    assert.ok(from >= size / 4, `resumed from ${from} of ${size}`);
+    assert.ok(sent <= size - from + 2 * 1024 * 1024 && sent < size * 0.8, `the reloaded sender sent ${sent} bytes of a ${size}-byte file`);
+    console.log(`# resume: went on from ${from} bytes; the reloaded sender sent ${sent} of ${size} bytes`);
+    assert.deepEqual(await savedSha256(b.page, done), { name: 'resume me.bin', sha: sha256(bytes) }, 'the same SHA-256');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('the data channel dies mid-file: the file goes on through the relay from where the receiver is', async (t) => {
+  if (!(await hostHasIcePath())) {
+    t.skip('Chromium finds no ICE path on this host');
+    return;
+  }
+  const { a, b } = await pair('', { init: keepPeerConnections });
+  const size = 30 * 1024 * 1024 + 99;
+  const bytes = randomBytes(size);
+  await a.page.setInputFiles('#direct-files', { name: 'dropped.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await acceptOffer(b.page);
+  await b.page.waitForFunction(() => Number(document.querySelector('#direct-transfers li.dfile progress')?.value) >= 40, null, { timeout: 60000 });
+  assert.equal(await a.page.locator('#direct-peers li .link-state').textContent(), 'Direct');
+  const before = await relayBytes();
+  // The sender's connection goes away under it, as in a network change.
+  await a.page.evaluate(() => window.__pcs.forEach((pc) => pc.close()));
+  const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
+  await done.waitFor({ timeout: 60000 });
+  for (const p of [a.page, b.page]) assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Via tandem relay');
+  const grew = (await relayBytes()) - before;
+  assert.ok(grew < size * 0.7, `the relay carried ${grew} bytes of a ${size}-byte file: it went on, not over`);
+  console.log(`# data channel lost: the relay carried ${grew} of ${size} bytes`);
+  assert.deepEqual(await savedSha256(b.page, done), { name: 'dropped.bin', sha: sha256(bytes) });
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
 });

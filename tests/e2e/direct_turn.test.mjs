@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server.mjs';
-import { acceptOffer, directPages, launchChromium, savedSha256, sha256 } from './lib/direct.mjs';
+import { acceptOffer, directPages, keepPeerConnections, launchChromium, savedSha256, selectedPair, sha256 } from './lib/direct.mjs';
 
 const INSIDE = process.env.TANDEM_NETNS === '1';
 const TURN_IP = '192.0.2.10';
@@ -129,32 +129,6 @@ if (!INSIDE) {
     } finally {
       s.close();
     }
-  }
-
-  // Every RTCPeerConnection the page makes, so the test can ask it for stats itself.
-  const keepPeerConnections = () => {
-    const Native = window.RTCPeerConnection;
-    window.__pcs = [];
-    window.RTCPeerConnection = function RTCPeerConnection(...args) {
-      const pc = new Native(...args);
-      window.__pcs.push(pc);
-      return pc;
-    };
-    window.RTCPeerConnection.prototype = Native.prototype;
-  };
-
-  /** The candidate types of the selected pair of the page's connected RTCPeerConnection. */
-  function selectedPair(page) {
-    return page.evaluate(async () => {
-      const pc = window.__pcs.find((x) => x.connectionState === 'connected');
-      if (!pc) return null;
-      const stats = await pc.getStats();
-      let pair = null;
-      stats.forEach((s) => {
-        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
-      });
-      return pair && { local: stats.get(pair.localCandidateId).candidateType, remote: stats.get(pair.remoteCandidateId).candidateType };
-    });
   }
 
   test('relay-only ICE: a file goes through coturn (a relay candidate pair), not through tandem', async () => {

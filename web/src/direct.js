@@ -5,6 +5,8 @@
 import { $, h, icon, ICONS } from './dom.js';
 import { extensionOf, fileKind, formatBytes } from './format.js';
 import { Sha256 } from './sha256.js';
+import { MemorySink } from './sinks.js';
+import { load, save } from './storage.js';
 import { announce, toast } from './ui.js';
 
 const KiB = 1024;
@@ -20,13 +22,38 @@ const WS_HIGH = 1 * MiB; // the room socket's own buffer, for the relay
 const WINDOW = { direct: 16 * MiB, relay: 1536 * KiB }; // bytes sent but not acknowledged
 const ACK_EVERY = { direct: 1 * MiB, relay: 256 * KiB };
 const OPEN_TIMEOUT_MS = 5000;
+const LOST_MS = 3000; // an open path "disconnected" this long is given up for the relay
 const RESEND_MS = 1500; // control frames re-sent after a relay_busy
 const BLOB_WARN_BYTES = 1024 * MiB;
 const TEXT_MAX = 16 * KiB;
 const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)
+const KEY_RE = /^[0-9a-f]{32}$/;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const hex = (bytes) => [...bytes].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+/** A random key of this browser, kept in localStorage: part of every resume key. */
+function deviceKey() {
+  let key = load('tandem.device');
+  if (!KEY_RE.test(key ?? '')) {
+    key = hex(crypto.getRandomValues(new Uint8Array(16)));
+    save('tandem.device', key);
+  }
+  return key;
+}
+
+/**
+ * The resume key of a file offered from this browser: the same file (path,
+ * size, modification time) from the same browser has the same key after a
+ * reload, so a receiver holding part of it can say where to go on from.
+ */
+function resumeKey(device, file) {
+  const h = new Sha256();
+  h.update(enc.encode(JSON.stringify([device, file.webkitRelativePath || file.name, file.size, file.lastModified])));
+  return h.hex().slice(0, 32);
+}
+
 const rid = () => {
   const b = crypto.getRandomValues(new Uint8Array(12));
   return [...b].map((x) => x.toString(36).padStart(2, '0')).join('').slice(0, 16);
@@ -51,6 +78,11 @@ function transportSetting() {
   }
   return ['relay', 'blocked', 'turn'].includes(v) ? v : 'auto';
 }
+
+const FAILED_TEXT = {
+  verify_failed: 'Verification failed: the file arrived damaged',
+  save_failed: 'They could not save it',
+};
 
 const TURN_NOTE = {
   refused: "The TURN server refused tandem's credentials, so this goes through the tandem relay instead.",
@@ -174,7 +206,14 @@ class Link {
       }
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === 'failed' && this.mode === 'connecting') this.useRelay(true);
+      const state = pc.iceConnectionState;
+      if (state === 'failed' && this.mode === 'connecting') this.useRelay(true);
+      // An open path that stops answering (a network change) is given a
+      // moment to come back, then the transfer goes on through the relay.
+      clearTimeout(this.lostTimer);
+      if (this.pc !== pc || (this.mode !== 'direct' && this.mode !== 'turn')) return;
+      if (state === 'failed' || state === 'closed') this.useRelay(true);
+      else if (state === 'disconnected') this.lostTimer = setTimeout(() => this.pc === pc && this.useRelay(true), LOST_MS);
     };
   }
 
@@ -248,12 +287,14 @@ class Link {
   useRelay(tell) {
     clearTimeout(this.timer);
     if (this.closed) return;
+    clearTimeout(this.lostTimer);
     const was = this.mode;
     if (was !== 'relay' && this.turnTrouble) this.note = TURN_NOTE[this.turnTrouble];
     this.setMode('relay');
     if (tell && was !== 'relay') this.signal({ relay: true });
     this.closePc();
     this.flush();
+    if (was === 'direct' || was === 'turn') this.d.onPathLost(this);
     this.wake();
   }
 
@@ -272,6 +313,7 @@ class Link {
   close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.lostTimer);
     this.closePc();
     this.wake();
   }
@@ -383,6 +425,8 @@ export class Direct {
     this.in = new Map(); // transfer id -> incoming transfer
     this.inFiles = new Map(); // `${peer}/${n}` -> incoming file
     this.chats = new Set(); // ids of chats seen
+    this.partials = new Map(); // resume key -> {t, f}: part of a file kept after its sender went away
+    this.device = deviceKey();
     this.nextN = 1;
     this.iceServers = [];
     this.relayRate = 24 * MiB;
@@ -503,6 +547,8 @@ export class Direct {
   destroy() {
     this.listeners.abort();
     for (const t of this.out.values()) this.stopOut(t, 'cancelled', 'Left the room');
+    for (const t of this.in.values()) for (const f of t.files) this.dropSink(f);
+    this.partials.clear();
     for (const l of this.links.values()) l.close();
     this.links.clear();
     for (const u of this.urls) URL.revokeObjectURL(u);
@@ -557,7 +603,7 @@ export class Direct {
 
   dropAll(why) {
     for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why);
-    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why);
+    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, true, true);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }
@@ -565,7 +611,7 @@ export class Direct {
   peerGone(peer) {
     const name = this.name(peer);
     for (const t of this.out.values()) if (t.peer === peer && !t.over) this.stopOut(t, 'failed', `${name} left the room`);
-    for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`);
+    for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`, true, true);
     this.links.get(peer)?.close();
     this.links.delete(peer);
   }
@@ -586,6 +632,23 @@ export class Direct {
     // The peer is on the relay; so are we (it told us by signal too).
     if (link.mode !== 'relay') link.useRelay(false);
     this.onData(link, buf.slice(12));
+  }
+
+  /**
+   * A data channel that closed took with it whatever it had not delivered
+   * yet: each receiver says where it is (an ack with `gap`, so its sender goes
+   * back exactly there, not to the start), and each sender sends `end` again.
+   */
+  onPathLost(link) {
+    for (const t of this.in.values()) {
+      if (t.over || t.peer !== link.peer || t.state !== 'receiving') continue;
+      const f = t.files.find((x) => x.state === 'receiving' && !x.finishing);
+      if (f) link.control({ type: 'ack', id: t.id, n: f.n, offset: f.received, gap: true });
+    }
+    for (const t of this.out.values()) {
+      if (t.over || t.peer !== link.peer) continue;
+      for (const f of t.files) if (f.state === 'sending') f.endSent = false;
+    }
   }
 
   /** A relay_busy error: a frame of ours was dropped; go back and re-send. */
@@ -663,6 +726,7 @@ export class Direct {
     if (!t || t.peer !== peer) return;
     if (t.dir === 'out') {
       if (msg.type === 'accept' && t.state === 'offered') {
+        this.resumeOut(t, msg.resume_from);
         t.state = 'sending';
         this.renderHead(t);
         for (const f of t.files) this.renderFile(t, f);
@@ -692,7 +756,7 @@ export class Direct {
         const f = t.files.find((x) => x.n === msg.n);
         if (f) {
           f.state = 'failed';
-          f.error = msg.code === 'verify_failed' ? 'Verification failed: the file arrived damaged' : 'Failed on the other side';
+          f.error = FAILED_TEXT[msg.code] ?? 'Failed on the other side';
           this.renderFile(t, f);
           f.resolve?.();
         }
@@ -755,19 +819,20 @@ export class Direct {
       toast(`At most ${MAX_FILES} files at once.`, 'error');
       return;
     }
+    const keys = new Map(files.map((file) => [file, resumeKey(this.device, file)]));
     for (const peer of to) {
       const t = {
         id: rid(), dir: 'out', peer, state: 'offered', over: false,
         files: files.map((file) => ({
           n: this.nextN++, file, name: file.name || 'file', size: file.size, type: file.type || 'application/octet-stream',
-          sent: 0, acked: 0, hashed: 0, hasher: new Sha256(), state: 'waiting', block: null,
+          key: keys.get(file), sent: 0, acked: 0, hashed: 0, bytesSent: 0, hasher: new Sha256(), state: 'waiting', block: null,
         })),
       };
       this.out.set(t.id, t);
       this.renderTransfer(t);
       const link = this.link(peer);
       link.start();
-      link.control({ type: 'offer', id: t.id, files: t.files.map((f) => ({ n: f.n, name: f.name, size: f.size, type: f.type })) });
+      link.control({ type: 'offer', id: t.id, files: t.files.map((f) => ({ n: f.n, name: f.name, size: f.size, type: f.type, key: f.key })) });
     }
     announce(files.length === 1 ? `Offering ${files[0].name}` : `Offering ${files.length} files`);
   }
@@ -780,6 +845,10 @@ export class Direct {
       f.t0 = performance.now();
       const done = new Promise((resolve) => { f.resolve = resolve; });
       while (!t.over && f.state === 'sending') {
+        if (f.hashed < f.sent) {
+          await this.hashUpTo(t, f, f.sent);
+          continue;
+        }
         if (f.sent >= f.size) {
           if (!f.endSent) {
             f.sha = f.hasher.hex();
@@ -808,6 +877,7 @@ export class Direct {
           continue;
         }
         f.sent = end;
+        f.bytesSent += chunk.length;
         this.renderFile(t, f);
       }
       if (t.over) return;
@@ -818,6 +888,30 @@ export class Direct {
     if (!t.over) {
       const bad = t.files.filter((f) => f.state !== 'verified').length;
       this.finishOut(t, bad ? 'failed' : 'done');
+    }
+  }
+
+  /**
+   * A resumed file starts where the receiver is, but `end` carries the hash of
+   * all of it: the part the receiver holds is read and hashed here, not sent.
+   */
+  async hashUpTo(t, f, end) {
+    while (f.hashed < end && !t.over) {
+      const stop = Math.min(end, f.hashed + READ_BLOCK);
+      f.hasher.update(await this.read(f, f.hashed, stop));
+      f.hashed = stop;
+    }
+  }
+
+  /** The receiver's `resume_from`: where each file goes on from. */
+  resumeOut(t, list) {
+    if (!Array.isArray(list)) return;
+    for (const r of list) {
+      const f = t.files.find((x) => x.n === r?.n);
+      if (!f || !Number.isSafeInteger(r.offset) || r.offset <= 0 || r.offset > f.size) continue;
+      f.sent = r.offset;
+      f.acked = r.offset;
+      f.resumedFrom = r.offset;
     }
   }
 
@@ -862,25 +956,77 @@ export class Direct {
       if (!Number.isSafeInteger(x?.n) || !Number.isSafeInteger(size) || size < 0) return;
       files.push({
         n: x.n, name: String(x.name ?? 'file').slice(0, 255) || 'file', size,
-        type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', received: 0, lastAck: 0, lastGap: 0,
-        parts: [], hasher: new Sha256(), state: 'waiting', sha: null,
+        type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', key: KEY_RE.test(x.key ?? '') ? x.key : null,
+        received: 0, stored: 0, lastAck: 0, lastGap: 0, sink: null, hasher: new Sha256(), state: 'waiting', sha: null,
       });
     }
     const t = { id: msg.id, dir: 'in', peer: link.peer, state: 'offered', over: false, files };
     this.in.set(t.id, t);
     for (const f of files) this.inFiles.set(`${t.peer}/${f.n}`, { t, f });
+    // A sender that went away (a reload, a new network) and offers the same
+    // file again goes on from what arrived before.
+    const resumed = files.filter((f) => f.key && this.takePartial(t, f)).length;
     this.renderTransfer(t);
+    const what = files.length === 1 ? files[0].name : `${files.length} files`;
+    if (resumed === files.length) {
+      // Accepted before, by the person at this device: go on without asking again.
+      this.accept(t);
+      announce(`Continuing ${what} from ${this.name(t.peer)}`);
+      return;
+    }
     const total = files.reduce((s, f) => s + f.size, 0);
-    announce(`${this.name(t.peer)} wants to send you ${files.length === 1 ? files[0].name : `${files.length} files`} (${formatBytes(total)})`);
+    announce(`${this.name(t.peer)} wants to send you ${what} (${formatBytes(total)})`);
+  }
+
+  /**
+   * Gives `f` of the new transfer `t` what an earlier transfer of the same file
+   * (same resume key) kept; true if there was something. A transfer of it still
+   * running from another peer id (the sender's old page, not yet gone) is
+   * stopped first and kept.
+   */
+  takePartial(t, f) {
+    for (const old of this.in.values()) {
+      if (!old.over && old.peer !== t.peer && old.files.some((x) => x.key === f.key && x.state === 'receiving')) {
+        this.stopIn(old, 'failed', 'Continued in a new transfer', false, true);
+      }
+    }
+    const kept = this.partials.get(f.key);
+    if (!kept || kept.f.size !== f.size) return false;
+    this.partials.delete(f.key);
+    const was = kept.f;
+    Object.assign(f, {
+      sink: was.sink, hasher: was.hasher, received: was.received, stored: was.stored, lastAck: was.stored, resumedFrom: was.received,
+    });
+    f.sink.owner = { t, f }; // writes still on their way count for the new transfer
+    was.sink = null;
+    was.kept = false;
+    // The old row has nothing left to show once all it kept goes on elsewhere.
+    if (!kept.t.files.some((x) => x.kept)) this.forgetIn(kept.t);
+    return true;
+  }
+
+  forgetIn(t) {
+    t.el?.remove();
+    this.in.delete(t.id);
+    for (const f of t.files) {
+      if (this.inFiles.get(`${t.peer}/${f.n}`)?.t === t) this.inFiles.delete(`${t.peer}/${f.n}`);
+      if (f.kept) this.partials.delete(f.key);
+      this.dropSink(f);
+    }
   }
 
   accept(t) {
     if (t.state !== 'offered') return;
     t.state = 'receiving';
-    for (const f of t.files) f.state = 'receiving';
     t.t0 = performance.now();
-    for (const f of t.files) f.t0 = t.t0;
-    this.link(t.peer).control({ type: 'accept', id: t.id });
+    for (const f of t.files) {
+      f.state = 'receiving';
+      f.t0 = t.t0;
+      f.sink ??= new MemorySink(f.type);
+      f.sink.owner = { t, f };
+    }
+    const resume = t.files.filter((f) => f.received > 0).map((f) => ({ n: f.n, offset: f.received }));
+    this.link(t.peer).control({ type: 'accept', id: t.id, ...(resume.length ? { resume_from: resume } : {}) });
     this.renderTransfer(t);
   }
 
@@ -895,7 +1041,6 @@ export class Direct {
     if (!entry) return;
     const { t, f } = entry;
     if (t.over || f.state !== 'receiving') return;
-    const kind = link.kind();
     if (offset !== f.received) {
       // A duplicate (after a go-back) is dropped quietly; a gap asks to go back.
       const now = performance.now();
@@ -906,55 +1051,114 @@ export class Direct {
       return;
     }
     if (f.received + data.length > f.size) return;
-    if (f.t0 === undefined || f.received === 0) f.t0 = performance.now();
-    f.parts.push(data); // a view of the message's own buffer: no copy
+    if (f.received === (f.resumedFrom ?? 0)) f.t0 = performance.now();
     f.hasher.update(data);
     f.received += data.length;
-    if (f.received - f.lastAck >= ACK_EVERY[kind] || f.received === f.size) {
-      f.lastAck = f.received;
-      link.control({ type: 'ack', id: t.id, n, offset: f.received });
-    }
+    const sink = f.sink;
+    const stored = sink.write(data); // a view of the message's own buffer: no copy
+    if (stored) stored.then(() => this.onStored(sink, data.length), (err) => this.onSinkError(sink, err));
+    else this.onStored(sink, data.length);
     this.renderFile(t, f);
+  }
+
+  /** Bytes are stored (in memory at once, on disk when written): acknowledge them. */
+  onStored(sink, length) {
+    const { t, f } = sink.owner;
+    f.stored += length;
+    if (t.over || f.state !== 'receiving') return;
+    const link = this.links.get(t.peer);
+    if (!link) return;
+    if (f.stored - f.lastAck >= ACK_EVERY[link.kind()] || f.stored === f.size) {
+      f.lastAck = f.stored;
+      link.control({ type: 'ack', id: t.id, n: f.n, offset: f.stored });
+    }
     this.maybeFinish(t, f);
   }
 
-  maybeFinish(t, f) {
-    if (f.state !== 'receiving' || f.sha === null || f.received !== f.size) return;
+  onSinkError(sink, err) {
+    const { t, f } = sink.owner;
+    if (t.over) return;
+    f.error = `Could not save ${f.name}: ${err?.message || err}`;
+    this.stopIn(t, 'failed', f.error);
+  }
+
+  async maybeFinish(t, f) {
+    if (f.state !== 'receiving' || f.sha === null || f.stored !== f.size || f.finishing) return;
+    f.finishing = true;
     const link = this.link(t.peer);
     const sha = f.hasher.hex();
     if (sha !== f.sha.toLowerCase()) {
-      f.state = 'failed';
-      f.error = 'Verification failed: the file arrived damaged';
-      f.parts = [];
-      link.control({ type: 'failed', id: t.id, n: f.n, code: 'verify_failed' });
-    } else {
-      f.state = 'verified';
-      f.verifiedSha = sha;
-      const blob = new Blob(f.parts, { type: f.type || 'application/octet-stream' });
-      f.parts = [];
-      f.url = URL.createObjectURL(blob);
+      this.dropSink(f);
+      this.failIn(t, f, 'verify_failed', 'Verification failed: the file arrived damaged');
+      return;
+    }
+    let saved;
+    try {
+      saved = await f.sink.finish();
+    } catch (err) {
+      this.dropSink(f);
+      this.failIn(t, f, 'save_failed', `Could not save ${f.name}: ${err?.message || err}`);
+      return;
+    }
+    f.sink = null;
+    if (f.state !== 'receiving') {
+      // stopped while saving: what is saved stays, nothing more to say
+      if (saved.url) URL.revokeObjectURL(saved.url);
+      return;
+    }
+    f.state = 'verified';
+    f.verifiedSha = sha;
+    if (saved.url) {
+      f.url = saved.url;
       this.urls.push(f.url);
-      link.control({ type: 'verified', id: t.id, n: f.n });
-      announce(`Received ${f.name}`);
     }
+    f.disk = saved.disk ?? null;
+    link.control({ type: 'verified', id: t.id, n: f.n });
+    announce(`Received ${f.name}`);
     this.renderFile(t, f);
-    if (t.files.every((x) => x.state === 'verified' || x.state === 'failed')) {
-      t.over = true;
-      t.state = t.files.every((x) => x.state === 'verified') ? 'done' : 'failed';
-      this.renderHead(t);
-    }
+    this.maybeDone(t);
   }
 
-  stopIn(t, state, why, tell = true) {
+  failIn(t, f, code, text) {
+    f.state = 'failed';
+    f.error = text;
+    this.link(t.peer).control({ type: 'failed', id: t.id, n: f.n, code });
+    this.renderFile(t, f);
+    this.maybeDone(t);
+  }
+
+  maybeDone(t) {
+    if (t.over || !t.files.every((x) => x.state === 'verified' || x.state === 'failed')) return;
+    t.over = true;
+    t.state = t.files.every((x) => x.state === 'verified') ? 'done' : 'failed';
+    this.renderHead(t);
+  }
+
+  dropSink(f) {
+    f.sink?.discard();
+    f.sink = null;
+  }
+
+  /**
+   * Stops an incoming transfer. With `keep` (the sender went away, or our own
+   * connection did) what arrived of each file is kept under its resume key,
+   * for the sender to go on from when it offers the same file again.
+   */
+  stopIn(t, state, why, tell = true, keep = false) {
     if (t.over) return;
     if (tell) this.links.get(t.peer)?.control({ type: 'cancel', id: t.id });
     t.over = true;
     t.state = state;
     t.reason = why;
     for (const f of t.files) {
-      if (f.state !== 'verified') {
-        f.state = state;
-        f.parts = [];
+      if (f.state === 'verified') continue;
+      const resumable = keep && f.key && f.state === 'receiving' && f.received > 0 && f.sink && !f.finishing;
+      f.state = state;
+      if (resumable) {
+        f.kept = true;
+        this.partials.set(f.key, { t, f });
+      } else {
+        this.dropSink(f);
       }
     }
     this.renderTransfer(t);
@@ -1068,8 +1272,12 @@ export class Direct {
     } else {
       const dismiss = h('button', { type: 'button', className: 'btn btn-sm btn-icon dismiss', title: 'Remove from the list', attrs: { 'aria-label': 'Remove from the list' } }, icon(...ICONS.close));
       dismiss.addEventListener('click', () => {
+        if (t.dir === 'in') {
+          this.forgetIn(t); // and what it kept for a resume
+          return;
+        }
         t.el.remove();
-        (t.dir === 'out' ? this.out : this.in).delete(t.id);
+        this.out.delete(t.id);
       });
       actions.append(dismiss);
     }
@@ -1084,6 +1292,9 @@ export class Direct {
   renderFile(t, f) {
     if (!f.el) return;
     f.el.dataset.state = f.state;
+    // Counters for whoever wants to check a resume (tests do).
+    if (t.dir === 'out') f.el.dataset.sentBytes = String(f.bytesSent);
+    if (f.resumedFrom) f.el.dataset.resumedFrom = String(f.resumedFrom);
     const done = t.dir === 'out' ? f.acked : f.received;
     const pct = f.size ? Math.min(100, Math.floor((done / f.size) * 100)) : (f.state === 'verified' ? 100 : 0);
     f.bar.value = f.state === 'verified' ? 100 : pct;
@@ -1096,9 +1307,11 @@ export class Direct {
       case 'receiving': {
         const now = performance.now();
         const secs = (now - (f.t0 ?? now)) / 1000;
-        const rate = secs > 0.3 ? done / secs : 0;
+        const moved = done - (f.resumedFrom ?? 0); // bytes since this transfer (re)started
+        const rate = secs > 0.3 && moved > 0 ? moved / secs : 0;
         const left = rate > 0 ? formatDuration((f.size - done) / rate) : '';
         text = `${pct}% · ${formatBytes(done)} of ${formatBytes(f.size)}${rate ? ` · ${formatBytes(rate)}/s` : ''}${left ? ` · ${left} left` : ''}`;
+        if (f.resumedFrom) text += ` · resumed at ${formatBytes(f.resumedFrom)}`;
         if (done >= f.size) text = 'Verifying…';
         else if (t.dir === 'in' && done === 0) text = 'Queued';
         break;
@@ -1111,6 +1324,7 @@ export class Direct {
       }
       case 'failed':
         text = f.error ?? t.reason ?? 'Failed';
+        if (f.kept) text = `Stopped at ${pct}%: kept; if it is sent again, it goes on from here`;
         break;
       case 'declined':
         text = 'Declined';

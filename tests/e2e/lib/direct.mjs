@@ -80,3 +80,29 @@ export async function savedSha256(page, row) {
   ]);
   return { name: download.suggestedFilename(), sha: sha256(readFileSync(await download.path())) };
 }
+
+/** An init script: every RTCPeerConnection the page makes, in window.__pcs, so a test can ask it itself. */
+export const keepPeerConnections = () => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function RTCPeerConnection(...args) {
+    const pc = new Native(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+};
+
+/** The candidate types of the selected pair of the page's connected RTCPeerConnection (getStats). */
+export function selectedPair(page) {
+  return page.evaluate(async () => {
+    const pc = window.__pcs.find((x) => x.connectionState === 'connected');
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    });
+    return pair && { local: stats.get(pair.localCandidateId).candidateType, remote: stats.get(pair.remoteCandidateId).candidateType };
+  });
+}
