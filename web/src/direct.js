@@ -5,7 +5,7 @@
 import { $, h, icon, ICONS } from './dom.js';
 import { extensionOf, fileKind, formatBytes } from './format.js';
 import { Sha256 } from './sha256.js';
-import { MemorySink } from './sinks.js';
+import { DiskSink, MemorySink, canStreamToDisk, fileUnder } from './sinks.js';
 import { load, save } from './storage.js';
 import { announce, toast } from './ui.js';
 
@@ -24,7 +24,7 @@ const ACK_EVERY = { direct: 1 * MiB, relay: 256 * KiB };
 const OPEN_TIMEOUT_MS = 5000;
 const LOST_MS = 3000; // an open path "disconnected" this long is given up for the relay
 const RESEND_MS = 1500; // control frames re-sent after a relay_busy
-const BLOB_WARN_BYTES = 1024 * MiB;
+const BLOB_WARN_BYTES = 1024 * MiB; // received in memory above this is risky: save to disk as it arrives, or warn
 const TEXT_MAX = 16 * KiB;
 const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)
 const KEY_RE = /^[0-9a-f]{32}$/;
@@ -1030,6 +1030,29 @@ export class Direct {
     this.renderTransfer(t);
   }
 
+  /** Accept, writing each file to disk as it arrives, where the person picks. */
+  async acceptToDisk(t) {
+    if (t.state !== 'offered') return;
+    let sinks;
+    try {
+      if (t.files.length === 1 && !t.files[0].path) {
+        const handle = await window.showSaveFilePicker({ suggestedName: t.files[0].name });
+        sinks = [new DiskSink(async () => handle)];
+      } else {
+        const dir = await window.showDirectoryPicker({ mode: 'readwrite' });
+        sinks = t.files.map((f) => new DiskSink(() => fileUnder(dir, f.path || f.name)));
+      }
+    } catch (err) {
+      if (err?.name !== 'AbortError') toast(`Could not open a place to save to: ${err?.message || err}`, 'error');
+      return; // closed the picker: still offered
+    }
+    if (t.state !== 'offered') return; // cancelled while the picker was open
+    t.files.forEach((f, i) => {
+      f.sink ??= sinks[i]; // a file resumed from a kept part goes on where it was
+    });
+    this.accept(t);
+  }
+
   decline(t) {
     if (t.state !== 'offered') return;
     this.link(t.peer).control({ type: 'decline', id: t.id });
@@ -1257,13 +1280,29 @@ export class Direct {
     ];
     const actions = h('div', { className: 'dtransfer-actions' });
     if (t.dir === 'in' && t.state === 'offered') {
-      const accept = h('button', { type: 'button', className: 'btn btn-sm btn-primary accept', text: 'Accept' });
       const decline = h('button', { type: 'button', className: 'btn btn-sm decline', text: 'Decline' });
-      accept.addEventListener('click', () => this.accept(t));
       decline.addEventListener('click', () => this.decline(t));
-      actions.append(decline, accept);
-      if (total > BLOB_WARN_BYTES) {
-        parts.push(h('p', { className: 'dtransfer-warn small', text: `This browser keeps received files in memory until you save them; ${formatBytes(total)} may be too much for it.` }));
+      actions.append(decline);
+      const big = total > BLOB_WARN_BYTES;
+      if (canStreamToDisk()) {
+        // Saving as it arrives needs a place picked now (a click is a user gesture).
+        const toDisk = h('button', {
+          type: 'button', className: `btn btn-sm save-to${big ? ' btn-primary accept' : ''}`, text: big ? 'Accept and save…' : 'Save to…',
+          title: 'Pick where to save; the bytes go to disk as they arrive',
+        });
+        toDisk.addEventListener('click', () => this.acceptToDisk(t));
+        actions.append(toDisk);
+      }
+      if (!big || !canStreamToDisk()) {
+        const accept = h('button', { type: 'button', className: 'btn btn-sm btn-primary accept', text: 'Accept' });
+        accept.addEventListener('click', () => this.accept(t));
+        actions.append(accept);
+      }
+      if (big && !canStreamToDisk()) {
+        parts.push(h('p', {
+          className: 'dtransfer-warn small',
+          text: `This browser cannot write received files to disk as they arrive, so it keeps them in memory until you save them: ${formatBytes(total)} may be too much for it.`,
+        }));
       }
     } else if (!t.over) {
       const cancel = h('button', { type: 'button', className: 'btn btn-sm cancel', text: 'Cancel' });
@@ -1320,6 +1359,7 @@ export class Direct {
         const secs = f.t0 !== undefined ? (performance.now() - f.t0) / 1000 : 0;
         f.seconds = secs;
         text = `Verified (SHA-256) · ${formatBytes(f.size)}${secs > 0 ? ` in ${secs < 10 ? secs.toFixed(1) : Math.round(secs)} s` : ''}`;
+        if (f.disk) text += ` · saved as ${f.disk}`;
         break;
       }
       case 'failed':
