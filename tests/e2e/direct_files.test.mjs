@@ -10,9 +10,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { directPages, launchChromium, sha256 } from './lib/direct.mjs';
 
@@ -115,4 +115,40 @@ test('above 1 GiB: a browser that cannot write to disk as it goes warns; one tha
     assert.deepEqual(p.problems, []);
     await p.context.close();
   }
+});
+
+test('a folder goes with its relative paths, shown on the other side and kept as folders on disk', async () => {
+  const { a, b } = await pages.pair('', { init: opfsPickers });
+  const root = mkdtempSync(join(tmpdir(), 'tandem-folder-'));
+  const files = {
+    'trip/notes.txt': Buffer.from('day one: rain\n'),
+    'trip/photos/beach.bin': randomBytes(300 * 1024 + 17),
+    'trip/photos/deep/empty.txt': Buffer.alloc(0),
+  };
+  for (const [path, bytes] of Object.entries(files)) {
+    mkdirSync(join(root, dirname(path)), { recursive: true });
+    writeFileSync(join(root, path), bytes);
+  }
+  try {
+    await a.page.setInputFiles('#direct-folder', join(root, 'trip'));
+    const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
+    await offer.waitFor({ timeout: 10000 });
+    assert.match(await offer.locator('.dtransfer-title').textContent(), /3 files in trip\//);
+    const shown = (await offer.locator('li.dfile .file-name').allTextContents()).sort();
+    assert.deepEqual(shown, Object.keys(files).sort());
+    await offer.locator('button.save-to').click();
+    await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="done"]').waitFor({ timeout: 30000 });
+    assert.deepEqual(await b.page.evaluate(() => window.__picked), [['directory']]);
+    for (const [path, bytes] of Object.entries(files)) {
+      assert.deepEqual(await savedOnDisk(b.page, path), { size: bytes.length, sha: sha256(bytes) }, path);
+    }
+    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
+    assert.deepEqual((await a.page.locator('#direct-transfers li.dfile .file-name').allTextContents()).sort(), Object.keys(files).sort());
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context.close();
+  await b.context.close();
 });

@@ -26,7 +26,9 @@ const LOST_MS = 3000; // an open path "disconnected" this long is given up for t
 const RESEND_MS = 1500; // control frames re-sent after a relay_busy
 const BLOB_WARN_BYTES = 1024 * MiB; // received in memory above this is risky: save to disk as it arrives, or warn
 const TEXT_MAX = 16 * KiB;
-const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)
+const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)...
+const OFFER_BYTES = 160 * KiB; // ...so more, or longer names, are offered in several
+const PATH_MAX = 1024; // a relative path in a folder
 const KEY_RE = /^[0-9a-f]{32}$/;
 
 const enc = new TextEncoder();
@@ -52,6 +54,36 @@ function resumeKey(device, file) {
   const h = new Sha256();
   h.update(enc.encode(JSON.stringify([device, file.webkitRelativePath || file.name, file.size, file.lastModified])));
   return h.hex().slice(0, 32);
+}
+
+/**
+ * Files cut into offers that each fit one message on any path: at most
+ * MAX_FILES, and about OFFER_BYTES of JSON (names and paths are what grows).
+ */
+function offerGroups(files) {
+  const groups = [];
+  let group = [];
+  let bytes = 0;
+  for (const file of files) {
+    const size = 96 + 3 * ((file.name?.length ?? 0) + (file.webkitRelativePath?.length ?? 0) + (file.type?.length ?? 0));
+    if (group.length && (group.length >= MAX_FILES || bytes + size > OFFER_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(file);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** A relative path from an offer ("trip/photos/a.jpg"), or null if it is not a plain one. */
+function cleanPath(path) {
+  if (typeof path !== 'string' || path.length > PATH_MAX) return null;
+  const parts = path.split('/');
+  if (parts.some((p) => !p || p === '.' || p === '..' || p.length > 255 || /[\\\u0000-\u001f\u007f]/.test(p))) return null;
+  return path;
 }
 
 const rid = () => {
@@ -489,7 +521,7 @@ export class Direct {
     for (const [k, id] of Object.entries({
       card: 'direct', nameForm: 'direct-name-form', name: 'direct-name', peers: 'direct-peers',
       empty: 'direct-empty', form: 'direct-form', text: 'direct-text', sendText: 'direct-send-text', files: 'direct-files',
-      fileBtn: 'direct-file-btn', transfers: 'direct-transfers', hint: 'direct-hint',
+      fileBtn: 'direct-file-btn', folder: 'direct-folder', folderBtn: 'direct-folder-btn', transfers: 'direct-transfers', hint: 'direct-hint',
     })) this.ui[k] = $(id);
     const signal = this.listeners.signal;
     const on = (t, type, fn) => t.addEventListener(type, fn, { signal });
@@ -504,10 +536,14 @@ export class Direct {
       ev.preventDefault();
       this.sendChat();
     });
-    on(this.ui.files, 'change', () => {
-      if (this.ui.files.files?.length) this.sendFiles([...this.ui.files.files]);
-      this.ui.files.value = '';
-    });
+    for (const input of [this.ui.files, this.ui.folder]) {
+      on(input, 'change', () => {
+        if (input.files?.length) this.sendFiles([...input.files]);
+        input.value = '';
+      });
+    }
+    // Phones mostly cannot pick a folder.
+    this.ui.folderBtn.hidden = !('webkitdirectory' in HTMLInputElement.prototype) || matchMedia('(hover: none)').matches;
     // Files dropped on this card go directly, not into the room.
     const card = this.ui.card;
     const hasFiles = (ev) => [...(ev.dataTransfer?.types ?? [])].includes('Files');
@@ -783,8 +819,10 @@ export class Direct {
     const to = this.targets();
     const none = to.length === 0;
     this.ui.sendText.disabled = none;
-    this.ui.files.disabled = none;
-    this.ui.fileBtn.classList.toggle('disabled', none);
+    for (const [input, btn] of [[this.ui.files, this.ui.fileBtn], [this.ui.folder, this.ui.folderBtn]]) {
+      input.disabled = none;
+      btn.classList.toggle('disabled', none);
+    }
     this.ui.hint.textContent = this.peers.size === 0
       ? 'Nobody else is here yet. Open the room on another device to send to it directly.'
       : (none ? 'Pick who to send to.'
@@ -815,26 +853,29 @@ export class Direct {
       toast('Pick a device to send to first.', 'error');
       return;
     }
-    if (files.length > MAX_FILES) {
-      toast(`At most ${MAX_FILES} files at once.`, 'error');
-      return;
-    }
     const keys = new Map(files.map((file) => [file, resumeKey(this.device, file)]));
-    for (const peer of to) {
-      const t = {
-        id: rid(), dir: 'out', peer, state: 'offered', over: false,
-        files: files.map((file) => ({
-          n: this.nextN++, file, name: file.name || 'file', size: file.size, type: file.type || 'application/octet-stream',
-          key: keys.get(file), sent: 0, acked: 0, hashed: 0, bytesSent: 0, hasher: new Sha256(), state: 'waiting', block: null,
-        })),
-      };
-      this.out.set(t.id, t);
-      this.renderTransfer(t);
-      const link = this.link(peer);
-      link.start();
-      link.control({ type: 'offer', id: t.id, files: t.files.map((f) => ({ n: f.n, name: f.name, size: f.size, type: f.type, key: f.key })) });
-    }
+    for (const peer of to) for (const group of offerGroups(files)) this.offerTo(peer, group, keys);
     announce(files.length === 1 ? `Offering ${files[0].name}` : `Offering ${files.length} files`);
+  }
+
+  /** One offer of `files` to `peer`. */
+  offerTo(peer, files, keys) {
+    const t = {
+      id: rid(), dir: 'out', peer, state: 'offered', over: false,
+      files: files.map((file) => ({
+        n: this.nextN++, file, name: file.name || 'file', path: file.webkitRelativePath || '', size: file.size,
+        type: file.type || 'application/octet-stream', key: keys.get(file),
+        sent: 0, acked: 0, hashed: 0, bytesSent: 0, hasher: new Sha256(), state: 'waiting', block: null,
+      })),
+    };
+    this.out.set(t.id, t);
+    this.renderTransfer(t);
+    const link = this.link(peer);
+    link.start();
+    link.control({
+      type: 'offer', id: t.id,
+      files: t.files.map((f) => ({ n: f.n, name: f.name, ...(f.path ? { path: f.path } : {}), size: f.size, type: f.type, key: f.key })),
+    });
   }
 
   async runOut(t) {
@@ -955,7 +996,7 @@ export class Direct {
       const size = Number(x?.size);
       if (!Number.isSafeInteger(x?.n) || !Number.isSafeInteger(size) || size < 0) return;
       files.push({
-        n: x.n, name: String(x.name ?? 'file').slice(0, 255) || 'file', size,
+        n: x.n, name: String(x.name ?? 'file').replace(/[/\\]/g, '_').slice(0, 255) || 'file', path: cleanPath(x.path), size,
         type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', key: KEY_RE.test(x.key ?? '') ? x.key : null,
         received: 0, stored: 0, lastAck: 0, lastGap: 0, sink: null, hasher: new Sha256(), state: 'waiting', sha: null,
       });
@@ -1251,7 +1292,7 @@ export class Direct {
         tile(f.type, f.name),
         h('div', { className: 'dfile-body' },
           h('p', { className: 'dfile-line' },
-            h('span', { className: 'file-name', text: f.name, title: f.name }),
+            h('span', { className: 'file-name', text: f.path || f.name, title: f.path || f.name }),
             h('span', { className: 'dfile-size', text: formatBytes(f.size) })),
           f.bar, f.status),
         f.actions);
@@ -1269,7 +1310,9 @@ export class Direct {
     const mode = link?.mode ?? 'new';
     const who = t.dir === 'out' ? `To ${this.name(t.peer)}` : `From ${this.name(t.peer)}`;
     const total = t.files.reduce((s, f) => s + f.size, 0);
-    const count = t.files.length === 1 ? '1 file' : `${t.files.length} files`;
+    let count = t.files.length === 1 ? '1 file' : `${t.files.length} files`;
+    const top = t.files[0].path?.split('/')[0];
+    if (top && t.files.every((f) => f.path?.startsWith(`${top}/`))) count += ` in ${top}/`;
     const parts = [
       h('span', { className: 'dtransfer-icon', dataset: { dir: t.dir }, attrs: { 'aria-hidden': 'true' } },
         icon(...(t.dir === 'out' ? ['M12 19V5', 'M6 11l6-6 6 6'] : ['M12 5v14', 'M6 13l6 6 6-6']))),
