@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server.mjs';
-import { acceptOffer, directPages, keepPeerConnections, launchChromium, savedSha256, sha256, waitOnline } from './lib/direct.mjs';
+import { acceptOffer, closeClean, directPages, keepPeerConnections, launchChromium, savedSha256, sha256, waitOnline } from './lib/direct.mjs';
 
 const SHOTS = process.env.TANDEM_SCREENSHOTS || fileURLToPath(new URL('./artifacts/', import.meta.url));
 
@@ -64,7 +64,10 @@ async function hostHasIcePath() {
   return ok;
 }
 
-test('a 50 MiB file goes directly, browser to browser, never through tandem', async (t) => {
+// TANDEM_DIRECT_MIB=200 makes this a measurement of a bigger file (docs/transfer.md).
+const DIRECT_MIB = Number(process.env.TANDEM_DIRECT_MIB) || 50;
+
+test(`a ${DIRECT_MIB} MiB file goes directly, browser to browser, never through tandem`, async (t) => {
   // Where Chromium finds no candidate at all (no interface but a bare lo), no
   // direct path can exist: the fallback test below still covers the rest.
   if (!(await hostHasIcePath())) {
@@ -72,7 +75,7 @@ test('a 50 MiB file goes directly, browser to browser, never through tandem', as
     return;
   }
   const { a, b } = await pair();
-  const size = 50 * 1024 * 1024;
+  const size = DIRECT_MIB * 1024 * 1024;
   const bytes = randomBytes(size);
   const sha = sha256(bytes);
   const dir = mkdtempSync(join(tmpdir(), 'tandem-direct-'));
@@ -84,21 +87,18 @@ test('a 50 MiB file goes directly, browser to browser, never through tandem', as
     await acceptOffer(b.page);
     const t0 = Date.now();
     const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
-    await done.waitFor({ timeout: 120000 });
+    await done.waitFor({ timeout: 120000 + DIRECT_MIB * 1000 });
     const secs = (Date.now() - t0) / 1000;
     for (const p of [a.page, b.page]) assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Direct');
     const grew = (await relayBytes()) - before;
     assert.ok(grew < 4096, `the relay carried ${grew} bytes`);
-    console.log(`# direct: 50 MiB in ${secs.toFixed(2)} s (accept to verified) = ${(50 / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
+    console.log(`# direct: ${DIRECT_MIB} MiB in ${secs.toFixed(2)} s (accept to verified) = ${(DIRECT_MIB / secs).toFixed(1)} MiB/s; relay bytes +${grew}`);
     assert.deepEqual(await savedSha256(b.page, done), { name: 'big direct.bin', sha }, 'the same SHA-256');
     await shot(a.page, 'direct-direct-sent-light');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });
 
 test('with no direct path a 5 MiB file falls back to the tandem relay by itself and arrives verified', async () => {
@@ -149,10 +149,7 @@ test('with no direct path a 5 MiB file falls back to the tandem relay by itself 
   await shot(a.page, 'direct-sent-dark');
   await shot(b.page, 'direct-received-dark');
 
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });
 
 test('a declined offer says so on both sides; a chat message gets a delivery receipt', async () => {
@@ -179,10 +176,7 @@ test('a declined offer says so on both sides; a chat message gets a delivery rec
   assert.equal(await a.page.locator('#direct-transfers li.dchat.mine .dchat-state').textContent(), 'Delivered');
   assert.equal(await a.page.locator('#direct-peers li .link-state').textContent(), 'Via tandem relay');
 
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });
 
 test('cancel from the receiver stops the sender; a peer leaving fails the transfer clearly', async () => {
@@ -277,8 +271,5 @@ test('the data channel dies mid-file: the file goes on through the relay from wh
   assert.ok(grew < size * 0.7, `the relay carried ${grew} bytes of a ${size}-byte file: it went on, not over`);
   console.log(`# data channel lost: the relay carried ${grew} of ${size} bytes`);
   assert.deepEqual(await savedSha256(b.page, done), { name: 'dropped.bin', sha: sha256(bytes) });
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startServer } from './lib/server.mjs';
-import { directPages, launchChromium, sha256 } from './lib/direct.mjs';
+import { closeClean, directPages, launchChromium, sha256 } from './lib/direct.mjs';
 
 let server, browser, pages;
 before(async () => {
@@ -76,10 +76,7 @@ test('where the browser can, a received file is written to the file picked as it
   assert.deepEqual(await b.page.evaluate(() => window.__picked), [['file', 'stream me.bin']]);
   assert.deepEqual(await savedOnDisk(b.page, 'stream me.bin'), { size: bytes.length, sha: sha256(bytes) });
   await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });
 
 test('above 1 GiB: a browser that cannot write to disk as it goes warns; one that can offers only that', async () => {
@@ -147,8 +144,5 @@ test('a folder goes with its relative paths, shown on the other side and kept as
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  assert.deepEqual(a.problems, []);
-  assert.deepEqual(b.problems, []);
-  await a.context.close();
-  await b.context.close();
+  await closeClean(a, b);
 });

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server.mjs';
-import { acceptOffer, directPages, keepPeerConnections, launchChromium, savedSha256, selectedPair, sha256 } from './lib/direct.mjs';
+import { closeClean, directPages, keepPeerConnections, launchChromium, savedSha256, selectedPair, sendAccepted, sha256 } from './lib/direct.mjs';
 
 const INSIDE = process.env.TANDEM_NETNS === '1';
 const TURN_IP = '192.0.2.10';
@@ -136,20 +136,14 @@ if (!INSIDE) {
     const { a, b } = await pair('?transport=turn', { init: keepPeerConnections });
     const bytes = randomBytes(6 * 1024 * 1024 + 777);
     const before = await relayBytes();
-    await a.page.setInputFiles('#direct-files', { name: 'via turn.bin', mimeType: 'application/octet-stream', buffer: bytes });
-    await acceptOffer(b.page);
-    const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
-    await done.waitFor({ timeout: 60000 });
+    const done = await sendAccepted(a, b, 'via turn.bin', bytes);
     for (const p of [a.page, b.page]) {
       assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Via TURN');
       assert.deepEqual(await selectedPair(p), { local: 'relay', remote: 'relay' });
     }
     assert.equal((await relayBytes()) - before, 0, "tandem's relay carried nothing");
     assert.deepEqual(await savedSha256(b.page, done), { name: 'via turn.bin', sha: sha256(bytes) });
-    assert.deepEqual(a.problems, []);
-    assert.deepEqual(b.problems, []);
-    await a.context.close();
-    await b.context.close();
+    await closeClean(a, b);
   });
 
   test('a TURN server refusing the credentials: the user is told, and the file goes through the tandem relay', async () => {
@@ -157,10 +151,7 @@ if (!INSIDE) {
     const { a, b } = await pair('?transport=turn');
     const bytes = randomBytes(1024 * 1024 + 5);
     const before = await relayBytes();
-    await a.page.setInputFiles('#direct-files', { name: 'refused.bin', mimeType: 'application/octet-stream', buffer: bytes });
-    await acceptOffer(b.page);
-    const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
-    await done.waitFor({ timeout: 60000 });
+    const done = await sendAccepted(a, b, 'refused.bin', bytes);
     for (const p of [a.page, b.page]) {
       assert.equal(await p.locator('#direct-peers li .link-state').textContent(), 'Via tandem relay');
       assert.equal(await p.locator('#direct-peers li .link-note').textContent(),
@@ -168,9 +159,6 @@ if (!INSIDE) {
     }
     assert.ok((await relayBytes()) - before >= bytes.length, "the bytes went through tandem's relay");
     assert.deepEqual(await savedSha256(b.page, done), { name: 'refused.bin', sha: sha256(bytes) });
-    assert.deepEqual(a.problems, []);
-    assert.deepEqual(b.problems, []);
-    await a.context.close();
-    await b.context.close();
+    await closeClean(a, b);
   });
 }

@@ -106,3 +106,20 @@ export function selectedPair(page) {
     return pair && { local: stats.get(pair.localCandidateId).candidateType, remote: stats.get(pair.remoteCandidateId).candidateType };
   });
 }
+
+/** A sends `bytes` as `name`, B accepts it into memory; resolves with B's verified file row. */
+export async function sendAccepted(a, b, name, bytes, timeout = 60000) {
+  await a.page.setInputFiles('#direct-files', { name, mimeType: 'application/octet-stream', buffer: bytes });
+  await acceptOffer(b.page);
+  const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
+  await done.waitFor({ timeout });
+  return done;
+}
+
+/** Asserts each device's page logged no error or warning, then closes it. */
+export async function closeClean(...devices) {
+  for (const d of devices) {
+    assert.deepEqual(d.problems, []);
+    await d.context.close();
+  }
+}
