@@ -43,6 +43,15 @@ struct out_packet {
   bool binary;
 };
 
+/* Acknowledgements relayed, per receiving socket: when it acknowledges the
+ * event under `id`, the sender's callback `sender_ack` gets its answer. */
+#define RELAYED_ACKS_MAX 32
+struct relayed_ack {
+  uint32_t id; /* 0: a free slot */
+  int64_t sender_ack;
+  char sender_sid[SID_LEN + 1];
+};
+
 struct sio_session {
   conn *c;               /* the WebSocket carrying the session, or NULL on polling */
   conn *probe;           /* a WebSocket probing an upgrade, or NULL */
@@ -61,6 +70,10 @@ struct sio_session {
   struct out_packet *q;
   size_t q_len, q_cap;
   uint64_t q_bytes;
+  /* Events relayed to this socket with an ack asked for by their sender:
+   * allocated on first use, a ring of RELAYED_ACKS_MAX. */
+  struct relayed_ack *relayed;
+  uint32_t relayed_next; /* this session's next server-side ack id */
   /* A binary packet waiting for its attachments. */
   json_t *pending;
   int64_t pending_ack;
@@ -190,15 +203,22 @@ static buf *packet_buf(enum sio_type type, uint32_t attachments, int64_t id, con
   return b;
 }
 
+/* An event [name, payload] asking for an ack under `id` (-1: none). */
+static buf *event_buf_acked(const char *name, json_t *payload, uint32_t attachments, int64_t id);
+
 /* An event [name, payload] (the payload reference stays the caller's). */
 static buf *event_buf(const char *name, json_t *payload, uint32_t attachments) {
+  return event_buf_acked(name, payload, attachments, -1);
+}
+
+static buf *event_buf_acked(const char *name, json_t *payload, uint32_t attachments, int64_t id) {
   json_t *arr = json_pack("[sO]", name, payload);
   char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
   json_decref(arr);
   if (!text)
     return NULL;
   buf *b =
-      packet_buf(attachments ? SIO_BINARY_EVENT : SIO_EVENT, attachments, -1, text, strlen(text));
+      packet_buf(attachments ? SIO_BINARY_EVENT : SIO_EVENT, attachments, id, text, strlen(text));
   free(text);
   return b;
 }
@@ -367,32 +387,67 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     ws_room_peer_event(&s->member, "peer.joined");
 }
 
-/* offer, answer, ice-candidate: to payload.peerId only, which becomes the sender. */
-static void relay_to_peer(struct sio_session *s, const char *name, json_t *payload) {
+/* Notes that the target's answer to its ack `id` goes to the sender's
+ * callback `ack`; returns the id to send the event under, or -1 (out of
+ * memory: the sender is then answered at once, as for any event). */
+static int64_t relay_ack(struct sio_session *target, const struct sio_session *sender,
+                         int64_t ack) {
+  if (!target->relayed && !(target->relayed = calloc(RELAYED_ACKS_MAX, sizeof *target->relayed)))
+    return -1;
+  /* Ids count from 1; the oldest unanswered one gives way past the ring. */
+  uint32_t id = ++target->relayed_next ? target->relayed_next : ++target->relayed_next;
+  struct relayed_ack *slot = &target->relayed[id % RELAYED_ACKS_MAX];
+  slot->id = id;
+  slot->sender_ack = ack;
+  memcpy(slot->sender_sid, sender->sid, sizeof slot->sender_sid);
+  return id;
+}
+
+/* The socket acknowledged an event relayed to it: its arguments (a JSON
+ * array, passed on as written) go to the sender's callback. */
+static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args, size_t len) {
+  if (!s->relayed || id <= 0 || id > UINT32_MAX)
+    return;
+  struct relayed_ack *slot = &s->relayed[id % RELAYED_ACKS_MAX];
+  if (slot->id != (uint32_t)id)
+    return; /* unknown, answered already, or given way */
+  slot->id = 0;
+  struct sio_session *sender = hmap_get(&sessions, slot->sender_sid, SID_LEN);
+  if (!sender || sender->ended || len < 2 || args[0] != '[')
+    return;
+  send_buf(sender, packet_buf(SIO_ACK, 0, slot->sender_ack, args, len));
+}
+
+/* offer, answer, ice-candidate: to payload.peerId only, which becomes the
+ * sender. Returns true when the sender's ack (if any) is to be answered by
+ * the target's own acknowledgement rather than at once. */
+static bool relay_to_peer(struct sio_session *s, const char *name, json_t *payload, int64_t ack) {
   const char *peer = json_string_value(json_object_get(payload, "peerId"));
   if (!peer || !s->member.room)
-    return;
+    return false;
   struct hub_member *m = hub_find_peer(peer, strlen(peer));
   if (!m || m->room != s->member.room || m == &s->member)
-    return;
+    return false;
   if (m->proto == HUB_NATIVE) {
     bridge_signal_to_native(m, s->id, name, payload);
-    return;
+    return false;
   }
   struct sio_session *target = session_of(m);
   json_t *copy = json_copy(payload);
   if (!copy || json_object_set_new(copy, "peerId", json_string(s->id)) < 0) {
     json_decref(copy);
-    return;
+    return false;
   }
-  buf *b = event_buf(name, copy, s->pending_have);
+  int64_t relayed_id = ack >= 0 ? relay_ack(target, s, ack) : -1;
+  buf *b = event_buf_acked(name, copy, s->pending_have, relayed_id);
   json_decref(copy);
   if (!b)
-    return;
+    return false;
   send_packet(target, b, false);
   for (uint32_t i = 0; i < s->pending_have; i++)
     send_packet(target, s->attachments[i], true);
   buf_unref(b);
+  return relayed_id >= 0;
 }
 
 /* initiator-online, recipient-ready: to the others in payload.roomId, which
@@ -428,9 +483,10 @@ static void handle_event(struct sio_session *s, json_t *args, int64_t ack) {
   }
   if (json_is_object(payload)) {
     if (strcmp(name, "offer") == 0 || strcmp(name, "answer") == 0 ||
-        strcmp(name, "ice-candidate") == 0)
-      relay_to_peer(s, name, payload);
-    else if (strcmp(name, "initiator-online") == 0 || strcmp(name, "recipient-ready") == 0)
+        strcmp(name, "ice-candidate") == 0) {
+      if (relay_to_peer(s, name, payload, ack))
+        return; /* the target's acknowledgement answers */
+    } else if (strcmp(name, "initiator-online") == 0 || strcmp(name, "recipient-ready") == 0)
       relay_to_room(s, name, payload);
   }
   /* Unknown events are dropped, as a Socket.IO server with no listener
@@ -509,9 +565,10 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
     json_decref(args);
     return;
   }
-  case SIO_ACK:
+  case SIO_ACK: relay_ack_answer(s, pk.id, pk.data, pk.data_len); return;
   case SIO_BINARY_ACK:
-    /* The server asks for no acknowledgements, so there is nothing to answer. */
+    /* Acknowledgements carrying binary are not relayed (the sender's
+     * callback then waits for its own timeout). */
     return;
   default: fail(s, "unexpected Socket.IO packet");
   }
@@ -639,6 +696,7 @@ static void session_end(struct sio_session *s, const char *why) {
   for (size_t i = 0; i < s->q_len; i++)
     buf_unref(s->q[i].data);
   free(s->q);
+  free(s->relayed);
   s->q = NULL;
   s->q_len = 0;
   if (s->poll) {
@@ -961,6 +1019,7 @@ void socketio_free(void) {
     for (size_t i = 0; i < s->q_len; i++)
       buf_unref(s->q[i].data);
     free(s->q);
+    free(s->relayed);
     free(s);
   }
   hmap_free(&sessions);

@@ -706,3 +706,23 @@ test('without --admin-token the statistics are off', async () => {
     assert.equal((await other.stop()).code, 0);
   }
 });
+
+test('an ack asked for on a relayed offer is answered by the receiving client, not by the server', async () => {
+  const a = await joinedRoom('acked-relay');
+  const readied = next(a, 'ready');
+  const b = await connected();
+  assert.equal((await b.emitWithAck('join', { roomId: 'acked-relay' })).success, true);
+  await readied;
+  b.on('offer', (msg, answer) => answer({ accepted: true, from: msg.peerId }));
+  const reply = await a.timeout(3000).emitWithAck('offer', { peerId: b.id, offer: { type: 'offer', sdp: 'x' }, from: a.id });
+  assert.deepEqual(reply, { accepted: true, from: a.id });
+
+  // A receiver that never acknowledges leaves the sender to its own timeout.
+  b.off('offer');
+  b.on('offer', () => {});
+  await assert.rejects(a.timeout(400).emitWithAck('offer', { peerId: b.id, offer: {}, from: a.id }));
+  // An unknown peer: the server answers at once, as for any event.
+  assert.equal(await a.timeout(3000).emitWithAck('offer', { peerId: 'nobody123456', offer: {}, from: a.id }), undefined);
+  a.disconnect();
+  b.disconnect();
+});
