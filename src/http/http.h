@@ -143,6 +143,13 @@ const char *http_status_text(int status);
  * other origin. */
 void http_cors_headers(struct http_req *r, char *out, size_t cap);
 
+/* True when the origin is listed in --allowed-origins (or "*" is). */
+bool http_origin_listed(const struct config *cfg, const char *origin, size_t olen);
+/* Listed, or, when no origins are listed, the same host[:port] as the
+ * request's Host header (host may be NULL). */
+bool http_origin_allowed(const struct config *cfg, const char *origin, size_t olen,
+                         const char *host, size_t hlen);
+
 /* Security headers sent with every response. */
 extern const char http_security_headers[];
 
