@@ -93,6 +93,12 @@ static const struct option_spec options[] = {
     {"sio-joins", OPT_COUNT, OFF(sio_joins),
      "PrivyDrop joins one address may make per --sio-join-window"},
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
+    {"session-ttl", OPT_DURATION, OFF(session_ttl_ms),
+     "how long a facilitator stays signed in (the session cookie's life)"},
+    {"login-attempts", OPT_COUNT, OFF(login_attempts),
+     "sign-in attempts a minute per address and per account (429)"},
+    {"unlock-attempts", OPT_COUNT, OFF(unlock_attempts),
+     "room password attempts a minute per address (429)"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -133,6 +139,9 @@ static void set_defaults(struct config *cfg) {
   cfg->sio_max_payload = DEFAULT_SIO_MAX_PAYLOAD;
   cfg->sio_joins = DEFAULT_SIO_JOINS;
   cfg->sio_join_window_ms = DEFAULT_SIO_JOIN_WINDOW_MS;
+  cfg->session_ttl_ms = DEFAULT_SESSION_TTL_MS;
+  cfg->login_attempts = DEFAULT_LOGIN_ATTEMPTS;
+  cfg->unlock_attempts = DEFAULT_UNLOCK_ATTEMPTS;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

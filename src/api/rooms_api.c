@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/chat_api.h"
 #include "api/rooms_api.h"
 #include "config.h"
 #include "hub/hub.h"
@@ -57,6 +58,13 @@ static void create_room(struct http_req *r) {
       return;
     }
     title = json_is_string(t) && json_string_length(t) ? json_string_value(t) : NULL;
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    if (kind && strcmp(kind, "chat") == 0) {
+      free(st);
+      chat_create(r, in);
+      json_decref(in);
+      return;
+    }
   }
   free(st);
   struct app *app = app_of(r);
@@ -95,6 +103,10 @@ static void create_abort(struct http_req *r) {
 }
 
 static void show_room(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    api_respond_json(r, 200, chat_room_json(r, room), "Cache-Control: no-store\r\n");
+    return;
+  }
   struct hub_room *live = hub_find_room(room->id, STORE_ID_LEN);
   api_respond_json(r, 200, api_room_json(r, room, live ? (int)live->count : 0),
                    "Cache-Control: no-store\r\n");
@@ -113,6 +125,10 @@ static bool owner_authorised(struct http_req *r, const struct room_row *room) {
 }
 
 static void remove_room(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    chat_delete(r, room);
+    return;
+  }
   if (!owner_authorised(r, room)) {
     static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":"
                                "\"Only the room's owner token may do this.\"}}";

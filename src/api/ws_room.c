@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/chat_ws.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -89,7 +90,7 @@ static void send_frame(conn *c, buf *f) {
   buf_unref(f);
 }
 
-static void send_error(conn *c, const char *code, const char *message) {
+void ws_room_send_error(conn *c, const char *code, const char *message) {
   char out[384];
   int n = snprintf(out, sizeof out, "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", code,
                    message);
@@ -108,7 +109,8 @@ static json_t *peer_json(const struct hub_member *m) {
 }
 
 /* Sends a JSON object (taking its reference) to one member, or to the room. */
-static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct hub_member *except) {
+void ws_room_emit_json(json_t *o, conn *to, struct hub_room *room,
+                       const struct hub_member *except) {
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   buf *f = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
@@ -130,7 +132,7 @@ static void peer_event(struct hub_member *m, const char *type) {
       strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
-  emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
+  ws_room_emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
 }
 
 struct room_facts {
@@ -251,7 +253,7 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
   size_t start, len;
   if (!json_is_string(name) ||
       peer_name_check(json_string_value(name), json_string_length(name), &start, &len) < 0) {
-    send_error(c, "bad_name", "A name is 1 to 40 bytes of text.");
+    ws_room_send_error(c, "bad_name", "A name is 1 to 40 bytes of text.");
     ws_count_error(c);
     return;
   }
@@ -269,14 +271,14 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
 static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
   const struct config *cfg = c->srv->cfg;
   if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
-    send_error(c, "bad_relay",
-               "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
+    ws_room_send_error(c, "bad_relay",
+                       "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
     ws_count_error(c);
     return;
   }
   struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
   if (!target || target->room != m->room || target == m) {
-    send_error(c, "unknown_peer", "No such peer in this room.");
+    ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
     return;
   }
   uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
@@ -286,7 +288,7 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
   if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst,
                    (uint32_t)len) ||
       target->c->queued_bytes > cfg->ws_max_queue / 2) {
-    send_error(c, "relay_busy", "The relay is at its limit; slow down.");
+    ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
     return;
   }
   buf *f = buf_new(WS_HEADER_MAX + len);
@@ -309,22 +311,22 @@ static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_
   json_t *to = json_object_get(msg, "to");
   uint32_t rate = (uint32_t)cfg->signal_rate;
   if (!bucket_take(&m->signals, uv_now(c->srv->loop), rate, rate * 2, 1)) {
-    send_error(c, "rate_limited", "Too many signals; slow down.");
+    ws_room_send_error(c, "rate_limited", "Too many signals; slow down.");
     ws_count_error(c);
     return;
   }
   if (msg_len > cfg->signal_max_bytes + 256) {
-    send_error(c, "signal_too_large", "The signal data is larger than this server relays.");
+    ws_room_send_error(c, "signal_too_large", "The signal data is larger than this server relays.");
     ws_count_error(c);
     return;
   }
   if (!data) {
-    send_error(c, "bad_message", "A signal needs a data field.");
+    ws_room_send_error(c, "bad_message", "A signal needs a data field.");
     ws_count_error(c);
     return;
   }
   if (to && !json_is_string(to)) {
-    send_error(c, "bad_message", "The to field must be a peer id.");
+    ws_room_send_error(c, "bad_message", "The to field must be a peer id.");
     ws_count_error(c);
     return;
   }
@@ -332,7 +334,7 @@ static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_
   if (to) {
     target = hub_find_peer(json_string_value(to), json_string_length(to));
     if (!target || target->room != m->room || target == m) {
-      send_error(c, "unknown_peer", "No such peer in this room.");
+      ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
       ws_count_error(c);
       return;
     }
@@ -368,20 +370,20 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
   json_error_t jerr;
   json_t *msg = json_loadb((const char *)data, len, 0, &jerr);
   if (!msg) {
-    send_error(c, "bad_json", "The message is not valid JSON.");
+    ws_room_send_error(c, "bad_json", "The message is not valid JSON.");
     ws_count_error(c);
     return;
   }
   const char *type = json_string_value(json_object_get(msg, "type"));
   if (!json_is_object(msg) || !type) {
-    send_error(c, "bad_message", "A message is a JSON object with a type.");
+    ws_room_send_error(c, "bad_message", "A message is a JSON object with a type.");
     ws_count_error(c);
   } else if (strcmp(type, "signal") == 0) {
     relay_signal(c, m, msg, len);
   } else if (strcmp(type, "peer.update") == 0) {
     update_peer(c, m, msg);
   } else {
-    send_error(c, "unknown_type", "Unknown message type.");
+    ws_room_send_error(c, "unknown_type", "Unknown message type.");
     ws_count_error(c);
   }
   json_decref(msg);
@@ -401,6 +403,10 @@ static struct peer_device device_of(struct http_req *r) {
 }
 
 static void join_stored(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    chat_ws_join(r, room);
+    return;
+  }
   struct join_request req = {.after = -1, .stored = 1, .len = STORE_ID_LEN, .device = device_of(r)};
   memcpy(req.room, room->id, STORE_ID_LEN);
   char v[24];

@@ -83,7 +83,7 @@ struct http_req {
   uint32_t url_len;
   /* Set by http_upgrade: what runs once the 101 has been queued. */
   void (*upgrade)(conn *c, void *arg, uint8_t *rest, size_t rest_len);
-  unsigned char upgrade_arg[96];
+  unsigned char upgrade_arg[112];
 };
 
 /* The value of a request header (case-insensitive name), or NULL. */

@@ -46,7 +46,7 @@ void alias_generate(const uint8_t h[DEVICE_HASH_LEN], char out[ALIAS_MAX + 1]) {
            animals[h[1] % COUNT(animals)]);
 }
 
-int alias_choose(const char *in, size_t len, char out[ALIAS_MAX + 1]) {
+int alias_choose(const char *in, size_t len, char out[ALIAS_BASE_MAX + 1]) {
   size_t start, n;
   _Static_assert(PEER_NAME_MAX == ALIAS_BASE_MAX, "aliases follow the peer name rules");
   if (peer_name_check(in, len, &start, &n) < 0)

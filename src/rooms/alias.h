@@ -30,7 +30,7 @@ void alias_generate(const uint8_t device_hash[DEVICE_HASH_LEN], char out[ALIAS_M
 
 /* A chosen alias, trimmed and checked (1..40 bytes of UTF-8 text, no
  * control characters) into out. Returns 0 or -1. */
-int alias_choose(const char *in, size_t len, char out[ALIAS_MAX + 1]);
+int alias_choose(const char *in, size_t len, char out[ALIAS_BASE_MAX + 1]);
 
 /* The first of base, "base 2", "base 3", ... that `taken` says is free,
  * into out. Returns 0, or -1 when all ALIAS_SUFFIX_MAX are taken. */
