@@ -42,6 +42,8 @@ int bus_presence_add(const char *room, const char *alias, const char *peer_id) {
   }
   size_t n = strlen(alias);
   struct presence_member *m = calloc(1, sizeof *m + n + 1);
+  if (m)
+    memcpy(m->alias, alias, n + 1); /* the key must be in place before it is hashed */
   if (!m || hmap_put(&r->aliases, m->alias, n, m) < 0) {
     free(m);
     if (!r->first) {
@@ -51,7 +53,6 @@ int bus_presence_add(const char *room, const char *alias, const char *peer_id) {
     }
     return -ENOMEM;
   }
-  memcpy(m->alias, alias, n + 1);
   strncpy(m->peer_id, peer_id, sizeof m->peer_id - 1);
   m->next = r->first;
   if (r->first)
