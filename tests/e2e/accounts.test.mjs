@@ -1,6 +1,6 @@
 // Facilitator accounts: sign up, sign in with a cookie, sign out, limits on
 // guessing, and the Origin check on cookie-authenticated mutations.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { api, facilitator, chatRoom, iso } from './lib/accounts.mjs';
@@ -8,6 +8,12 @@ import { api, facilitator, chatRoom, iso } from './lib/accounts.mjs';
 let server;
 before(async () => {
   server = await startServer(['--login-attempts', '100', '--session-ttl', '1h']);
+});
+
+// A clean exit: under the sanitizers, a leak or an error fails it.
+after(async () => {
+  const { code } = await server.stop();
+  assert.equal(code, 0);
 });
 
 test('sign up, sign in, who am I, sign out', async () => {
@@ -61,7 +67,7 @@ test('no such user and a wrong password get the same 401, then 429 with Retry-Af
   assert.equal(limited.status, 429);
   assert.ok(Number(limited.headers.get('retry-after')) >= 1);
   assert.equal(limited.json.error.code, 'rate_limited');
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('passwords are never written to the log', async () => {
@@ -72,7 +78,7 @@ test('passwords are never written to the log', async () => {
   assert.ok(s.log.includes('session.created'));
   assert.ok(!s.log.includes('secret-in-the-body-42'));
   assert.ok(!s.log.includes('other-secret-in-body'));
-  await s.stop();
+  assert.equal((await s.stop()).code, 0);
 });
 
 test('a cookie-authenticated POST from a foreign Origin gets 403; the same origin passes', async () => {
@@ -147,6 +153,6 @@ test('accounts, sessions and rooms survive a restart; owned rooms do not expire 
     assert.equal(got.status, 200);
     assert.equal(got.json.title, 'kept');
   } finally {
-    await s2.stop();
+    assert.equal((await s2.stop()).code, 0);
   }
 });

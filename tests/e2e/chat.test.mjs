@@ -1,6 +1,6 @@
 // Facilitators' chat rooms, live: schedules, passwords, aliases and
 // presence, messages stored and replayed, moderation and transcripts.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { api, facilitator, chatRoom, member, newDevice, ofType, iso } from './lib/accounts.mjs';
@@ -27,6 +27,12 @@ test('a room two seconds from opening refuses with its opening time, then admits
   const welcome = await onTime.next(ofType('welcome'));
   assert.equal(welcome.room, room.id);
   await onTime.close();
+});
+
+// A clean exit: under the sanitizers, a leak or an error fails it.
+after(async () => {
+  const { code } = await server.stop();
+  assert.equal(code, 0);
 });
 
 test('at closes_at members get room.closed, their sockets close, and the room is the owner\'s history', async () => {
