@@ -39,7 +39,8 @@ static const struct option_spec options[] = {
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), "text or json"},
     {"log-level", OPT_LOG_LEVEL, OFF(log_level), "debug, info, warn or error"},
     {"allowed-origins", OPT_ORIGINS, OFF(origins),
-     "comma-separated origins allowed to open WebSockets, or *; default: same host"},
+     "comma-separated origins allowed to open WebSockets and to send cookie-authenticated "
+     "requests, or *; default: same host"},
     {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms),
      "how long in-flight requests may finish after SIGTERM"},
     {"max-url", OPT_SIZE, OFF(max_url), "longest request target (414)"},
