@@ -100,6 +100,8 @@ static const struct option_spec options[] = {
      "sign-in attempts a minute per address and per account (429)"},
     {"unlock-attempts", OPT_COUNT, OFF(unlock_attempts),
      "room password attempts a minute per address (429)"},
+    {"chat-rate", OPT_COUNT, OFF(chat_rate),
+     "chat messages a second one member may send (bursts of twice that)"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -143,6 +145,7 @@ static void set_defaults(struct config *cfg) {
   cfg->session_ttl_ms = DEFAULT_SESSION_TTL_MS;
   cfg->login_attempts = DEFAULT_LOGIN_ATTEMPTS;
   cfg->unlock_attempts = DEFAULT_UNLOCK_ATTEMPTS;
+  cfg->chat_rate = DEFAULT_CHAT_RATE;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

@@ -50,8 +50,7 @@
 #define DEFAULT_LOGIN_ATTEMPTS 10  /* a minute, per address and per account -> 429 */
 #define DEFAULT_UNLOCK_ATTEMPTS 10 /* room password tries a minute per address -> 429 */
 #define CHAT_TEXT_MAX 4096         /* bytes of one chat message */
-#define CHAT_RATE 5                /* chat messages a second per member */
-#define CHAT_BURST 10
+#define DEFAULT_CHAT_RATE 5        /* chat messages a second per member (burst: twice) */
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -99,6 +98,7 @@ struct config {
   uint64_t session_ttl_ms;
   uint64_t login_attempts;
   uint64_t unlock_attempts;
+  uint64_t chat_rate;
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

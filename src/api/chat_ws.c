@@ -307,7 +307,9 @@ static void chat(conn *c, struct hub_member *m, json_t *msg) {
     bad(c, "bad_text", "A chat message is 1 to 4096 bytes of text.");
     return;
   }
-  if (!bucket_take(&m->chat, uv_now(app->loop), CHAT_RATE, CHAT_BURST, 1)) {
+  uint32_t rate =
+      c->srv->cfg->chat_rate > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)c->srv->cfg->chat_rate;
+  if (!bucket_take(&m->chat, uv_now(app->loop), rate, rate * 2, 1)) {
     ws_room_send_error(c, "rate_limited", "Too many messages; slow down.");
     return;
   }
