@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "api/auth.h"
 #include "api/chat_api.h"
+#include "api/pwjob.h"
 #include "config.h"
 #include "http/cookie.h"
 #include "rooms/password.h"
@@ -42,6 +43,34 @@ static void done_status(void *ctx, int status) {
   *(int *)ctx = status;
 }
 
+/* The password is hashed (off the loop): store the account. */
+static void account_hashed(struct http_req *r, struct pw_job *job) {
+  if (!job->ok) {
+    http_respond_error(r, 500, "internal", "Could not hash the password.");
+    return;
+  }
+  struct account_row a = {
+      .email = job->email, .password_hash = job->hash, .created_at = time_now_ms()};
+  int status = STORE_FAILED;
+  store_account_insert(app_of(r)->store, &a, done_status, &status);
+  if (status == STORE_CONFLICT) {
+    http_respond_error(r, 409, "email_taken", "An account with this email exists.");
+    return;
+  }
+  if (status < 0) {
+    http_respond_error(r, 503, "storage_unavailable", "Could not create the account.");
+    return;
+  }
+  struct log_field f[] = {LOG_NUM("account", a.id), LOG_STR("addr", conn_peer_text(r->c))};
+  log_fields(LOG_INFO, "account.created", f, 2);
+  char created[32];
+  time_iso8601(a.created_at, created, sizeof created);
+  api_respond_json(r, 201,
+                   json_pack("{s:I, s:s, s:s}", "id", (json_int_t)a.id, "email", job->email,
+                             "created_at", created),
+                   "Cache-Control: no-store\r\n");
+}
+
 static void create_account(struct http_req *r) {
   json_t *in;
   const char *email, *pw;
@@ -49,9 +78,10 @@ static void create_account(struct http_req *r) {
   if (read_credentials(r, &in, &email, &elen, &pw, &pwlen) < 0)
     return;
   struct app *app = app_of(r);
-  char normal[EMAIL_MAX + 1], hash[PASSWORD_HASH_MAX];
+  char normal[EMAIL_MAX + 1];
   size_t klen;
   const uint8_t *k = api_addr_key(r, &klen);
+  struct pw_job *job = NULL;
   if (email_normalise(email, elen, normal) < 0) {
     http_respond_error(r, 400, "bad_email", "That is not an email address.");
   } else if (password_check(pw, pwlen) < 0) {
@@ -59,28 +89,12 @@ static void create_account(struct http_req *r) {
                        "A password is 10 to 1024 bytes long (at least 10 characters).");
   } else if (api_rate_limited(r, &app->login_addr, k, klen,
                               "Too many attempts from this address; try again later.")) {
-  } else if (password_hash(pw, pwlen, hash) < 0) {
-    http_respond_error(r, 500, "internal", "Could not hash the password.");
+  } else if (!(job = pw_job_new(pw, pwlen, account_hashed))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
   } else {
-    struct account_row a = {.email = normal, .password_hash = hash, .created_at = time_now_ms()};
-    int status = STORE_FAILED;
-    store_account_insert(app->store, &a, done_status, &status);
-    if (status == STORE_CONFLICT) {
-      http_respond_error(r, 409, "email_taken", "An account with this email exists.");
-    } else if (status < 0) {
-      http_respond_error(r, 503, "storage_unavailable", "Could not create the account.");
-    } else {
-      struct log_field f[] = {LOG_NUM("account", a.id), LOG_STR("addr", conn_peer_text(r->c))};
-      log_fields(LOG_INFO, "account.created", f, 2);
-      char created[32];
-      time_iso8601(a.created_at, created, sizeof created);
-      api_respond_json(r, 201,
-                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)a.id, "email", normal,
-                                 "created_at", created),
-                       "Cache-Control: no-store\r\n");
-    }
+    memcpy(job->email, normal, sizeof normal);
+    pw_job_start(r, job);
   }
-  sodium_memzero(hash, sizeof hash);
   json_decref(in);
 }
 
@@ -128,6 +142,17 @@ static void start_session(struct http_req *r, int64_t account_id, const char *em
                    headers);
 }
 
+/* The password was checked (off the loop): a session, or 401. */
+static void session_checked(struct http_req *r, struct pw_job *job) {
+  if (!job->ok || !job->found) {
+    struct log_field f = LOG_STR("addr", conn_peer_text(r->c));
+    log_fields(LOG_INFO, "session.refused", &f, 1);
+    http_respond_error(r, 401, "bad_credentials", "The email or the password is wrong.");
+    return;
+  }
+  start_session(r, job->id, job->email);
+}
+
 static void create_session(struct http_req *r) {
   json_t *in;
   const char *email, *pw;
@@ -142,33 +167,35 @@ static void create_session(struct http_req *r) {
   bool valid = email_normalise(email, elen, normal) == 0;
   crypto_hash_sha256(email_key, (const unsigned char *)(valid ? normal : ""),
                      valid ? strlen(normal) : 0);
+  struct login_lookup l = {.status = STORE_NOT_FOUND};
+  struct pw_job *job = NULL;
   if (api_rate_limited(r, &app->login_addr, k, klen,
                        "Too many sign-in attempts from this address; try again later.") ||
       (valid && api_rate_limited(r, &app->login_email, email_key, sizeof email_key,
                                  "Too many sign-in attempts for this account; try again later."))) {
-    json_decref(in);
-    return;
+    goto out;
   }
-  struct login_lookup l = {.status = STORE_NOT_FOUND};
   if (valid)
     store_account_by_email(app->store, normal, on_login_account, &l);
   if (l.status < 0 && l.status != STORE_NOT_FOUND) {
-    json_decref(in);
     http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-    return;
+    goto out;
+  }
+  if (!(job = pw_job_new(pw, pwlen, session_checked))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    goto out;
   }
   /* An unknown email costs the same verification as a wrong password, so
    * the time of the answer does not tell whether the account exists. */
-  bool found = l.status == STORE_OK;
-  bool ok = password_verify(found ? l.hash : app->dummy_hash, pw, pwlen) && found;
+  job->verify = true;
+  job->found = l.status == STORE_OK;
+  job->id = l.id;
+  snprintf(job->hash, sizeof job->hash, "%s", job->found ? l.hash : app->dummy_hash);
+  snprintf(job->email, sizeof job->email, "%s", valid ? normal : "");
+  pw_job_start(r, job);
+out:
+  sodium_memzero(l.hash, sizeof l.hash);
   json_decref(in);
-  if (!ok) {
-    struct log_field f = LOG_STR("addr", conn_peer_text(r->c));
-    log_fields(LOG_INFO, "session.refused", &f, 1);
-    http_respond_error(r, 401, "bad_credentials", "The email or the password is wrong.");
-    return;
-  }
-  start_session(r, l.id, normal);
 }
 
 static void delete_session(struct http_req *r) {
@@ -238,13 +265,13 @@ static void get_my_rooms(struct http_req *r) {
 const http_handler accounts_create_handler = {
     .on_body = api_body_collect,
     .on_complete = create_account,
-    .on_abort = api_body_abort,
+    .on_abort = pw_job_abort,
     .max_body = CREDENTIALS_BODY_MAX,
 };
 const http_handler session_create_handler = {
     .on_body = api_body_collect,
     .on_complete = create_session,
-    .on_abort = api_body_abort,
+    .on_abort = pw_job_abort,
     .max_body = CREDENTIALS_BODY_MAX,
 };
 const http_handler session_delete_handler = {.on_complete = delete_session};

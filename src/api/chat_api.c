@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "api/auth.h"
 #include "api/chat_ws.h"
+#include "api/pwjob.h"
 #include "hub/hub.h"
 #include "http/query.h"
 #include "rooms/alias.h"
@@ -330,24 +331,39 @@ static void patch(struct http_req *r) {
   with_room_and_body(r, patch_room);
 }
 
+/* The room password was checked (off the loop): the token, or 403. */
+static void unlock_checked(struct http_req *r, struct pw_job *job) {
+  if (!job->ok) {
+    http_respond_error(r, 403, "wrong_password", "That is not the room's password.");
+    return;
+  }
+  struct room_row room = {.password_hash = job->hash};
+  memcpy(room.id, job->room_id, sizeof room.id);
+  char token[CHAT_UNLOCK_TOKEN_LEN + 1];
+  chat_unlock_token(app_of(r)->unlock_key, &room, token);
+  api_respond_json(r, 200, json_pack("{s:s}", "token", token), "Cache-Control: no-store\r\n");
+}
+
 static void unlock_room(struct http_req *r, const struct room_row *room) {
   json_t *in = body_of(r);
   json_t *pw = in ? json_object_get(in, "password") : NULL;
   struct app *app = app_of(r);
   size_t klen;
   const uint8_t *k = api_addr_key(r, &klen);
+  struct pw_job *job = NULL;
   if (!room->owner_id || !room->password_hash) {
     http_respond_error(r, 404, "no_password", "This room has no password.");
   } else if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX_BYTES) {
     http_respond_error(r, 400, "bad_request", "The body is {\"password\": ...}.");
   } else if (api_rate_limited(r, &app->unlock_addr, k, klen,
                               "Too many password attempts; try again later.")) {
-  } else if (!password_verify(room->password_hash, json_string_value(pw), json_string_length(pw))) {
-    http_respond_error(r, 403, "wrong_password", "That is not the room's password.");
+  } else if (!(job = pw_job_new(json_string_value(pw), json_string_length(pw), unlock_checked))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
   } else {
-    char token[CHAT_UNLOCK_TOKEN_LEN + 1];
-    chat_unlock_token(app->unlock_key, room, token);
-    api_respond_json(r, 200, json_pack("{s:s}", "token", token), "Cache-Control: no-store\r\n");
+    job->verify = true;
+    snprintf(job->hash, sizeof job->hash, "%s", room->password_hash);
+    memcpy(job->room_id, room->id, sizeof job->room_id);
+    pw_job_start(r, job);
   }
 }
 
@@ -634,7 +650,7 @@ const http_handler chat_patch_handler = {
 const http_handler chat_unlock_handler = {
     .on_body = api_body_collect,
     .on_complete = unlock,
-    .on_abort = api_body_abort,
+    .on_abort = pw_job_abort,
     .max_body = CHAT_BODY_MAX,
 };
 const http_handler chat_messages_handler = {.on_complete = get_messages};

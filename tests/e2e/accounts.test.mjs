@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { api, facilitator, chatRoom, iso } from './lib/accounts.mjs';
+import { connect, sleep } from './lib/raw.mjs';
 
 let server;
 before(async () => {
@@ -155,4 +156,21 @@ test('accounts, sessions and rooms survive a restart; owned rooms do not expire 
   } finally {
     assert.equal((await s2.stop()).code, 0);
   }
+});
+
+test('clients that leave while their password is checked leave the server whole', async () => {
+  const made = await api(server, 'POST', '/api/accounts', { body: { email: 'leaver@example.org', password: 'the right password' } });
+  assert.equal(made.status, 201);
+  const body = JSON.stringify({ email: 'leaver@example.org', password: 'the right password' });
+  for (let i = 0; i < 5; i++) {
+    const socket = await connect(server.port);
+    socket.write(`POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    socket.destroy(); // gone before the check on the thread pool is done
+  }
+  await sleep(300);
+  // Sign-ins run on the thread pool: the loop answers meanwhile.
+  const logins = Array.from({ length: 4 }, () => api(server, 'POST', '/api/session', { body: JSON.parse(body) }));
+  const health = await api(server, 'GET', '/healthz');
+  assert.equal(health.status, 200);
+  for (const res of await Promise.all(logins)) assert.equal(res.status, 200);
 });
