@@ -26,7 +26,8 @@
 #define CODE_ATTEMPTS 16
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 500
-#define TRANSCRIPT_MAX 100000 /* messages in one export */
+#define TRANSCRIPT_MAX 100000            /* messages in one export */
+#define TRANSCRIPT_BYTES_MAX (32u << 20) /* and bytes: it is built in memory */
 
 static json_t *time_json(int64_t ms) {
   char t[32];
@@ -569,6 +570,8 @@ static void csv_field(struct out *o, const char *s, size_t n) {
 struct transcript {
   struct out o;
   bool csv;
+  bool truncated; /* over TRANSCRIPT_BYTES_MAX: the rest is left out */
+  int64_t last_id;
   int status;
 };
 
@@ -578,6 +581,11 @@ static void transcript_line(void *ctx, int status, const struct message_row *m) 
     t->status = status;
     return;
   }
+  if (t->o.len > TRANSCRIPT_BYTES_MAX) {
+    t->truncated = true;
+    return;
+  }
+  t->last_id = m->id;
   char when[32], id[24];
   time_iso8601(m->created_at, when, sizeof when);
   const char *alias = m->alias ? m->alias : "";
@@ -627,11 +635,13 @@ static void export_transcript(struct http_req *r, const struct room_row *room) {
                        "Could not make the transcript.");
     return;
   }
-  char headers[160];
+  char headers[256], more[64] = "";
+  if (t.truncated)
+    snprintf(more, sizeof more, "X-Transcript-Truncated-After: %lld\r\n", (long long)t.last_id);
   snprintf(headers, sizeof headers,
            "Content-Disposition: attachment; filename=\"transcript-%s.%s\"\r\n"
-           "Cache-Control: no-store\r\n",
-           room->id, csv ? "csv" : "md");
+           "Cache-Control: no-store\r\n%s",
+           room->id, csv ? "csv" : "md", more);
   http_respond(r, 200, csv ? "text/csv; charset=utf-8" : "text/markdown; charset=utf-8", t.o.p,
                t.o.len, NULL, false, headers);
   free(t.o.p);
