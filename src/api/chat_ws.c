@@ -199,12 +199,13 @@ static void refuse(conn *c, const struct chat_join *j) {
 }
 
 /* The same device again (a reload, a new tab) replaces its old socket,
- * which keeps the alias for the new one. */
-static void replace_same_device(struct hub_member *m) {
-  struct hub_room *r = m->room;
-  for (uint32_t i = 0; i < r->count; i++) {
+ * which frees the alias for the new one. Runs before the new member joins,
+ * so it does not hear the old one leave. */
+static void replace_same_device(const char *room_id, const uint8_t device_hash[DEVICE_HASH_LEN]) {
+  struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
+  for (uint32_t i = 0; r && i < r->count; i++) {
     struct hub_member *o = r->members[i];
-    if (o != m && memcmp(o->device_hash, m->device_hash, DEVICE_HASH_LEN) == 0) {
+    if (memcmp(o->device_hash, device_hash, DEVICE_HASH_LEN) == 0) {
       evict(o, "replaced", "This device joined the room again elsewhere.");
       return;
     }
@@ -258,11 +259,11 @@ static void on_open(conn *c) {
     return;
   }
   memcpy(m->device_hash, j.device_hash, DEVICE_HASH_LEN);
+  replace_same_device(j.room, j.device_hash);
   if (hub_join(m, c, j.room, STORE_ID_LEN) < 0) {
     ws_close(c, 1011, "out of memory");
     return;
   }
-  replace_same_device(m);
   if (!live_for(c, j.room) || take_alias(m, &j) < 0) {
     hub_leave(m);
     live_release(j.room);

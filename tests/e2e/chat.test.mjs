@@ -210,3 +210,42 @@ test('a join without a proper device key is refused with 400', async () => {
     assert.equal(status, 400, query);
   }
 });
+
+test('the same device joining again replaces its old socket and keeps its alias', async () => {
+  const room = await chatRoom(server, host);
+  const first = member(server, room.id);
+  const w1 = await first.next(ofType('welcome'));
+  const other = member(server, room.id, { alias: 'Witness' });
+  await other.next(ofType('welcome'));
+  const second = member(server, room.id, { device: first.device });
+  const w2 = await second.next(ofType('welcome'));
+  assert.equal(w2.alias, w1.alias);
+  assert.equal((await first.next(ofType('error'))).code, 'replaced');
+  assert.equal(await first.closed, 1008);
+  const presence = await second.next(ofType('presence'));
+  assert.deepEqual(presence.members.map((m) => m.alias).sort(), [w1.alias, 'Witness'].sort());
+  assert.ok(!second.inbox.some((m) => m.type === 'peer.left'), 'the new socket does not hear the old one leave');
+  const seenByOther = [await other.next(ofType('peer.left')), await other.next(ofType('peer.joined'))];
+  assert.deepEqual(seenByOther.map((m) => m.alias), [w1.alias, w1.alias]);
+  await second.close();
+  await other.close();
+});
+
+test('moving closes_at of a live room moves its closing', async () => {
+  const room = await chatRoom(server, host);
+  const a = member(server, room.id);
+  await a.next(ofType('welcome'));
+  const moved = await api(server, 'PATCH', `/api/rooms/${room.id}`, { cookie: host.cookie, body: { closes_at: Date.now() + 300 } });
+  assert.equal(moved.status, 200);
+  assert.equal((await a.next(ofType('room.closed'), 5000)).reason, 'closed');
+  assert.equal(await a.closed, 1000);
+});
+
+test('deleting a live room closes it for its members', async () => {
+  const room = await chatRoom(server, host);
+  const a = member(server, room.id);
+  await a.next(ofType('welcome'));
+  assert.equal((await api(server, 'DELETE', `/api/rooms/${room.id}`, { cookie: host.cookie })).status, 204);
+  assert.equal((await a.next(ofType('room.closed'))).reason, 'deleted');
+  assert.equal(await a.closed, 1000);
+});
