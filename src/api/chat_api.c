@@ -96,31 +96,22 @@ static int read_time(json_t *v, int64_t *ms) {
   return -1;
 }
 
-/* Sets *hash (owned by the caller, NULL for none) from a password field:
- * absent leaves it, null removes it, a string replaces it. 0, or -1 with
- * a 400 sent. */
-static int read_room_password(struct http_req *r, json_t *v, char **hash, bool *changed) {
-  *changed = false;
+/* What a body does to the room's password. */
+enum pw_field { PW_KEEP, PW_REMOVE, PW_SET };
+
+/* The password field: absent keeps it, null removes it, a string sets it
+ * (hashed later, off the loop). Returns the effect, or -1 with a 400 sent. */
+static int read_room_password(struct http_req *r, json_t *v) {
   if (!v)
-    return 0;
-  *changed = true;
-  if (json_is_null(v)) {
-    *hash = NULL;
-    return 0;
-  }
+    return PW_KEEP;
+  if (json_is_null(v))
+    return PW_REMOVE;
   size_t len = json_string_length(v);
   if (!json_is_string(v) || len < ROOM_PASSWORD_MIN || len > PASSWORD_MAX_BYTES) {
     http_respond_error(r, 400, "bad_password", "A room password is 4 to 1024 bytes, or null.");
     return -1;
   }
-  *hash = malloc(PASSWORD_HASH_MAX);
-  if (!*hash || password_hash(json_string_value(v), len, *hash) < 0) {
-    free(*hash);
-    *hash = NULL;
-    http_respond_error(r, 500, "internal", "Could not hash the password.");
-    return -1;
-  }
-  return 0;
+  return PW_SET;
 }
 
 static int read_title(struct http_req *r, json_t *v, const char **title) {
@@ -135,9 +126,9 @@ static int read_title(struct http_req *r, json_t *v, const char **title) {
   return 0;
 }
 
-/* Reads title, schedule and password over `room`; 0, or -1 with a 400 sent. */
-static int read_room_fields(struct http_req *r, json_t *in, struct room_row *room, char **pw_hash,
-                            bool *pw_changed) {
+/* Reads title and schedule over `room`, and what happens to the password:
+ * a pw_field, or -1 with a 400 sent. */
+static int read_room_fields(struct http_req *r, json_t *in, struct room_row *room) {
   json_t *o = json_object_get(in, "opens_at"), *c = json_object_get(in, "closes_at");
   if ((o && read_time(o, &room->opens_at) < 0) || (c && read_time(c, &room->closes_at) < 0)) {
     http_respond_error(r, 400, "bad_time",
@@ -151,7 +142,7 @@ static int read_room_fields(struct http_req *r, json_t *in, struct room_row *roo
   }
   if (read_title(r, json_object_get(in, "title"), &room->title) < 0)
     return -1;
-  return read_room_password(r, json_object_get(in, "password"), pw_hash, pw_changed);
+  return read_room_password(r, json_object_get(in, "password"));
 }
 
 struct title_probe {
@@ -191,23 +182,40 @@ static bool answered_title_taken(struct http_req *r, int64_t owner_id, const cha
   return taken != 0;
 }
 
-void chat_create(struct http_req *r, json_t *in) {
+/* Hashes the body's password on the thread pool, then calls `done`,
+ * which runs the route again with the hash (job->hash). */
+static void hash_then(struct http_req *r, json_t *in, const char *room_id, pw_job_done done) {
+  json_t *pw = json_object_get(in, "password");
+  struct pw_job *job = pw_job_new(json_string_value(pw), json_string_length(pw), done);
+  if (!job) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  job->body = json_incref(in);
+  if (room_id)
+    memcpy(job->room_id, room_id, STORE_ID_LEN + 1);
+  pw_job_start(r, job);
+}
+
+static void create_hashed(struct http_req *r, struct pw_job *job);
+
+/* Creates the room; `hash` is the password's once hashed (NULL before). */
+static void create_with(struct http_req *r, json_t *in, const char *hash) {
   struct api_account me;
   if (!auth_require(r, &me))
     return;
   struct app *app = app_of(r);
   struct room_row room = {.owner_id = me.id, .created_at = time_now_ms()};
-  char *pw_hash = NULL;
-  bool pw_set;
   if (!json_object_get(in, "title") || !json_object_get(in, "opens_at") ||
       !json_object_get(in, "closes_at")) {
     http_respond_error(r, 400, "bad_request", "A chat room needs title, opens_at and closes_at.");
     return;
   }
-  if (read_room_fields(r, in, &room, &pw_hash, &pw_set) < 0)
+  int pw = read_room_fields(r, in, &room);
+  if (pw < 0 || answered_title_taken(r, me.id, room.title, NULL))
     return;
-  if (answered_title_taken(r, me.id, room.title, NULL)) {
-    free(pw_hash);
+  if (pw == PW_SET && !hash) {
+    hash_then(r, in, NULL, create_hashed);
     return;
   }
   /* The owner acts by cookie; the owner token is drawn only because every
@@ -215,7 +223,7 @@ void chat_create(struct http_req *r, json_t *in) {
   char token[ROOM_TOKEN_LEN + 1];
   room_new_id(room.id);
   room_new_owner_token(token, room.owner_token_hash);
-  room.password_hash = pw_hash;
+  room.password_hash = pw == PW_SET ? hash : NULL;
   room.expires_at = room.closes_at;
   int status = STORE_CONFLICT;
   for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
@@ -223,18 +231,26 @@ void chat_create(struct http_req *r, json_t *in) {
     store_room_insert(app->store, &room, done_status, &status);
   }
   if (status < 0) {
-    free(pw_hash);
     http_respond_error(r, 503, "storage_unavailable", "Could not create the room; try again.");
     return;
   }
-  json_t *out = chat_room_json(r, &room);
-  free(pw_hash);
   struct log_field f[] = {LOG_STR("room", room.id), LOG_NUM("account", me.id)};
   log_fields(LOG_INFO, "room.created", f, 2);
   char location[96];
   snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
            room.id);
-  api_respond_json(r, 201, out, location);
+  api_respond_json(r, 201, chat_room_json(r, &room), location);
+}
+
+static void create_hashed(struct http_req *r, struct pw_job *job) {
+  if (!job->ok)
+    http_respond_error(r, 500, "internal", "Could not hash the password.");
+  else
+    create_with(r, job->body, job->hash);
+}
+
+void chat_create(struct http_req *r, json_t *in) {
+  create_with(r, in, NULL);
 }
 
 /* The owner of an owned room, by cookie; answers 404/401/403 itself. */
@@ -284,11 +300,13 @@ static json_t *body_of(struct http_req *r) {
   return in;
 }
 
+static void patch_hashed(struct http_req *r, struct pw_job *job);
+
 /* PATCH: {title?, opens_at?, closes_at?, password? (null removes),
- * rotate_code?: true}. */
-static void patch_room(struct http_req *r, const struct room_row *found) {
+ * rotate_code?: true}; `hash` as for create_with. */
+static void patch_with(struct http_req *r, const struct room_row *found, json_t *in,
+                       const char *hash) {
   struct api_account me;
-  json_t *in = body_of(r);
   if (!owner_only(r, found, &me))
     return;
   if (!in) {
@@ -297,17 +315,16 @@ static void patch_room(struct http_req *r, const struct room_row *found) {
   }
   struct app *app = app_of(r);
   struct room_row room = *found;
-  char *pw_hash = NULL;
-  bool pw_changed;
-  if (read_room_fields(r, in, &room, &pw_hash, &pw_changed) < 0)
+  int pw = read_room_fields(r, in, &room);
+  if (pw < 0 || answered_title_taken(r, me.id, room.title, room.id))
     return;
-  if (pw_changed)
-    room.password_hash = pw_hash;
-  room.expires_at = room.closes_at;
-  if (answered_title_taken(r, me.id, room.title, room.id)) {
-    free(pw_hash);
+  if (pw == PW_SET && !hash) {
+    hash_then(r, in, room.id, patch_hashed);
     return;
   }
+  if (pw != PW_KEEP)
+    room.password_hash = pw == PW_SET ? hash : NULL;
+  room.expires_at = room.closes_at;
   bool rotate = json_is_true(json_object_get(in, "rotate_code"));
   int status = STORE_CONFLICT;
   for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
@@ -318,14 +335,42 @@ static void patch_room(struct http_req *r, const struct room_row *found) {
       break;
   }
   if (status < 0) {
-    free(pw_hash);
     http_respond_error(r, status == STORE_CONFLICT ? 409 : 503, "update_failed",
                        "Could not change the room; try again.");
     return;
   }
   chat_ws_rescheduled(app, room.id, room.closes_at);
   api_respond_json(r, 200, chat_room_json(r, &room), "Cache-Control: no-store\r\n");
-  free(pw_hash);
+}
+
+struct patch_resume {
+  struct http_req *r;
+  struct pw_job *job;
+};
+
+static void patch_found(void *ctx, int status, const struct room_row *room) {
+  struct patch_resume *p = ctx;
+  if (room)
+    patch_with(p->r, room, p->job->body, p->job->hash);
+  else if (status == STORE_NOT_FOUND)
+    http_respond_error(p->r, 404, "room_not_found", "There is no such room.");
+  else
+    http_respond_error(p->r, 503, "storage_unavailable", "Storage is not answering; try again.");
+}
+
+/* The password is hashed: the room is read again (it may have changed
+ * meanwhile) and the change applied. */
+static void patch_hashed(struct http_req *r, struct pw_job *job) {
+  if (!job->ok) {
+    http_respond_error(r, 500, "internal", "Could not hash the password.");
+    return;
+  }
+  struct patch_resume p = {r, job};
+  store_room_get(app_of(r)->store, job->room_id, STORE_ID_LEN, patch_found, &p);
+}
+
+static void patch_room(struct http_req *r, const struct room_row *found) {
+  patch_with(r, found, body_of(r), NULL);
 }
 
 static void patch(struct http_req *r) {
@@ -654,7 +699,7 @@ static void transcript(struct http_req *r) {
 const http_handler chat_patch_handler = {
     .on_body = api_body_collect,
     .on_complete = patch,
-    .on_abort = api_body_abort,
+    .on_abort = pw_job_abort,
     .max_body = CHAT_BODY_MAX,
 };
 const http_handler chat_unlock_handler = {

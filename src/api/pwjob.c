@@ -22,6 +22,7 @@ struct pw_job *pw_job_new(const char *pw, size_t len, pw_job_done done) {
 }
 
 static void job_free(struct pw_job *j) {
+  json_decref(j->body);
   sodium_memzero(j->pw, j->pw_len);
   free(j->pw);
   sodium_memzero(j->hash, sizeof j->hash);

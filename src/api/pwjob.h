@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -37,6 +38,7 @@ struct pw_job {
   bool found;
   char email[EMAIL_MAX + 1];
   char room_id[STORE_ID_LEN + 1];
+  json_t *body; /* a reference to the request body, released with the job */
 };
 
 /* A new job for the password (copied). NULL when out of memory. */

@@ -7,6 +7,7 @@
 
 #include "api/app.h"
 #include "api/chat_api.h"
+#include "api/pwjob.h"
 #include "api/rooms_api.h"
 #include "config.h"
 #include "hub/hub.h"
@@ -95,11 +96,6 @@ static void create_room(struct http_req *r) {
   snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
            room.id);
   api_respond_json(r, 201, out, location);
-}
-
-static void create_abort(struct http_req *r) {
-  free(r->handler_state);
-  r->handler_state = NULL;
 }
 
 static void show_room(struct http_req *r, const struct room_row *room) {
@@ -194,7 +190,7 @@ static void get_qr(struct http_req *r) {
 const http_handler rooms_create_handler = {
     .on_body = create_body,
     .on_complete = create_room,
-    .on_abort = create_abort,
+    .on_abort = pw_job_abort, /* the body, or a chat room's password being hashed */
     .max_body = CREATE_BODY_MAX,
 };
 const http_handler rooms_get_handler = {.on_complete = get_room};
