@@ -202,17 +202,22 @@ void api_origin(struct http_req *r, char *out, size_t outlen) {
 struct room_lookup {
   struct http_req *r;
   api_room_cb found;
+  bool drop_only;
 };
 
 static void on_room_row(void *ctx, int status, const struct room_row *room) {
   struct room_lookup *l = ctx;
   struct http_req *r = l->r;
   api_room_cb found = l->found;
+  bool drop_only = l->drop_only;
   free(l);
   if (status == STORE_NOT_FOUND) {
     http_respond_error(r, 404, "room_not_found", "There is no such room.");
   } else if (status < 0) {
     http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
+  } else if (drop_only && room->owner_id) {
+    /* A chat room keeps no items: its password must not be walked around. */
+    http_respond_error(r, 404, "not_a_drop_room", "This room takes no items.");
   } else if (room_expired(room, time_now_ms())) {
     http_respond_error(r, 410, "room_expired", "This room has expired.");
   } else {
@@ -220,7 +225,7 @@ static void on_room_row(void *ctx, int status, const struct room_row *room) {
   }
 }
 
-void api_with_room(struct http_req *r, api_room_cb found) {
+static void with_room(struct http_req *r, api_room_cb found, bool drop_only) {
   size_t len;
   const char *key = route_param(&r->match, "room", &len);
   if (!key) {
@@ -245,6 +250,14 @@ void api_with_room(struct http_req *r, api_room_cb found) {
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  *l = (struct room_lookup){r, found};
+  *l = (struct room_lookup){r, found, drop_only};
   store_room_get(app_of(r)->store, key, len, on_room_row, l);
+}
+
+void api_with_room(struct http_req *r, api_room_cb found) {
+  with_room(r, found, false);
+}
+
+void api_with_drop_room(struct http_req *r, api_room_cb found) {
+  with_room(r, found, true);
 }

@@ -48,6 +48,8 @@ void api_respond_json(struct http_req *r, int status, json_t *body, const char *
  * address) and calls `found` with a live room; answers 404/410/429 itself. */
 typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
 void api_with_room(struct http_req *r, api_room_cb found);
+/* The same for routes of drop rooms only: a chat room is 404 not_a_drop_room. */
+void api_with_drop_room(struct http_req *r, api_room_cb found);
 
 /* The client's address as a rate-limit key (an IPv6 client by its /64). */
 const uint8_t *api_addr_key(struct http_req *r, size_t *len);

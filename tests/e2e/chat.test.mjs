@@ -66,6 +66,9 @@ test('a password room refuses without the unlock token and admits with it; wrong
   const right = await api(server, 'POST', `/api/rooms/${room.id}/unlock`, { body: { password: 'open sesame' } });
   assert.equal(right.status, 200);
   assert.match(right.json.token, /^[0-9a-f]{64}$/);
+  const items = await api(server, 'POST', `/api/rooms/${room.id}/items`, { body: { text: 'around the lock' } });
+  assert.equal(items.status, 404, 'a chat room takes no drop items');
+  assert.equal((await api(server, 'GET', `/api/rooms/${room.id}/items`)).status, 404);
   const forged = member(server, room.id, { token: '0'.repeat(64) });
   assert.equal((await forged.next(ofType('error'))).code, 'locked');
   const admitted = member(server, room.id, { token: right.json.token });
