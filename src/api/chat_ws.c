@@ -109,7 +109,9 @@ static struct live_room *live_get(uv_loop_t *loop, const char *id, int64_t close
 
 /* Drops the live entry once nobody is left in the room. */
 static void live_release(const char *id) {
-  if (hub_find_room(id, STORE_ID_LEN))
+  /* An emptied room can outlive its last member while a broadcast walks it. */
+  struct hub_room *r = hub_find_room(id, STORE_ID_LEN);
+  if (r && r->count)
     return;
   struct live_room *l = hmap_get(&live_rooms, id, STORE_ID_LEN);
   if (l)
