@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { api, facilitator, chatRoom, iso } from './lib/accounts.mjs';
 import { connect, sleep } from './lib/raw.mjs';
+import http from 'node:http';
 
 let server;
 before(async () => {
@@ -173,4 +174,38 @@ test('clients that leave while their password is checked leave the server whole'
   const health = await api(server, 'GET', '/healthz');
   assert.equal(health.status, 200);
   for (const res of await Promise.all(logins)) assert.equal(res.status, 200);
+});
+
+// A POST from a chosen loopback source address (127.0.0.x), so the
+// per-account limit can be seen apart from the per-address one.
+function postFrom(s, localAddress, path, body) {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: s.port, path, method: 'POST', localAddress, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end(text);
+  });
+}
+
+test('sign-in attempts on one account are limited across addresses', async () => {
+  const s = await startServer(['--login-attempts', '3']);
+  const made = await api(s, 'POST', '/api/accounts', { body: { email: 'target@example.org', password: 'the real password' } });
+  assert.equal(made.status, 201);
+  const guess = { email: 'Target@Example.org', password: 'a guessed password' };
+  for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4'])
+    assert.equal((await postFrom(s, from, '/api/session', guess)).status, 401, from);
+  const fourth = await postFrom(s, '127.0.0.5', '/api/session', guess);
+  assert.equal(fourth.status, 429, 'the account, not the address, is out of attempts');
+  assert.ok(Number(fourth.retryAfter) >= 1);
+  // Another account from a fresh address is not affected.
+  const other = await postFrom(s, '127.0.0.6', '/api/session', { email: 'someone@example.org', password: 'whatever it is' });
+  assert.equal(other.status, 401);
+  assert.equal((await s.stop()).code, 0);
 });
