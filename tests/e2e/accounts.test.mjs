@@ -209,3 +209,12 @@ test('sign-in attempts on one account are limited across addresses', async () =>
   assert.equal(other.status, 401);
   assert.equal((await s.stop()).code, 0);
 });
+
+test('the session cookie is Secure when tandem is reached over https', async () => {
+  const s = await startServer(['--public-url', 'https://tandem.example']);
+  await api(s, 'POST', '/api/accounts', { body: { email: 'tls@example.org', password: 'a password over tls' } });
+  const session = await api(s, 'POST', '/api/session', { body: { email: 'tls@example.org', password: 'a password over tls' } });
+  assert.equal(session.status, 200);
+  assert.match(session.headers.getSetCookie()[0], /; HttpOnly; SameSite=Lax; Secure$/);
+  assert.equal((await s.stop()).code, 0);
+});
