@@ -14,6 +14,7 @@
 #include "hub/hub.h"
 #include "net/server.h"
 #include "rooms/alias.h"
+#include "rooms/room.h"
 #include "rooms/schedule.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -214,20 +215,40 @@ static void replace_same_device(const char *room_id, const uint8_t device_hash[D
   }
 }
 
-static void got_closes_at(void *ctx, int status, const struct room_row *room) {
-  if (room)
-    *(int64_t *)ctx = room->closes_at;
+/* What the welcome tells of the room, read as the member joins. */
+struct room_facts {
+  int found;
+  int64_t opens_at, closes_at;
+  char code[STORE_CODE_LEN + 1];
+  char title[ROOM_TITLE_MAX + 1];
+};
+
+static void got_facts(void *ctx, int status, const struct room_row *room) {
+  struct room_facts *f = ctx;
+  if (!room)
+    return;
+  f->found = 1;
+  f->opens_at = room->opens_at;
+  f->closes_at = room->closes_at;
+  memcpy(f->code, room->code, sizeof f->code);
+  snprintf(f->title, sizeof f->title, "%s", room->title ? room->title : "");
 }
 
 /* The room's closing timer, started by its first member here. */
-static struct live_room *live_for(conn *c, const char *room_id) {
+static struct live_room *live_for(conn *c, const char *room_id, const struct room_facts *f) {
   struct live_room *l = hmap_get(&live_rooms, room_id, STORE_ID_LEN);
-  if (l)
-    return l;
-  struct app *app = c->srv->app;
-  int64_t closes_at = -1;
-  store_room_get(app->store, room_id, STORE_ID_LEN, got_closes_at, &closes_at);
-  return closes_at < 0 ? NULL : live_get(app->loop, room_id, closes_at);
+  return l ? l : live_get(((struct app *)c->srv->app)->loop, room_id, f->closes_at);
+}
+
+static void send_welcome(conn *c, struct hub_member *m, const char *room_id,
+                         const struct room_facts *f) {
+  char opens[32], closes[32];
+  time_iso8601(f->opens_at, opens, sizeof opens);
+  time_iso8601(f->closes_at, closes, sizeof closes);
+  ws_room_emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "welcome",
+                              "peer_id", m->peer_id, "alias", m->name, "room", room_id, "code",
+                              f->code, "title", f->title, "opens_at", opens, "closes_at", closes),
+                    c, NULL, NULL);
 }
 
 /* Gives the member its alias: the chosen or generated one, with a suffix
@@ -266,7 +287,9 @@ static void on_open(conn *c) {
     ws_close(c, 1011, "out of memory");
     return;
   }
-  if (!live_for(c, j.room) || take_alias(m, &j) < 0) {
+  struct room_facts facts = {0};
+  store_room_get(((struct app *)c->srv->app)->store, j.room, STORE_ID_LEN, got_facts, &facts);
+  if (!facts.found || !live_for(c, j.room, &facts) || take_alias(m, &j) < 0) {
     hub_leave(m);
     live_release(j.room);
     ws_room_send_error(c, "join_failed", "Could not join the room; try again.");
@@ -276,9 +299,7 @@ static void on_open(conn *c) {
   struct log_field f[] = {LOG_STR("room", j.room), LOG_STR("peer", m->peer_id),
                           LOG_STR("addr", conn_peer_text(c))};
   log_fields(LOG_INFO, "chat.join", f, 3);
-  ws_room_emit_json(json_pack("{s:s, s:s, s:s, s:s}", "type", "welcome", "peer_id", m->peer_id,
-                              "alias", m->name, "room", j.room),
-                    c, NULL, NULL);
+  send_welcome(c, m, j.room, &facts);
   send_presence(c, j.room);
   if (j.after_or_opens_at >= 0)
     replay(c, j.room, j.after_or_opens_at);

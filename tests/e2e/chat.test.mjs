@@ -26,6 +26,7 @@ test('a room two seconds from opening refuses with its opening time, then admits
   const onTime = member(server, room.id);
   const welcome = await onTime.next(ofType('welcome'));
   assert.equal(welcome.room, room.id);
+  assert.deepEqual([welcome.code, welcome.title, welcome.opens_at, welcome.closes_at], [room.code, room.title, room.opens_at, room.closes_at]);
   await onTime.close();
 });
 
