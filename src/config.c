@@ -39,7 +39,8 @@ static const struct option_spec options[] = {
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), "text or json"},
     {"log-level", OPT_LOG_LEVEL, OFF(log_level), "debug, info, warn or error"},
     {"allowed-origins", OPT_ORIGINS, OFF(origins),
-     "comma-separated origins allowed to open WebSockets, or *; default: same host"},
+     "comma-separated origins allowed to open WebSockets and to send cookie-authenticated "
+     "requests, or *; default: same host"},
     {"shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms),
      "how long in-flight requests may finish after SIGTERM"},
     {"max-url", OPT_SIZE, OFF(max_url), "longest request target (414)"},
@@ -97,6 +98,14 @@ static const struct option_spec options[] = {
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
     {"admin-token", OPT_STRING, OFF(admin_token),
      "the operator's token (Authorization: Bearer) for GET /api/stats/referrers; none: off"},
+    {"session-ttl", OPT_DURATION, OFF(session_ttl_ms),
+     "how long a facilitator stays signed in (the session cookie's life)"},
+    {"login-attempts", OPT_COUNT, OFF(login_attempts),
+     "sign-in attempts a minute per address and per account (429)"},
+    {"unlock-attempts", OPT_COUNT, OFF(unlock_attempts),
+     "room password attempts a minute per address (429)"},
+    {"chat-rate", OPT_COUNT, OFF(chat_rate),
+     "chat messages a second one member may send (bursts of twice that)"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -138,6 +147,10 @@ static void set_defaults(struct config *cfg) {
   cfg->sio_max_payload = DEFAULT_SIO_MAX_PAYLOAD;
   cfg->sio_joins = DEFAULT_SIO_JOINS;
   cfg->sio_join_window_ms = DEFAULT_SIO_JOIN_WINDOW_MS;
+  cfg->session_ttl_ms = DEFAULT_SESSION_TTL_MS;
+  cfg->login_attempts = DEFAULT_LOGIN_ATTEMPTS;
+  cfg->unlock_attempts = DEFAULT_UNLOCK_ATTEMPTS;
+  cfg->chat_rate = DEFAULT_CHAT_RATE;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

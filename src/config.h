@@ -47,6 +47,11 @@
 #define DEFAULT_SIO_MAX_PAYLOAD 1000000          /* Engine.IO maxPayload -> close */
 #define DEFAULT_SIO_JOINS 2                      /* PrivyDrop joins per window per address */
 #define DEFAULT_SIO_JOIN_WINDOW_MS 5000
+#define DEFAULT_SESSION_TTL_MS (14ull * 24 * 3600 * 1000) /* a facilitator's sign-in */
+#define DEFAULT_LOGIN_ATTEMPTS 10  /* a minute, per address and per account -> 429 */
+#define DEFAULT_UNLOCK_ATTEMPTS 10 /* room password tries a minute per address -> 429 */
+#define CHAT_TEXT_MAX 4096         /* bytes of one chat message */
+#define DEFAULT_CHAT_RATE 5        /* chat messages a second per member (burst: twice) */
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -93,6 +98,10 @@ struct config {
   uint64_t sio_joins;
   uint64_t sio_join_window_ms;
   const char *admin_token;    /* reads GET /api/stats/...; NULL: those routes are off */
+  uint64_t session_ttl_ms;
+  uint64_t login_attempts;
+  uint64_t unlock_attempts;
+  uint64_t chat_rate;
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -238,6 +238,8 @@ static int app_message(struct client *c, const char *s, size_t n) {
   }
   if (strcmp(type, "signal") == 0) {
     on_signal(c, s, n);
+  } else if (strcmp(type, "chat.message") == 0) {
+    on_chat_message(c, s, n);
   } else if (strcmp(type, "peer.joined") == 0) {
     char id[PEER_ID_MAX];
     int len = scan_string(s, n, "peer_id", id, sizeof id, NULL);
@@ -493,6 +495,8 @@ static void on_connect(uv_connect_t *req, int status) {
   char path[128], room[64];
   if (r->o.proto == PROTO_SOCKETIO)
     snprintf(path, sizeof path, "/socket.io/?EIO=4&transport=websocket");
+  else if (r->o.proto == PROTO_CHAT) /* one chat room: --room-prefix is its id */
+    snprintf(path, sizeof path, "/ws/%s?device=loadgen-device-%08u", r->o.room_prefix, c->id);
   else
     snprintf(path, sizeof path, "/ws/%s", client_room_name(r, c->room, room, sizeof room));
   char req_text[512];

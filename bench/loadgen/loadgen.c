@@ -159,6 +159,11 @@ static bool is_fanout_publisher(const struct client *c) {
 static size_t build_signal(struct run *r, char *out, size_t cap, const char *to, uint64_t t,
                            uint64_t seq) {
   const bool sio = r->o.proto == PROTO_SOCKETIO;
+  if (r->o.proto == PROTO_CHAT) { /* the time rides in the text, which the server echoes */
+    int n = snprintf(out, cap, "{\"type\":\"chat\",\"text\":\"t:%llu s:%llu\"}",
+                     (unsigned long long)t, (unsigned long long)seq);
+    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+  }
   char to_field[PEER_ID_MAX + 16] = "";
   if (to)
     snprintf(to_field, sizeof to_field, "\"to\":\"%s\",", to);
@@ -405,6 +410,32 @@ void on_peer_joined(struct client *c, const char *peer_id, size_t len) {
   c->partner_len = (uint8_t)len;
 }
 
+/* A fan-out message sent at t reached a subscriber. */
+static void fanout_delivered(struct client *c, uint64_t t) {
+  struct run *r = c->run;
+  struct phase_result *res = &r->results[r->nresults];
+  uint64_t now = uv_hrtime();
+  if (is_fanout_publisher(c))
+    return;
+  r->phase_delivered++;
+  if (r->measuring) {
+    hist_record(&res->lat, now > t ? now - t : 0);
+    res->window_count++;
+  }
+  publisher_pump(r);
+}
+
+void on_chat_message(struct client *c, const char *msg, size_t len) {
+  long at = scan_find(msg, len, "\"text\":\"t:", 10);
+  char *end;
+  unsigned long long t = at >= 0 ? strtoull(msg + at + 10, &end, 10) : 0;
+  if (at < 0 || end >= msg + len || *end != ' ' || c->run->o.mode != MODE_FANOUT) {
+    c->run->err.protocol++;
+    return;
+  }
+  fanout_delivered(c, t);
+}
+
 void on_signal(struct client *c, const char *msg, size_t len) {
   struct run *r = c->run;
   uint64_t t;
@@ -416,14 +447,7 @@ void on_signal(struct client *c, const char *msg, size_t len) {
   uint64_t now = uv_hrtime();
   struct phase_result *res = &r->results[r->nresults];
   if (r->o.mode == MODE_FANOUT) {
-    if (is_fanout_publisher(c))
-      return;
-    r->phase_delivered++;
-    if (r->measuring) {
-      hist_record(&res->lat, now > t ? now - t : 0);
-      res->window_count++;
-    }
-    publisher_pump(r);
+    fanout_delivered(c, t);
     return;
   }
   if (r->o.mode != MODE_PINGPONG)
@@ -453,7 +477,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: loadgen --mode fanout|pingpong|idle --port PORT [options]\n"
           "  --host ADDR            server address, loopback only (127.0.0.1)\n"
-          "  --proto native|socketio  /ws/<room> JSON, or Socket.IO v5 at /socket.io/\n"
+          "  --proto native|socketio|chat  /ws/<room> JSON, Socket.IO v5 at /socket.io/, or\n"
+          "                         a chat room (fanout; --room-prefix is the room's id)\n"
           "  --connections N        fanout: subscribers; pingpong: peers (2 per room);\n"
           "                         idle: connections (default 1000)\n"
           "  --room-size K          idle: peers per room (default 20)\n"
@@ -560,6 +585,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
         o->proto = PROTO_NATIVE;
       else if (strcmp(v, "socketio") == 0)
         o->proto = PROTO_SOCKETIO;
+      else if (strcmp(v, "chat") == 0)
+        o->proto = PROTO_CHAT;
       else
         bad = 1;
     } else if (strcmp(a, "--host") == 0) {
@@ -658,7 +685,10 @@ static void report(struct run *r) {
   uint64_t now = uv_hrtime();
   double connect_s = r->ready ? secs(r->t_connect_start, r->t_connect_end) : 0;
   fprintf(f, "{\"mode\":\"%s\",\"proto\":\"%s\",\"label\":\"%s\",", mode_name(r->o.mode),
-          r->o.proto == PROTO_SOCKETIO ? "socketio" : "native", r->o.label);
+          r->o.proto == PROTO_SOCKETIO ? "socketio"
+          : r->o.proto == PROTO_CHAT   ? "chat"
+                                       : "native",
+          r->o.label);
   fprintf(f, "\"connections\":%u,\"connected\":%u,\"failed\":%u,", r->nclients, r->ready,
           r->failed);
   fprintf(f, "\"connect\":{\"seconds\":%.3f,\"per_s\":%.1f,", connect_s,

@@ -18,7 +18,7 @@
 #define MAX_RATES 8         /* fan-out phases in one run */
 
 enum mode { MODE_FANOUT, MODE_PINGPONG, MODE_IDLE };
-enum proto { PROTO_NATIVE, PROTO_SOCKETIO };
+enum proto { PROTO_NATIVE, PROTO_SOCKETIO, PROTO_CHAT };
 
 enum cstate {
   C_NEW,        /* not started */
@@ -158,5 +158,7 @@ void on_client_ready(struct client *c);
 void on_client_closed(struct client *c);
 void on_peer_joined(struct client *c, const char *peer_id, size_t len);
 void on_signal(struct client *c, const char *msg, size_t len);
+/* A chat.message (chat rooms: --proto chat) whose text carries the time. */
+void on_chat_message(struct client *c, const char *msg, size_t len);
 
 #endif

@@ -8,13 +8,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "api/chat_ws.h"
+#include "bus/bus.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "net/addr_table.h"
 #include "rooms/lifecycle.h"
+#include "rooms/password.h"
 #include "rooms/room.h"
 #include "store/blobs.h"
 #include "util/log.h"
+#include "util/rand.h"
+#include <sodium.h>
 #include "util/timefmt.h"
 
 int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct store *store,
@@ -30,6 +35,20 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
     snprintf(err, errlen, "--autocomplete-per-minute must be at least 1");
     return -1;
   }
+  uint32_t logins = (uint32_t)cfg->login_attempts, unlocks = (uint32_t)cfg->unlock_attempts;
+  if (ratelimit_init(&app->login_addr, logins, 60000) < 0 ||
+      ratelimit_init(&app->login_email, logins, 60000) < 0 ||
+      ratelimit_init(&app->unlock_addr, unlocks, 60000) < 0) {
+    snprintf(err, errlen, "bad sign-in limits");
+    return -1;
+  }
+  char random_pw[33];
+  rand_base62(random_pw, 32);
+  randombytes_buf(app->unlock_key, sizeof app->unlock_key);
+  if (password_hash(random_pw, 32, app->dummy_hash) < 0) {
+    snprintf(err, errlen, "out of memory (password hashing)");
+    return -1;
+  }
   if (blobs_init(cfg->data_dir, store, err, errlen) < 0)
     return -1;
   return lifecycle_start(app, err, errlen);
@@ -37,11 +56,72 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
 
 void app_stop(struct app *app) {
   lifecycle_stop(app);
+  chat_ws_stop();
 }
 
 void app_free(struct app *app) {
   ratelimit_free(&app->code_lookups);
   ratelimit_free(&app->autocompletes);
+  ratelimit_free(&app->login_addr);
+  ratelimit_free(&app->login_email);
+  ratelimit_free(&app->unlock_addr);
+  bus_free();
+}
+
+const uint8_t *api_addr_key(struct http_req *r, size_t *len) {
+  const struct addr_entry *a = r->c->addr;
+  *len = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+  return a->key;
+}
+
+bool api_rate_limited(struct http_req *r, ratelimit *rl, const void *key, size_t klen,
+                      const char *message) {
+  uint64_t retry_ms = 0;
+  /* Out of memory fails open: a limiter must not lock everyone out. */
+  if (ratelimit_hit(rl, key, klen, uv_now(app_of(r)->loop), &retry_ms) != RATELIMIT_LIMITED)
+    return false;
+  char extra[64];
+  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message", message);
+  api_respond_json(r, 429, body, extra);
+  return true;
+}
+
+struct body {
+  size_t len;
+  char data[];
+};
+
+void api_body_collect(struct http_req *r, const uint8_t *data, size_t len) {
+  struct body *b = r->handler_state;
+  size_t have = b ? b->len : 0;
+  struct body *grown = realloc(b, sizeof *b + have + len);
+  if (!grown)
+    return; /* the body is then incomplete and fails to parse: 400 */
+  memcpy(grown->data + have, data, len);
+  grown->len = have + len;
+  r->handler_state = grown;
+}
+
+json_t *api_body_json(struct http_req *r) {
+  struct body *b = r->handler_state;
+  r->handler_state = NULL;
+  if (!b)
+    return NULL;
+  json_error_t jerr;
+  json_t *j = json_loadb(b->data, b->len, 0, &jerr);
+  free(b);
+  if (j && !json_is_object(j)) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+void api_body_abort(struct http_req *r) {
+  free(r->handler_state);
+  r->handler_state = NULL;
 }
 
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers) {
@@ -128,17 +208,22 @@ void api_origin(struct http_req *r, char *out, size_t outlen) {
 struct room_lookup {
   struct http_req *r;
   api_room_cb found;
+  bool drop_only;
 };
 
 static void on_room_row(void *ctx, int status, const struct room_row *room) {
   struct room_lookup *l = ctx;
   struct http_req *r = l->r;
   api_room_cb found = l->found;
+  bool drop_only = l->drop_only;
   free(l);
   if (status == STORE_NOT_FOUND) {
     http_respond_error(r, 404, "room_not_found", "There is no such room.");
   } else if (status < 0) {
     http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
+  } else if (drop_only && room->owner_id) {
+    /* A chat room keeps no items: its password must not be walked around. */
+    http_respond_error(r, 404, "not_a_drop_room", "This room takes no items.");
   } else if (room_expired(room, time_now_ms())) {
     http_respond_error(r, 410, "room_expired", "This room has expired.");
   } else {
@@ -146,23 +231,15 @@ static void on_room_row(void *ctx, int status, const struct room_row *room) {
   }
 }
 
-bool api_rate_limited(struct http_req *r, ratelimit *rl, const char *message) {
-  uint64_t retry_ms = 0;
+bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *message) {
   /* Keyed by address bytes; an IPv6 client counts by its /64, which it
-   * could otherwise rotate through. Out of memory fails open. */
-  const struct addr_entry *a = r->c->addr;
-  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
-  if (ratelimit_hit(rl, a->key, klen, uv_now(app_of(r)->loop), &retry_ms) != RATELIMIT_LIMITED)
-    return false;
-  char extra[64];
-  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-           (unsigned long long)((retry_ms + 999) / 1000));
-  json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message", message);
-  api_respond_json(r, 429, body, extra);
-  return true;
+   * could otherwise rotate through. */
+  size_t klen;
+  const uint8_t *k = api_addr_key(r, &klen);
+  return api_rate_limited(r, rl, k, klen, message);
 }
 
-void api_with_room(struct http_req *r, api_room_cb found) {
+static void with_room(struct http_req *r, api_room_cb found, bool drop_only) {
   size_t len;
   const char *key = route_param(&r->match, "room", &len);
   if (!key) {
@@ -173,8 +250,8 @@ void api_with_room(struct http_req *r, api_room_cb found) {
     return;
   }
   if (room_key_is_code(key, len) &&
-      api_rate_limited(r, &app_of(r)->code_lookups,
-                       "Too many code lookups from this address; try again later."))
+      api_addr_rate_limited(r, &app_of(r)->code_lookups,
+                            "Too many code lookups from this address; try again later."))
     return;
   /* The store may answer after this returns, so the lookup lives on the heap. */
   struct room_lookup *l = malloc(sizeof *l);
@@ -182,6 +259,14 @@ void api_with_room(struct http_req *r, api_room_cb found) {
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  *l = (struct room_lookup){r, found};
+  *l = (struct room_lookup){r, found, drop_only};
   store_room_get(app_of(r)->store, key, len, on_room_row, l);
+}
+
+void api_with_room(struct http_req *r, api_room_cb found) {
+  with_room(r, found, false);
+}
+
+void api_with_drop_room(struct http_req *r, api_room_cb found) {
+  with_room(r, found, true);
 }

@@ -17,7 +17,14 @@ struct app {
   uv_timer_t sweeper;      /* deletes expired rooms */
   ratelimit code_lookups;  /* per client address */
   ratelimit autocompletes; /* per client address */
-  char blob_dir[4096];     /* <data-dir>/blobs */
+  ratelimit login_addr;    /* sign-in attempts per client address */
+  ratelimit login_email;   /* sign-in attempts per account (hash of the email) */
+  ratelimit unlock_addr;   /* room password attempts per client address */
+  /* A hash of a random password: a sign-in for an unknown email verifies
+   * against it, so the answer takes as long as for a wrong password. */
+  char dummy_hash[128];
+  uint8_t unlock_key[32]; /* signs room unlock tokens; new on each start */
+  char blob_dir[4096];    /* <data-dir>/blobs */
 };
 
 /* The route table of tandem. */
@@ -38,15 +45,30 @@ static inline struct app *app_of(struct http_req *r) {
 /* Sends a JSON body (takes the reference to `body`). */
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);
 
-/* Counts a request against `rl` for the client's address (IPv6: its /64);
- * over the limit, answers 429 rate_limited with Retry-After and `message`
- * and returns true. */
-bool api_rate_limited(struct http_req *r, ratelimit *rl, const char *message);
 
 /* Looks the `:room` parameter up (id or code, codes rate limited per
  * address) and calls `found` with a live room; answers 404/410/429 itself. */
 typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
 void api_with_room(struct http_req *r, api_room_cb found);
+/* The same for routes of drop rooms only: a chat room is 404 not_a_drop_room. */
+void api_with_drop_room(struct http_req *r, api_room_cb found);
+
+/* The client's address as a rate-limit key (an IPv6 client by its /64). */
+const uint8_t *api_addr_key(struct http_req *r, size_t *len);
+
+/* Counts an attempt against a limiter; when over the limit answers 429 with
+ * Retry-After and `message`, and returns true. */
+bool api_rate_limited(struct http_req *r, ratelimit *rl, const void *key, size_t klen,
+                      const char *message);
+/* The same, keyed by the client's address (IPv6: its /64). */
+bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *message);
+
+/* JSON request bodies: on_body collects (bounded by the handler's
+ * max_body), api_body_json parses and releases them (NULL when absent or
+ * not a JSON object), api_body_abort releases them. */
+void api_body_collect(struct http_req *r, const uint8_t *data, size_t len);
+json_t *api_body_json(struct http_req *r);
+void api_body_abort(struct http_req *r);
 
 /* The public JSON of a room / an item. */
 json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online);

@@ -24,7 +24,7 @@ struct body {
 };
 
 static void on_headers(struct http_req *r) {
-  api_rate_limited(r, &app_of(r)->autocompletes,
+  api_addr_rate_limited(r, &app_of(r)->autocompletes,
                    "Too many autocomplete requests from this address; try again later.");
 }
 

@@ -546,7 +546,7 @@ static void post_start(struct http_req *r, const struct room_row *room) {
 }
 
 static void post_headers(struct http_req *r) {
-  api_with_room(r, post_start);
+  api_with_drop_room(r, post_start);
 }
 
 const http_handler items_post_handler = {
@@ -607,7 +607,7 @@ static void list_items(struct http_req *r, const struct room_row *room) {
 }
 
 static void get_list(struct http_req *r) {
-  api_with_room(r, list_items);
+  api_with_drop_room(r, list_items);
 }
 
 struct one_item {
@@ -648,7 +648,7 @@ static void get_item_in(struct http_req *r, const struct room_row *room) {
   with_item(r, room, show_item);
 }
 static void get_item(struct http_req *r) {
-  api_with_room(r, get_item_in);
+  api_with_drop_room(r, get_item_in);
 }
 
 static void deleted(void *ctx, int status) {
@@ -680,7 +680,7 @@ static void delete_item_in(struct http_req *r, const struct room_row *room) {
   with_item(r, room, remove_item);
 }
 static void delete_item(struct http_req *r) {
-  api_with_room(r, delete_item_in);
+  api_with_drop_room(r, delete_item_in);
 }
 
 /* The file, as an attachment so a browser never renders what a user
@@ -888,7 +888,7 @@ static void get_file_in(struct http_req *r, const struct room_row *room) {
   with_item(r, room, send_file);
 }
 static void get_file(struct http_req *r) {
-  api_with_room(r, get_file_in);
+  api_with_drop_room(r, get_file_in);
 }
 
 const http_handler items_list_handler = {.on_complete = get_list};

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/chat_api.h"
+#include "api/pwjob.h"
 #include "api/rooms_api.h"
 #include "config.h"
 #include "hub/hub.h"
@@ -57,6 +59,13 @@ static void create_room(struct http_req *r) {
       return;
     }
     title = json_is_string(t) && json_string_length(t) ? json_string_value(t) : NULL;
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    if (kind && strcmp(kind, "chat") == 0) {
+      free(st);
+      chat_create(r, in);
+      json_decref(in);
+      return;
+    }
   }
   free(st);
   struct app *app = app_of(r);
@@ -89,12 +98,11 @@ static void create_room(struct http_req *r) {
   api_respond_json(r, 201, out, location);
 }
 
-static void create_abort(struct http_req *r) {
-  free(r->handler_state);
-  r->handler_state = NULL;
-}
-
 static void show_room(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    api_respond_json(r, 200, chat_room_json(r, room), "Cache-Control: no-store\r\n");
+    return;
+  }
   struct hub_room *live = hub_find_room(room->id, STORE_ID_LEN);
   api_respond_json(r, 200, api_room_json(r, room, live ? (int)live->count : 0),
                    "Cache-Control: no-store\r\n");
@@ -113,6 +121,10 @@ static bool owner_authorised(struct http_req *r, const struct room_row *room) {
 }
 
 static void remove_room(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    chat_delete(r, room);
+    return;
+  }
   if (!owner_authorised(r, room)) {
     static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":"
                                "\"Only the room's owner token may do this.\"}}";
@@ -178,7 +190,7 @@ static void get_qr(struct http_req *r) {
 const http_handler rooms_create_handler = {
     .on_body = create_body,
     .on_complete = create_room,
-    .on_abort = create_abort,
+    .on_abort = pw_job_abort, /* the body, or a chat room's password being hashed */
     .max_body = CREATE_BODY_MAX,
 };
 const http_handler rooms_get_handler = {.on_complete = get_room};

@@ -1,6 +1,8 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
+#include "api/accounts_api.h"
 #include "api/app.h"
 #include "api/autocomplete_api.h"
+#include "api/chat_api.h"
 #include "api/config_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
@@ -53,6 +55,17 @@ const struct route app_routes[] = {
     {METHOD_POST, "/api/rooms", &rooms_create_handler},
     {METHOD_GET, "/api/rooms/:room", &rooms_get_handler},
     {METHOD_DELETE, "/api/rooms/:room", &rooms_delete_handler},
+    {METHOD_PATCH, "/api/rooms/:room", &chat_patch_handler},
+    {METHOD_POST, "/api/rooms/:room/unlock", &chat_unlock_handler},
+    {METHOD_GET, "/api/rooms/:room/messages", &chat_messages_handler},
+    {METHOD_DELETE, "/api/rooms/:room/messages/:id", &chat_delete_msg_handler},
+    {METHOD_POST, "/api/rooms/:room/remove", &chat_remove_handler},
+    {METHOD_GET, "/api/rooms/:room/transcript", &chat_transcript_handler},
+    {METHOD_POST, "/api/accounts", &accounts_create_handler},
+    {METHOD_POST, "/api/session", &session_create_handler},
+    {METHOD_DELETE, "/api/session", &session_delete_handler},
+    {METHOD_GET, "/api/me", &me_handler},
+    {METHOD_GET, "/api/me/rooms", &me_rooms_handler},
     {METHOD_GET, "/api/rooms/:room/qr.svg", &rooms_qr_handler},
     {METHOD_GET, "/api/rooms/:room/items", &items_list_handler},
     {METHOD_POST, "/api/rooms/:room/items", &items_post_handler},

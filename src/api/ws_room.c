@@ -7,6 +7,7 @@
 
 #include "api/app.h"
 #include "api/bridge.h"
+#include "api/chat_ws.h"
 #include "api/privydrop.h"
 #include "config.h"
 #include "http/query.h"
@@ -92,7 +93,7 @@ static void send_frame(conn *c, buf *f) {
   buf_unref(f);
 }
 
-static void send_error(conn *c, const char *code, const char *message) {
+void ws_room_send_error(conn *c, const char *code, const char *message) {
   char out[384];
   int n = snprintf(out, sizeof out, "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", code,
                    message);
@@ -111,7 +112,8 @@ static json_t *peer_json(const struct hub_member *m) {
 }
 
 /* Sends a JSON object (taking its reference) to one member, or to the room. */
-static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct hub_member *except) {
+void ws_room_emit_json(json_t *o, conn *to, struct hub_room *room,
+                       const struct hub_member *except) {
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   buf *f = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
@@ -133,7 +135,7 @@ void ws_room_peer_event(struct hub_member *m, const char *type) {
   json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
-  emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
+  ws_room_emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
   if (m->proto == HUB_NATIVE && (left || joined))
     bridge_native_presence(m, joined);
 }
@@ -261,7 +263,7 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
   size_t start, len;
   if (!json_is_string(name) ||
       peer_name_check(json_string_value(name), json_string_length(name), &start, &len) < 0) {
-    send_error(c, "bad_name", "A name is 1 to 40 bytes of text.");
+    ws_room_send_error(c, "bad_name", "A name is 1 to 40 bytes of text.");
     ws_count_error(c);
     return;
   }
@@ -279,14 +281,14 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
 static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
   const struct config *cfg = c->srv->cfg;
   if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
-    send_error(c, "bad_relay",
-               "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
+    ws_room_send_error(c, "bad_relay",
+                       "A relay frame is a 12-byte peer id and at most --relay-max-message bytes.");
     ws_count_error(c);
     return;
   }
   struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
   if (!target || target->room != m->room || target == m) {
-    send_error(c, "unknown_peer", "No such peer in this room.");
+    ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
     return;
   }
   uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
@@ -296,7 +298,7 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
   if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst,
                    (uint32_t)len) ||
       target->c->queued_bytes > cfg->ws_max_queue / 2) {
-    send_error(c, "relay_busy", "The relay is at its limit; slow down.");
+    ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
     return;
   }
   buf *f = buf_new(WS_HEADER_MAX + len);
@@ -314,7 +316,7 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
 }
 
 static void refuse(conn *c, const char *code, const char *message) {
-  send_error(c, code, message);
+  ws_room_send_error(c, code, message);
   ws_count_error(c);
 }
 
@@ -429,6 +431,10 @@ static struct peer_device device_of(struct http_req *r) {
 }
 
 static void join_stored(struct http_req *r, const struct room_row *room) {
+  if (room->owner_id) {
+    chat_ws_join(r, room);
+    return;
+  }
   struct join_request req = {.after = -1, .stored = 1, .len = STORE_ID_LEN, .device = device_of(r)};
   memcpy(req.room, room->id, STORE_ID_LEN);
   char v[24];

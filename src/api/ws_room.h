@@ -3,6 +3,8 @@
 #ifndef TANDEM_WS_ROOM_H
 #define TANDEM_WS_ROOM_H
 
+#include <jansson.h>
+
 #include "http/http.h"
 #include "hub/hub.h"
 
@@ -14,5 +16,13 @@ void ws_room_peer_event(struct hub_member *m, const char *type);
 
 /* Most peers listed in a welcome; peer_count always has the total. */
 #define WELCOME_PEERS_MAX 1000
+
+/* {"type":"error","code":...,"message":...} to one socket (code and
+ * message are the server's own text, not escaped). */
+void ws_room_send_error(conn *c, const char *code, const char *message);
+
+/* Sends a JSON object (taking its reference) to one socket (`to`), or to
+ * every member of `room` but `except`. */
+void ws_room_emit_json(json_t *o, conn *to, struct hub_room *room, const struct hub_member *except);
 
 #endif

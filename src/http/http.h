@@ -83,7 +83,7 @@ struct http_req {
   uint32_t url_len;
   /* Set by http_upgrade: what runs once the 101 has been queued. */
   void (*upgrade)(conn *c, void *arg, uint8_t *rest, size_t rest_len);
-  unsigned char upgrade_arg[96];
+  unsigned char upgrade_arg[112];
 };
 
 /* The value of a request header (case-insensitive name), or NULL. */
@@ -142,6 +142,13 @@ const char *http_status_text(int status);
  * the header lines that let it read the answer, into out; empty for any
  * other origin. */
 void http_cors_headers(struct http_req *r, char *out, size_t cap);
+
+/* True when the origin is listed in --allowed-origins (or "*" is). */
+bool http_origin_listed(const struct config *cfg, const char *origin, size_t olen);
+/* Listed, or, when no origins are listed, the same host[:port] as the
+ * request's Host header (host may be NULL). */
+bool http_origin_allowed(const struct config *cfg, const char *origin, size_t olen,
+                         const char *host, size_t hlen);
 
 /* Security headers sent with every response. */
 extern const char http_security_headers[];

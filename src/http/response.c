@@ -205,21 +205,38 @@ void http_respond_error(struct http_req *r, int status, const char *code, const 
   http_respond(r, status, "application/json", body, (size_t)n, NULL, false, NULL);
 }
 
+bool http_origin_listed(const struct config *cfg, const char *origin, size_t olen) {
+  for (int i = 0; i < cfg->origin_count; i++) {
+    const char *o = cfg->origins[i];
+    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0))
+      return true;
+  }
+  return false;
+}
+
+bool http_origin_allowed(const struct config *cfg, const char *origin, size_t olen,
+                         const char *host, size_t hlen) {
+  if (http_origin_listed(cfg, origin, olen))
+    return true;
+  if (cfg->origin_count > 0)
+    return false;
+  /* Same host: the Origin's host[:port] equals the Host header. */
+  const char *sep = memchr(origin, ':', olen);
+  if (!host || !sep || olen - (size_t)(sep - origin) < 3 || sep[1] != '/' || sep[2] != '/')
+    return false;
+  const char *ohost = sep + 3;
+  size_t ohlen = olen - (size_t)(ohost - origin);
+  return ohlen == hlen && strncasecmp(ohost, host, hlen) == 0;
+}
+
 void http_cors_headers(struct http_req *r, char *out, size_t cap) {
-  const struct config *cfg = r->app->cfg;
   size_t olen;
   const char *origin = http_header(r, "origin", &olen);
   out[0] = '\0';
-  if (!origin || olen > 200)
+  if (!origin || olen > 200 || !http_origin_listed(r->app->cfg, origin, olen))
     return;
-  for (int i = 0; i < cfg->origin_count; i++) {
-    const char *o = cfg->origins[i];
-    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0)) {
-      snprintf(out, cap,
-               "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
-               "Vary: Origin\r\n",
-               (int)olen, origin);
-      return;
-    }
-  }
+  snprintf(out, cap,
+           "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
+           "Vary: Origin\r\n",
+           (int)olen, origin);
 }

@@ -44,8 +44,10 @@ struct hub_member {
   uint8_t proto;  /* enum hub_proto, set before the join */
   char peer_id[HUB_PEER_ID_LEN + 1];
   struct peer_device device;
-  struct bucket signals; /* signals a second */
-  struct bucket relay;   /* relayed bytes a second */
+  struct bucket signals;   /* signals a second */
+  struct bucket relay;     /* relayed bytes a second */
+  struct bucket chat;      /* chat messages a second (chat rooms) */
+  uint8_t device_hash[16]; /* chat rooms: the device, keyed by room (rooms/alias.h) */
 };
 
 /* True for 1..64 characters of [A-Za-z0-9_-]. */

@@ -50,6 +50,11 @@ static void on_sweep(uv_timer_t *t) {
   struct sweep s = {.app = app};
   int64_t now = time_now_ms();
   ratelimit_sweep(&app->code_lookups, uv_now(app->loop));
+  ratelimit_sweep(&app->login_addr, uv_now(app->loop));
+  ratelimit_sweep(&app->login_email, uv_now(app->loop));
+  ratelimit_sweep(&app->unlock_addr, uv_now(app->loop));
+  int status;
+  store_sessions_expired_delete(app->store, now, note_status, &status);
   store_rooms_expired(app->store, now, SWEEP_BATCH, collect, &s);
   char oldest[TIME_DAY_LEN + 1]; /* referrer counts are kept 30 days */
   time_day(now - (int64_t)(STORE_REFERRER_DAYS - 1) * 86400000, oldest);

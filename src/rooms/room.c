@@ -51,5 +51,6 @@ int64_t room_expires_at(int64_t created_at, uint64_t ttl_ms) {
 }
 
 bool room_expired(const struct room_row *room, int64_t now) {
-  return now >= room->expires_at;
+  /* A facilitator's room keeps its history until its owner deletes it. */
+  return !room->owner_id && now >= room->expires_at;
 }

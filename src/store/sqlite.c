@@ -28,22 +28,39 @@ enum stmt_id {
   ST_REFERRER_VISIT,
   ST_REFERRERS_SINCE,
   ST_REFERRERS_PRUNE,
+  ST_ACCOUNT_INSERT,
+  ST_ACCOUNT_BY_EMAIL,
+  ST_SESSION_INSERT,
+  ST_SESSION_ACCOUNT,
+  ST_SESSION_DELETE,
+  ST_SESSIONS_EXPIRED,
+  ST_ROOMS_OF_OWNER,
+  ST_ROOM_UPDATE,
+  ST_MESSAGE_INSERT,
+  ST_MESSAGES_AFTER,
+  ST_MESSAGES_BEFORE,
+  ST_MESSAGE_DELETE,
+  ST_BAN_INSERT,
+  ST_BAN_EXISTS,
   ST_COUNT
 };
 
 #define ROOM_COLUMNS                                                                               \
-  "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language"
+  "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language, owner_id, " \
+  "opens_at, closes_at"
 #define ITEM_COLUMNS                                                                               \
   "id, room_id, seq, kind, alias, text, file_name, size, content_type, sha256, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_PING] = "SELECT 1",
-    [ST_ROOM_INSERT] = "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ROOM_INSERT] =
+        "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROOM_BY_ID] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?",
     [ST_ROOM_BY_CODE] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = ?",
     [ST_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?",
     [ST_ROOMS_EXPIRED] =
-        "SELECT " ROOM_COLUMNS " FROM rooms WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+        "SELECT " ROOM_COLUMNS " FROM rooms WHERE expires_at <= ? AND owner_id IS NULL "
+        "ORDER BY expires_at LIMIT ?",
     [ST_ITEM_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM items WHERE room_id = ?",
     [ST_ITEM_INSERT] =
         "INSERT INTO items (" ITEM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -60,6 +77,30 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REFERRERS_SINCE] = "SELECT day, ref, visits FROM referrers WHERE day >= ? "
                            "ORDER BY day DESC, visits DESC, ref",
     [ST_REFERRERS_PRUNE] = "DELETE FROM referrers WHERE day < ?",
+    [ST_ACCOUNT_INSERT] =
+        "INSERT INTO accounts (email, password_hash, created_at) VALUES (?, ?, ?)",
+    [ST_ACCOUNT_BY_EMAIL] =
+        "SELECT id, email, password_hash, created_at FROM accounts WHERE email = ?",
+    [ST_SESSION_INSERT] =
+        "INSERT INTO auth_sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
+    [ST_SESSION_ACCOUNT] = "SELECT a.id, a.email, a.password_hash, a.created_at FROM "
+                           "auth_sessions s JOIN accounts a ON a.id = s.account_id "
+                           "WHERE s.token_hash = ? AND s.expires_at > ?",
+    [ST_SESSION_DELETE] = "DELETE FROM auth_sessions WHERE token_hash = ?",
+    [ST_SESSIONS_EXPIRED] = "DELETE FROM auth_sessions WHERE expires_at <= ?",
+    [ST_ROOMS_OF_OWNER] =
+        "SELECT " ROOM_COLUMNS " FROM rooms WHERE owner_id = ? ORDER BY opens_at, id",
+    [ST_ROOM_UPDATE] = "UPDATE rooms SET code = ?, title = ?, password_hash = ?, opens_at = ?, "
+                       "closes_at = ?, expires_at = ? WHERE id = ?",
+    [ST_MESSAGE_INSERT] =
+        "INSERT INTO messages (room_id, alias, text, created_at) VALUES (?, ?, ?, ?)",
+    [ST_MESSAGES_AFTER] = "SELECT id, room_id, alias, text, created_at FROM messages "
+                          "WHERE room_id = ? AND id > ? ORDER BY id LIMIT ?",
+    [ST_MESSAGES_BEFORE] = "SELECT id, room_id, alias, text, created_at FROM messages "
+                           "WHERE room_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    [ST_MESSAGE_DELETE] = "DELETE FROM messages WHERE room_id = ? AND id = ?",
+    [ST_BAN_INSERT] = "INSERT OR IGNORE INTO room_bans (room_id, device_hash) VALUES (?, ?)",
+    [ST_BAN_EXISTS] = "SELECT 1 FROM room_bans WHERE room_id = ? AND device_hash = ?",
 };
 
 struct store {
@@ -174,6 +215,14 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
     sqlite3_bind_null(st, i);
 }
 
+/* An owned room's column, NULL for a drop room (owner 0). */
+static void bind_owned(sqlite3_stmt *st, int i, int64_t owner_id, int64_t v) {
+  if (owner_id)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
 int store_ping(struct store *s) {
   if (!s)
     return -1;
@@ -204,6 +253,9 @@ static void read_room(sqlite3_stmt *st, struct room_row *r) {
   if (h && sqlite3_column_bytes(st, 6) == (int)sizeof r->owner_token_hash)
     memcpy(r->owner_token_hash, h, sizeof r->owner_token_hash);
   r->language = column_text(st, 7);
+  r->owner_id = sqlite3_column_int64(st, 8);
+  r->opens_at = sqlite3_column_int64(st, 9);
+  r->closes_at = sqlite3_column_int64(st, 10);
 }
 
 static void read_item(sqlite3_stmt *st, struct item_row *it) {
@@ -233,6 +285,9 @@ void store_room_insert(struct store *s, const struct room_row *room, store_done_
   bind_text_or_null(st, 6, room->password_hash);
   sqlite3_bind_blob(st, 7, room->owner_token_hash, sizeof room->owner_token_hash, SQLITE_STATIC);
   bind_text_or_null(st, 8, room->language);
+  bind_owned(st, 9, room->owner_id, room->owner_id);
+  bind_owned(st, 10, room->owner_id, room->opens_at);
+  bind_owned(st, 11, room->owner_id, room->closes_at);
   int rc = sqlite3_step(st);
   int status = rc == SQLITE_DONE           ? STORE_OK
                : (rc == SQLITE_CONSTRAINT) ? STORE_CONFLICT
@@ -453,4 +508,190 @@ void store_referrers_prune(struct store *s, const char *before, store_done_cb cb
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   cb(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrers prune"));
+}
+
+static void read_account(sqlite3_stmt *st, struct account_row *a) {
+  a->id = sqlite3_column_int64(st, 0);
+  a->email = column_text(st, 1);
+  a->password_hash = column_text(st, 2);
+  a->created_at = sqlite3_column_int64(st, 3);
+}
+
+/* Steps a statement that yields at most one account. */
+static void one_account(struct store *s, sqlite3_stmt *st, const char *what, store_account_cb cb,
+                        void *ctx) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    struct account_row a;
+    read_account(st, &a);
+    cb(ctx, STORE_OK, &a);
+  } else {
+    cb(ctx, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, what), NULL);
+  }
+  sqlite3_reset(st);
+}
+
+void store_account_insert(struct store *s, struct account_row *a, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ACCOUNT_INSERT);
+  sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, a->password_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, a->created_at);
+  int rc = sqlite3_step(st);
+  int status = rc == SQLITE_DONE         ? STORE_OK
+               : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
+                                         : fail(s, "account insert");
+  if (status == STORE_OK)
+    a->id = sqlite3_last_insert_rowid(s->db);
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+void store_account_by_email(struct store *s, const char *email, store_account_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ACCOUNT_BY_EMAIL);
+  sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+  one_account(s, st, "account by email", cb, ctx);
+}
+
+void store_session_insert(struct store *s, const uint8_t token_hash[32], int64_t account_id,
+                          int64_t expires_at, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_SESSION_INSERT);
+  sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, account_id);
+  sqlite3_bind_int64(st, 3, expires_at);
+  run_done(s, st, "session insert", cb, ctx);
+}
+
+void store_session_account(struct store *s, const uint8_t token_hash[32], int64_t now,
+                           store_account_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_SESSION_ACCOUNT);
+  sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, now);
+  one_account(s, st, "session account", cb, ctx);
+}
+
+void store_session_delete(struct store *s, const uint8_t token_hash[32], store_done_cb cb,
+                          void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_SESSION_DELETE);
+  sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
+  run_done(s, st, "session delete", cb, ctx);
+}
+
+void store_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_SESSIONS_EXPIRED);
+  sqlite3_bind_int64(st, 1, now);
+  run_done(s, st, "expired sessions", cb, ctx);
+}
+
+void store_rooms_of_owner(struct store *s, int64_t owner_id, store_room_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOMS_OF_OWNER);
+  sqlite3_bind_int64(st, 1, owner_id);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct room_row r;
+    read_room(st, &r);
+    each(ctx, STORE_OK, &r);
+  }
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "rooms of owner"), NULL);
+  sqlite3_reset(st);
+}
+
+void store_room_update(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOM_UPDATE);
+  sqlite3_bind_text(st, 1, room->code, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 2, room->title);
+  bind_text_or_null(st, 3, room->password_hash);
+  bind_owned(st, 4, room->owner_id, room->opens_at);
+  bind_owned(st, 5, room->owner_id, room->closes_at);
+  sqlite3_bind_int64(st, 6, room->expires_at);
+  sqlite3_bind_text(st, 7, room->id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int status = rc == SQLITE_CONSTRAINT  ? STORE_CONFLICT
+               : rc != SQLITE_DONE      ? fail(s, "room update")
+               : sqlite3_changes(s->db) ? STORE_OK
+                                        : STORE_NOT_FOUND;
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+static void read_message(sqlite3_stmt *st, struct message_row *m) {
+  memset(m, 0, sizeof *m);
+  m->id = sqlite3_column_int64(st, 0);
+  copy_id(m->room_id, sizeof m->room_id, column_text(st, 1));
+  m->alias = column_text(st, 2);
+  m->text = column_text(st, 3);
+  m->text_len = m->text ? (size_t)sqlite3_column_bytes(st, 3) : 0;
+  m->created_at = sqlite3_column_int64(st, 4);
+}
+
+void store_message_insert(struct store *s, struct message_row *m, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_MESSAGE_INSERT);
+  sqlite3_bind_text(st, 1, m->room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, m->alias, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, m->text, (int)m->text_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, m->created_at);
+  int rc = sqlite3_step(st);
+  int status = rc == SQLITE_DONE ? STORE_OK : fail(s, "message insert");
+  if (status == STORE_OK)
+    m->id = sqlite3_last_insert_rowid(s->db);
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+static void each_message(struct store *s, sqlite3_stmt *st, const char *what, store_message_cb each,
+                         void *ctx) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct message_row m;
+    read_message(st, &m);
+    each(ctx, STORE_OK, &m);
+  }
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, what), NULL);
+  sqlite3_reset(st);
+}
+
+void store_messages_after(struct store *s, const char *room_id, int64_t after, int limit,
+                          store_message_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_MESSAGES_AFTER);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, after);
+  sqlite3_bind_int(st, 3, limit);
+  each_message(s, st, "messages after", each, ctx);
+}
+
+void store_messages_before(struct store *s, const char *room_id, int64_t before, int limit,
+                           store_message_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_MESSAGES_BEFORE);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, before);
+  sqlite3_bind_int(st, 3, limit);
+  each_message(s, st, "messages before", each, ctx);
+}
+
+void store_message_delete(struct store *s, const char *room_id, int64_t id, store_done_cb cb,
+                          void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_MESSAGE_DELETE);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, id);
+  run_done(s, st, "message delete", cb, ctx);
+}
+
+void store_ban_insert(struct store *s, const char *room_id, const uint8_t device_hash[16],
+                      store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_BAN_INSERT);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, device_hash, 16, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int status = rc == SQLITE_DONE ? STORE_OK : fail(s, "ban insert");
+  sqlite3_reset(st);
+  cb(ctx, status);
+}
+
+void store_ban_exists(struct store *s, const char *room_id, const uint8_t device_hash[16],
+                      store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_BAN_EXISTS);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, device_hash, 16, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  cb(ctx, rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "ban"));
 }

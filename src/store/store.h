@@ -32,6 +32,25 @@ struct room_row {
   const char *password_hash; /* NULL when none */
   uint8_t owner_token_hash[32];
   const char *language; /* NULL when none */
+  int64_t owner_id;     /* the facilitator's account; 0: an anonymous drop room */
+  int64_t opens_at;     /* unix ms; owned rooms only */
+  int64_t closes_at;
+};
+
+struct account_row {
+  int64_t id;
+  const char *email;
+  const char *password_hash;
+  int64_t created_at;
+};
+
+struct message_row {
+  int64_t id; /* written by store_message_insert */
+  char room_id[STORE_ID_LEN + 1];
+  const char *alias;
+  const char *text;
+  size_t text_len;
+  int64_t created_at;
 };
 
 enum item_kind { ITEM_TEXT, ITEM_FILE };
@@ -105,5 +124,47 @@ void store_referrers_prune(struct store *s, const char *before, store_done_cb cb
 /* 1 when an item with this id exists, 0 when not, -1 on failure. For
  * start-up checks only: it answers synchronously on every engine. */
 int store_item_exists(struct store *s, const char *item_id);
+
+/* Accounts and their sessions (facilitators). */
+typedef void (*store_account_cb)(void *ctx, int status, const struct account_row *account);
+/* Inserts an account and writes its id; STORE_CONFLICT when the email is taken. */
+void store_account_insert(struct store *s, struct account_row *account, store_done_cb cb,
+                          void *ctx);
+void store_account_by_email(struct store *s, const char *email, store_account_cb cb, void *ctx);
+/* A session's token hash -> its account, while the session has not expired at now. */
+void store_session_insert(struct store *s, const uint8_t token_hash[32], int64_t account_id,
+                          int64_t expires_at, store_done_cb cb, void *ctx);
+void store_session_account(struct store *s, const uint8_t token_hash[32], int64_t now,
+                           store_account_cb cb, void *ctx);
+void store_session_delete(struct store *s, const uint8_t token_hash[32], store_done_cb cb,
+                          void *ctx);
+/* Forgets sessions that expired by now. */
+void store_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb, void *ctx);
+
+/* The owner's rooms, by opens_at. */
+void store_rooms_of_owner(struct store *s, int64_t owner_id, store_room_cb each, void *ctx);
+/* Rewrites a room's code, title, password, schedule and expiry;
+ * STORE_CONFLICT when the code or (owner, title) is taken. */
+void store_room_update(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx);
+
+/* Chat messages. */
+typedef void (*store_message_cb)(void *ctx, int status, const struct message_row *message);
+void store_message_insert(struct store *s, struct message_row *message, store_done_cb cb,
+                          void *ctx);
+/* Messages with id > after, oldest first, at most limit; then row NULL. */
+void store_messages_after(struct store *s, const char *room_id, int64_t after, int limit,
+                          store_message_cb each, void *ctx);
+/* Messages with id < before, newest first, at most limit; then row NULL. */
+void store_messages_before(struct store *s, const char *room_id, int64_t before, int limit,
+                           store_message_cb each, void *ctx);
+void store_message_delete(struct store *s, const char *room_id, int64_t id, store_done_cb cb,
+                          void *ctx);
+
+/* Devices removed from a room (hashes of their keys). store_ban_exists
+ * answers STORE_OK when banned, STORE_NOT_FOUND when not. */
+void store_ban_insert(struct store *s, const char *room_id, const uint8_t device_hash[16],
+                      store_done_cb cb, void *ctx);
+void store_ban_exists(struct store *s, const char *room_id, const uint8_t device_hash[16],
+                      store_done_cb cb, void *ctx);
 
 #endif

@@ -318,26 +318,6 @@ static void ws_start(conn *c, void *argp, uint8_t *rest, size_t rest_len) {
   conn_read_start(c);
 }
 
-/* Same host: the Origin's host[:port] equals the Host header. */
-static bool origin_allowed(const struct http_req *r, const char *origin, size_t olen) {
-  const struct config *cfg = r->app->cfg;
-  for (int i = 0; i < cfg->origin_count; i++) {
-    const char *o = cfg->origins[i];
-    if (strcmp(o, "*") == 0 || (strlen(o) == olen && strncasecmp(o, origin, olen) == 0))
-      return true;
-  }
-  if (cfg->origin_count > 0)
-    return false;
-  size_t hlen;
-  const char *host = http_header(r, "host", &hlen);
-  const char *sep = memchr(origin, ':', olen);
-  if (!host || !sep || olen - (size_t)(sep - origin) < 3 || sep[1] != '/' || sep[2] != '/')
-    return false;
-  const char *ohost = sep + 3;
-  size_t ohlen = olen - (size_t)(ohost - origin);
-  return ohlen == hlen && strncasecmp(ohost, host, hlen) == 0;
-}
-
 int ws_accept(struct http_req *r, const struct ws_handler *handler, const void *app_init,
               size_t app_len) {
   size_t klen, vlen, olen;
@@ -364,7 +344,9 @@ int ws_accept(struct http_req *r, const struct ws_handler *handler, const void *
     return -1;
   }
   const char *origin = http_header(r, "origin", &olen);
-  if (origin && !origin_allowed(r, origin, olen)) {
+  size_t hlen;
+  const char *host = http_header(r, "host", &hlen);
+  if (origin && !http_origin_allowed(r->app->cfg, origin, olen, host, hlen)) {
     http_respond_error(r, 403, "origin_not_allowed", "This origin may not open WebSockets here.");
     return -1;
   }

@@ -14,7 +14,7 @@
 
 /* Room for the application's per-connection state, kept inside the
  * connection so a WebSocket costs one allocation. */
-#define WS_APP_STATE 80
+#define WS_APP_STATE 96 /* a chat member: a hub member with its device and chat rate */
 
 struct ws_handler {
   /* The connection is open; the app state holds what ws_accept copied. */

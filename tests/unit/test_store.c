@@ -229,6 +229,150 @@ static void test_store_counts_referrer_visits_per_day_with_a_cap(void **state) {
   assert_int_equal(all.count, 3); /* 2026-11-23 is gone */
 }
 
+static int64_t make_account(struct store *s, const char *email) {
+  struct account_row a = {.email = email, .password_hash = "$argon2id$x", .created_at = 1};
+  int status = 1;
+  store_account_insert(s, &a, note, &status);
+  assert_int_equal(status, STORE_OK);
+  return a.id;
+}
+
+struct account_found {
+  int status;
+  int64_t id;
+  char email[64];
+};
+
+static void got_account(void *ctx, int status, const struct account_row *a) {
+  struct account_found *f = ctx;
+  f->status = status;
+  if (a) {
+    f->id = a->id;
+    snprintf(f->email, sizeof f->email, "%s", a->email);
+  }
+}
+
+static void test_store_account_emails_are_unique(void **state) {
+  struct fixture *f = *state;
+  int64_t id = make_account(f->s, "ada@example.org");
+  struct account_row dup = {.email = "ada@example.org", .password_hash = "h", .created_at = 2};
+  int status = 1;
+  store_account_insert(f->s, &dup, note, &status);
+  assert_int_equal(status, STORE_CONFLICT);
+  struct account_found got = {0};
+  store_account_by_email(f->s, "ada@example.org", got_account, &got);
+  assert_int_equal(got.status, STORE_OK);
+  assert_int_equal(got.id, id);
+}
+
+static void test_store_sessions_end_at_their_expiry(void **state) {
+  struct fixture *f = *state;
+  int64_t id = make_account(f->s, "grace@example.org");
+  uint8_t token[32] = {1, 2, 3};
+  int status = 1;
+  store_session_insert(f->s, token, id, 1000, note, &status);
+  assert_int_equal(status, STORE_OK);
+  struct account_found before = {0}, at = {0};
+  store_session_account(f->s, token, 999, got_account, &before);
+  assert_int_equal(before.status, STORE_OK);
+  assert_string_equal(before.email, "grace@example.org");
+  store_session_account(f->s, token, 1000, got_account, &at);
+  assert_int_equal(at.status, STORE_NOT_FOUND);
+  store_sessions_expired_delete(f->s, 1000, note, &status);
+  assert_int_equal(status, STORE_OK);
+  store_session_delete(f->s, token, note, &status);
+  assert_int_equal(status, STORE_NOT_FOUND); /* the sweep took it already */
+}
+
+static void test_store_owned_rooms_never_expire_and_titles_are_unique_per_owner(void **state) {
+  struct fixture *f = *state;
+  int64_t owner = make_account(f->s, "host@example.org");
+  struct room_row chat = make_room("121212"), same_title = make_room("131313");
+  chat.owner_id = same_title.owner_id = owner;
+  chat.title = same_title.title = "Workshop";
+  chat.opens_at = 10;
+  chat.closes_at = chat.expires_at = 20;
+  assert_int_equal(insert_room(f->s, &chat), STORE_OK);
+  assert_int_equal(insert_room(f->s, &same_title), STORE_CONFLICT);
+  struct expired e = {.final_status = 1};
+  store_rooms_expired(f->s, 1000000, 10, collect_expired, &e);
+  assert_int_equal(e.count, 0);
+  struct found fd = {.status = 1};
+  store_room_get(f->s, chat.id, STORE_ID_LEN, got_room, &fd);
+  assert_int_equal(fd.status, STORE_OK);
+}
+
+struct texts {
+  char text[4][16];
+  int64_t ids[4];
+  int count, final_status;
+};
+
+static void collect_message(void *ctx, int status, const struct message_row *m) {
+  struct texts *t = ctx;
+  if (!m) {
+    t->final_status = status;
+    return;
+  }
+  if (t->count < 4) {
+    snprintf(t->text[t->count], sizeof t->text[0], "%.*s", (int)m->text_len, m->text);
+    t->ids[t->count] = m->id;
+  }
+  t->count++;
+}
+
+static void test_store_messages_page_both_ways_and_delete(void **state) {
+  struct fixture *f = *state;
+  struct room_row room = make_room("141414");
+  insert_room(f->s, &room);
+  int64_t ids[3];
+  const char *texts[] = {"one", "two", "three"};
+  for (int i = 0; i < 3; i++) {
+    struct message_row m = {.alias = "Ada", .text = texts[i], .text_len = strlen(texts[i])};
+    memcpy(m.room_id, room.id, sizeof m.room_id);
+    int status = 1;
+    store_message_insert(f->s, &m, note, &status);
+    assert_int_equal(status, STORE_OK);
+    ids[i] = m.id;
+  }
+  assert_true(ids[0] < ids[1] && ids[1] < ids[2]);
+  struct texts after = {0}, before = {0};
+  store_messages_after(f->s, room.id, ids[0], 10, collect_message, &after);
+  assert_int_equal(after.count, 2);
+  assert_string_equal(after.text[0], "two");
+  store_messages_before(f->s, room.id, ids[2], 10, collect_message, &before);
+  assert_int_equal(before.count, 2);
+  assert_string_equal(before.text[0], "two"); /* newest first */
+  int status = 1;
+  store_message_delete(f->s, room.id, ids[1], note, &status);
+  assert_int_equal(status, STORE_OK);
+  store_message_delete(f->s, "another-room-id-000000", ids[0], note, &status);
+  assert_int_equal(status, STORE_NOT_FOUND);
+  struct texts left = {0};
+  store_messages_after(f->s, room.id, 0, 10, collect_message, &left);
+  assert_int_equal(left.count, 2);
+  assert_string_equal(left.text[1], "three");
+}
+
+static void test_store_bans_are_per_room_and_go_with_it(void **state) {
+  struct fixture *f = *state;
+  struct room_row room = make_room("151515");
+  insert_room(f->s, &room);
+  uint8_t device[16] = {9};
+  int status = 1;
+  store_ban_exists(f->s, room.id, device, note, &status);
+  assert_int_equal(status, STORE_NOT_FOUND);
+  store_ban_insert(f->s, room.id, device, note, &status);
+  assert_int_equal(status, STORE_OK);
+  store_ban_insert(f->s, room.id, device, note, &status);
+  assert_int_equal(status, STORE_OK); /* twice is once */
+  store_ban_exists(f->s, room.id, device, note, &status);
+  assert_int_equal(status, STORE_OK);
+  store_room_delete(f->s, room.id, note, &status);
+  store_ban_exists(f->s, room.id, device, note, &status);
+  assert_int_equal(status, STORE_NOT_FOUND);
+}
+
 int main(void) {
   if (rand_init() < 0)
     return 1;
@@ -243,6 +387,13 @@ int main(void) {
           test_store_reopens_an_existing_database_without_migrating_again, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_counts_referrer_visits_per_day_with_a_cap, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_store_account_emails_are_unique, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_sessions_end_at_their_expiry, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_owned_rooms_never_expire_and_titles_are_unique_per_owner, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_messages_page_both_ways_and_delete, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_store_bans_are_per_room_and_go_with_it, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

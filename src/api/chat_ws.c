@@ -1,0 +1,494 @@
+#include "api/chat_ws.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/chat_api.h"
+#include "api/ws_room.h"
+#include "bus/bus.h"
+#include "config.h"
+#include "http/query.h"
+#include "hub/hub.h"
+#include "net/server.h"
+#include "rooms/alias.h"
+#include "rooms/room.h"
+#include "rooms/schedule.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/timefmt.h"
+#include "ws/ws_conn.h"
+
+/* Most messages replayed to a reconnecting member; older ones are a REST
+ * page away. */
+#define CHAT_REPLAY_MAX 500
+#define TYPING_RATE 2 /* typing notices a second per member (burst 4) */
+
+enum refusal { JOIN_OK, JOIN_NOT_OPEN, JOIN_CLOSED, JOIN_LOCKED, JOIN_REMOVED };
+
+/* What the upgrade hands to on_open; the member takes its place there. */
+struct chat_join {
+  int64_t after_or_opens_at; /* replay after this id (-1: none); opens_at when refused */
+  char room[STORE_ID_LEN + 1];
+  uint8_t device_hash[DEVICE_HASH_LEN];
+  char alias[ALIAS_BASE_MAX + 1]; /* chosen; empty: generated */
+  uint8_t refusal;
+};
+
+_Static_assert(sizeof(struct chat_join) <= WS_APP_STATE, "chat join fits");
+_Static_assert(sizeof(struct hub_member) <= WS_APP_STATE, "member fits");
+
+/* A chat room with members here: its closing timer. */
+struct live_room {
+  uv_timer_t timer;
+  struct live_room *prev, *next; /* all live rooms, for chat_ws_stop */
+  int64_t closes_at;
+  char id[STORE_ID_LEN + 1];
+};
+
+static hmap live_rooms; /* id -> live_room */
+static struct live_room *live_list;
+static bool stopped; /* no new timers once shutdown began */
+
+static struct hub_member *member(conn *c) {
+  return ws_app_state(c);
+}
+
+static void live_free(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void live_drop(struct live_room *l) {
+  hmap_del(&live_rooms, l->id, STORE_ID_LEN);
+  if (l->prev)
+    l->prev->next = l->next;
+  else
+    live_list = l->next;
+  if (l->next)
+    l->next->prev = l->prev;
+  uv_close((uv_handle_t *)&l->timer, live_free);
+}
+
+static void on_closing_time(uv_timer_t *t) {
+  struct live_room *l = t->data;
+  struct log_field f = LOG_STR("room", l->id);
+  log_fields(LOG_INFO, "room.closed", &f, 1);
+  /* Members hear room.closed and their sockets close; each on_close then
+   * leaves, and the last one releases this entry. */
+  hub_room_closed(l->id, STORE_ID_LEN, "closed");
+}
+
+static void live_arm(struct live_room *l, int64_t closes_at) {
+  int64_t now = time_now_ms();
+  l->closes_at = closes_at;
+  uv_timer_start(&l->timer, on_closing_time, closes_at > now ? (uint64_t)(closes_at - now) : 0, 0);
+}
+
+/* The live entry of a room, made with its timer on the first join. */
+static struct live_room *live_get(uv_loop_t *loop, const char *id, int64_t closes_at) {
+  struct live_room *l = hmap_get(&live_rooms, id, STORE_ID_LEN);
+  if (l)
+    return l;
+  l = stopped ? NULL : calloc(1, sizeof *l);
+  if (!l)
+    return NULL;
+  memcpy(l->id, id, STORE_ID_LEN);
+  if (uv_timer_init(loop, &l->timer) < 0 || hmap_put(&live_rooms, l->id, STORE_ID_LEN, l) < 0) {
+    free(l);
+    return NULL;
+  }
+  l->timer.data = l;
+  l->next = live_list;
+  if (live_list)
+    live_list->prev = l;
+  live_list = l;
+  live_arm(l, closes_at);
+  return l;
+}
+
+/* Drops the live entry once nobody is left in the room. */
+static void live_release(const char *id) {
+  /* An emptied room can outlive its last member while a broadcast walks it. */
+  struct hub_room *r = hub_find_room(id, STORE_ID_LEN);
+  if (r && r->count)
+    return;
+  struct live_room *l = hmap_get(&live_rooms, id, STORE_ID_LEN);
+  if (l)
+    live_drop(l);
+}
+
+static void peer_event(struct hub_member *m, const char *type, const struct hub_member *except) {
+  json_t *o = json_pack("{s:s, s:s, s:s}", "type", type, "peer", m->peer_id, "alias", m->name);
+  ws_room_emit_json(o, NULL, m->room, except);
+}
+
+/* Takes the member out of the room now (it may still be closing): the
+ * others hear peer.left and its alias is free again. */
+static void leave(struct hub_member *m) {
+  if (!m->room)
+    return;
+  char id[STORE_ID_LEN + 1];
+  memcpy(id, m->room->name, STORE_ID_LEN);
+  id[STORE_ID_LEN] = 0;
+  peer_event(m, "peer.left", m);
+  bus_presence_remove(id, m->name);
+  hub_leave(m);
+  free(m->name);
+  m->name = NULL;
+  live_release(id);
+}
+
+static void evict(struct hub_member *m, const char *code, const char *message) {
+  conn *c = m->c;
+  ws_room_send_error(c, code, message);
+  leave(m);
+  ws_close(c, WS_CLOSE_POLICY, code);
+}
+
+static void add_member(void *ctx, const char *peer_id, const char *alias) {
+  json_array_append_new(ctx, json_pack("{s:s, s:s}", "peer", peer_id, "alias", alias));
+}
+
+static void send_presence(conn *c, const char *room_id) {
+  json_t *list = json_array();
+  if (list)
+    bus_presence_each(room_id, add_member, list);
+  ws_room_emit_json(json_pack("{s:s, s:o}", "type", "presence", "members", list), c, NULL, NULL);
+}
+
+static json_t *message_frame(const struct message_row *msg) {
+  json_t *o = chat_message_json(msg);
+  if (o)
+    json_object_set_new(o, "type", json_string("chat.message"));
+  return o;
+}
+
+static void replay_one(void *ctx, int status, const struct message_row *msg) {
+  if (msg)
+    ws_room_emit_json(message_frame(msg), ctx, NULL, NULL);
+}
+
+static void replay(conn *c, const char *room_id, int64_t after) {
+  store_messages_after(((struct app *)c->srv->app)->store, room_id, after, CHAT_REPLAY_MAX,
+                       replay_one, c);
+}
+
+static void got_status(void *ctx, int status) {
+  *(int *)ctx = status;
+}
+
+static bool alias_live(void *ctx, const char *alias) {
+  return bus_presence_has(ctx, alias);
+}
+
+static void refuse(conn *c, const struct chat_join *j) {
+  char when[32];
+  switch (j->refusal) {
+  case JOIN_NOT_OPEN:
+    time_iso8601(j->after_or_opens_at, when, sizeof when);
+    ws_room_emit_json(json_pack("{s:s, s:s, s:s, s:s}", "type", "error", "code", "room_not_open",
+                                "message", "This room is not open yet.", "opens_at", when),
+                      c, NULL, NULL);
+    break;
+  case JOIN_CLOSED: ws_room_send_error(c, "room_closed", "This room has closed."); break;
+  case JOIN_LOCKED:
+    ws_room_send_error(c, "locked", "This room has a password: unlock it first.");
+    break;
+  default: ws_room_send_error(c, "removed", "The room's owner removed you from this room.");
+  }
+  ws_close(c, WS_CLOSE_POLICY, "refused");
+}
+
+/* The same device again (a reload, a new tab) replaces its old socket,
+ * which frees the alias for the new one. Runs before the new member joins,
+ * so it does not hear the old one leave. */
+static void replace_same_device(const char *room_id, const uint8_t device_hash[DEVICE_HASH_LEN]) {
+  struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
+  for (uint32_t i = 0; r && i < r->count; i++) {
+    struct hub_member *o = r->members[i];
+    if (memcmp(o->device_hash, device_hash, DEVICE_HASH_LEN) == 0) {
+      evict(o, "replaced", "This device joined the room again elsewhere.");
+      return;
+    }
+  }
+}
+
+/* What the welcome tells of the room, read as the member joins. */
+struct room_facts {
+  int found;
+  int64_t opens_at, closes_at;
+  char code[STORE_CODE_LEN + 1];
+  char title[ROOM_TITLE_MAX + 1];
+};
+
+static void got_facts(void *ctx, int status, const struct room_row *room) {
+  struct room_facts *f = ctx;
+  if (!room)
+    return;
+  f->found = 1;
+  f->opens_at = room->opens_at;
+  f->closes_at = room->closes_at;
+  memcpy(f->code, room->code, sizeof f->code);
+  snprintf(f->title, sizeof f->title, "%s", room->title ? room->title : "");
+}
+
+/* The room's closing timer, started by its first member here. */
+static struct live_room *live_for(conn *c, const char *room_id, const struct room_facts *f) {
+  struct live_room *l = hmap_get(&live_rooms, room_id, STORE_ID_LEN);
+  return l ? l : live_get(((struct app *)c->srv->app)->loop, room_id, f->closes_at);
+}
+
+static void send_welcome(conn *c, struct hub_member *m, const char *room_id,
+                         const struct room_facts *f) {
+  char opens[32], closes[32];
+  time_iso8601(f->opens_at, opens, sizeof opens);
+  time_iso8601(f->closes_at, closes, sizeof closes);
+  ws_room_emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "welcome",
+                              "peer_id", m->peer_id, "alias", m->name, "room", room_id, "code",
+                              f->code, "title", f->title, "opens_at", opens, "closes_at", closes),
+                    c, NULL, NULL);
+}
+
+/* Gives the member its alias: the chosen or generated one, with a suffix
+ * when it is live already. Returns 0 or -1. */
+static int take_alias(struct hub_member *m, const struct chat_join *j) {
+  char base[ALIAS_MAX + 1], alias[ALIAS_MAX + 1];
+  if (j->alias[0])
+    snprintf(base, sizeof base, "%s", j->alias);
+  else
+    alias_generate(j->device_hash, base);
+  if (alias_resolve(base, alias_live, (void *)j->room, alias) < 0)
+    return -1;
+  m->name = strdup(alias);
+  if (!m->name)
+    return -1;
+  if (bus_presence_add(j->room, alias, m->peer_id) < 0) {
+    free(m->name);
+    m->name = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static void on_open(conn *c) {
+  struct chat_join j;
+  memcpy(&j, ws_app_state(c), sizeof j);
+  struct hub_member *m = member(c);
+  memset(m, 0, sizeof *m);
+  if (j.refusal != JOIN_OK) {
+    refuse(c, &j);
+    return;
+  }
+  memcpy(m->device_hash, j.device_hash, DEVICE_HASH_LEN);
+  replace_same_device(j.room, j.device_hash);
+  if (hub_join(m, c, j.room, STORE_ID_LEN) < 0) {
+    ws_close(c, 1011, "out of memory");
+    return;
+  }
+  struct room_facts facts = {0};
+  store_room_get(((struct app *)c->srv->app)->store, j.room, STORE_ID_LEN, got_facts, &facts);
+  if (!facts.found || !live_for(c, j.room, &facts) || take_alias(m, &j) < 0) {
+    hub_leave(m);
+    live_release(j.room);
+    ws_room_send_error(c, "join_failed", "Could not join the room; try again.");
+    ws_close(c, 1011, "join failed");
+    return;
+  }
+  struct log_field f[] = {LOG_STR("room", j.room), LOG_STR("peer", m->peer_id),
+                          LOG_STR("addr", conn_peer_text(c))};
+  log_fields(LOG_INFO, "chat.join", f, 3);
+  send_welcome(c, m, j.room, &facts);
+  send_presence(c, j.room);
+  if (j.after_or_opens_at >= 0)
+    replay(c, j.room, j.after_or_opens_at);
+  peer_event(m, "peer.joined", m);
+}
+
+static void on_close(conn *c) {
+  struct hub_member *m = member(c);
+  if (!m->room)
+    return;
+  struct log_field f[] = {LOG_STRN("room", m->room->name, m->room->name_len),
+                          LOG_STR("peer", m->peer_id)};
+  log_fields(LOG_INFO, "chat.leave", f, 2);
+  leave(m);
+}
+
+static void bad(conn *c, const char *code, const char *message) {
+  ws_room_send_error(c, code, message);
+  ws_count_error(c);
+}
+
+/* {"type":"chat","text":...}: stored first, then sent to everyone (the
+ * sender too: its copy carries the id and time). */
+static void chat(conn *c, struct hub_member *m, json_t *msg) {
+  struct app *app = c->srv->app;
+  json_t *text = json_object_get(msg, "text");
+  size_t len = json_string_length(text);
+  if (!json_is_string(text) || len == 0 || len > CHAT_TEXT_MAX) {
+    bad(c, "bad_text", "A chat message is 1 to 4096 bytes of text.");
+    return;
+  }
+  uint32_t rate =
+      c->srv->cfg->chat_rate > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)c->srv->cfg->chat_rate;
+  if (!bucket_take(&m->chat, uv_now(app->loop), rate, rate * 2, 1)) {
+    ws_room_send_error(c, "rate_limited", "Too many messages; slow down.");
+    return;
+  }
+  struct live_room *l = hmap_get(&live_rooms, m->room->name, STORE_ID_LEN);
+  int64_t now = time_now_ms();
+  if (l && now >= l->closes_at) {
+    ws_room_send_error(c, "room_closed", "This room has closed.");
+    return;
+  }
+  struct message_row row = {
+      .alias = m->name, .text = json_string_value(text), .text_len = len, .created_at = now};
+  memcpy(row.room_id, m->room->name, STORE_ID_LEN);
+  int status = STORE_FAILED;
+  store_message_insert(app->store, &row, got_status, &status);
+  if (status < 0) {
+    ws_room_send_error(c, "storage_unavailable", "The message was not saved; send it again.");
+    return;
+  }
+  ws_room_emit_json(message_frame(&row), NULL, m->room, NULL);
+}
+
+static void typing(conn *c, struct hub_member *m) {
+  if (!bucket_take(&m->signals, uv_now(c->srv->loop), TYPING_RATE, TYPING_RATE * 2, 1))
+    return; /* a typing notice more or less is not worth an error */
+  peer_event(m, "typing", m);
+}
+
+static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+  struct hub_member *m = member(c);
+  if (!m->room)
+    return;
+  json_error_t jerr;
+  json_t *msg = op == WS_OP_TEXT ? json_loadb((const char *)data, len, 0, &jerr) : NULL;
+  const char *type = json_string_value(json_object_get(msg, "type"));
+  if (!json_is_object(msg) || !type) {
+    bad(c, "bad_message", "A message is a JSON object with a type.");
+  } else if (strcmp(type, "chat") == 0) {
+    chat(c, m, msg);
+  } else if (strcmp(type, "typing") == 0) {
+    typing(c, m);
+  } else if (strcmp(type, "replay") == 0) {
+    json_t *after = json_object_get(msg, "after");
+    if (!json_is_integer(after) || json_integer_value(after) < 0)
+      bad(c, "bad_message", "after is the last message id seen (0 or more).");
+    else
+      replay(c, m->room->name, json_integer_value(after));
+  } else {
+    bad(c, "unknown_type", "Unknown message type.");
+  }
+  json_decref(msg);
+}
+
+static const struct ws_handler chat_ws = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+static void got_ban(void *ctx, int status) {
+  *(int *)ctx = status;
+}
+
+/* Reads ?device=&alias=&after=; answers 400 itself and returns -1. */
+static int read_join_query(struct http_req *r, const struct room_row *room, struct chat_join *j) {
+  char device[DEVICE_KEY_MAX + 2], alias[ALIAS_BASE_MAX * 2 + 2], after[24];
+  int n = query_param(r->query, r->query_len, "device", device, sizeof device);
+  if (n < 0 || alias_device_hash(device, (size_t)n, room->id, j->device_hash) < 0) {
+    http_respond_error(r, 400, "bad_device",
+                       "device is a key of 16 to 64 characters (A-Z, a-z, 0-9, _ and -) that "
+                       "the client keeps.");
+    return -1;
+  }
+  n = query_param(r->query, r->query_len, "alias", alias, sizeof alias);
+  if (n == -2 || (n >= 0 && alias_choose(alias, (size_t)n, j->alias) < 0)) {
+    http_respond_error(r, 400, "bad_alias", "An alias is 1 to 40 bytes of text.");
+    return -1;
+  }
+  n = query_param(r->query, r->query_len, "after", after, sizeof after);
+  if (n != -1) {
+    char *end;
+    long long v = n > 0 ? strtoll(after, &end, 10) : -1;
+    if (n <= 0 || *end || v < 0) {
+      http_respond_error(r, 400, "bad_query", "after is the last message id seen (0 or more).");
+      return -1;
+    }
+    j->after_or_opens_at = v;
+  }
+  return 0;
+}
+
+void chat_ws_join(struct http_req *r, const struct room_row *room) {
+  struct app *app = app_of(r);
+  struct chat_join j = {.after_or_opens_at = -1};
+  memcpy(j.room, room->id, STORE_ID_LEN + 1);
+  if (read_join_query(r, room, &j) < 0)
+    return;
+  enum room_state st = schedule_state(room->opens_at, room->closes_at, time_now_ms());
+  char token[CHAT_UNLOCK_TOKEN_LEN + 2];
+  int tlen = query_param(r->query, r->query_len, "token", token, sizeof token);
+  int banned = STORE_FAILED;
+  store_ban_exists(app->store, room->id, j.device_hash, got_ban, &banned);
+  /* Refusals go over the WebSocket, as an error the client can show (with
+   * the opening time for a countdown), rather than as a bare HTTP status
+   * that browsers hide from scripts. */
+  if (st == ROOM_SCHEDULED) {
+    j.refusal = JOIN_NOT_OPEN;
+    j.after_or_opens_at = room->opens_at;
+  } else if (st == ROOM_CLOSED) {
+    j.refusal = JOIN_CLOSED;
+  } else if (room->password_hash &&
+             (tlen < 0 || !chat_unlock_valid(app->unlock_key, room, token, (size_t)tlen))) {
+    j.refusal = JOIN_LOCKED;
+  } else if (banned == STORE_OK) {
+    j.refusal = JOIN_REMOVED;
+  } else if (banned != STORE_NOT_FOUND) {
+    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
+    return;
+  }
+  ws_accept(r, &chat_ws, &j, sizeof j);
+}
+
+void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at) {
+  struct live_room *l = hmap_get(&live_rooms, room_id, STORE_ID_LEN);
+  if (l)
+    live_arm(l, closes_at);
+}
+
+void chat_ws_message_deleted(const char *room_id, int64_t id) {
+  struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
+  if (r)
+    ws_room_emit_json(json_pack("{s:s, s:I}", "type", "chat.deleted", "id", (json_int_t)id), NULL,
+                      r, NULL);
+}
+
+int chat_ws_remove(struct app *app, const char *room_id, const char *alias) {
+  struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
+  for (uint32_t i = 0; r && i < r->count; i++) {
+    struct hub_member *m = r->members[i];
+    if (!m->name || strcmp(m->name, alias) != 0)
+      continue;
+    int status = STORE_FAILED;
+    store_ban_insert(app->store, room_id, m->device_hash, got_ban, &status);
+    if (status < 0)
+      return status;
+    struct log_field f[] = {LOG_STR("room", room_id), LOG_STR("peer", m->peer_id)};
+    log_fields(LOG_INFO, "chat.removed", f, 2);
+    evict(m, "removed", "The room's owner removed you from this room.");
+    return 0;
+  }
+  return STORE_NOT_FOUND;
+}
+
+void chat_ws_stop(void) {
+  stopped = true;
+  while (live_list)
+    live_drop(live_list);
+  hmap_free(&live_rooms);
+}

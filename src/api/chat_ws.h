@@ -1,0 +1,35 @@
+/* The live side of facilitators' chat rooms on /ws/:room: joining under an
+ * alias (refused before opening, after closing, without the unlock token
+ * of a password room, or for a removed device), presence, chat messages
+ * stored before they are sent, typing, replay after a reconnect, and the
+ * timer that closes the room at closes_at. docs/protocol.md has the
+ * messages. */
+#ifndef TANDEM_CHAT_WS_H
+#define TANDEM_CHAT_WS_H
+
+#include <stdint.h>
+
+#include "http/http.h"
+#include "store/store.h"
+
+struct app;
+
+/* GET /ws/:room of an owned room: checks the query (device, alias, token,
+ * after) and upgrades, or answers 400. */
+void chat_ws_join(struct http_req *r, const struct room_row *room);
+
+/* The room's schedule changed: the closing timer of a live room follows. */
+void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at);
+
+/* Tells the live members that a message was deleted (chat.deleted). */
+void chat_ws_message_deleted(const char *room_id, int64_t id);
+
+/* Removes the live member with this alias: its device is banned from the
+ * room, it gets an error and is disconnected. 0, STORE_NOT_FOUND when no
+ * live member has the alias, or another negative STORE_* on failure. */
+int chat_ws_remove(struct app *app, const char *room_id, const char *alias);
+
+/* Stops the closing timers (at shutdown, before the loop's last run). */
+void chat_ws_stop(void);
+
+#endif

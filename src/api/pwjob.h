@@ -1,0 +1,54 @@
+/* Argon2id off the loop. A hash or a check costs tens of milliseconds of
+ * CPU and 19 MiB; on the loop thread it would stall every room and socket
+ * meanwhile, so sign-up, sign-in and room unlocking run it on libuv's
+ * thread pool and answer when it is done.
+ *
+ * The job belongs to the request while it runs (r->handler_state); a
+ * request that goes away meanwhile (pw_job_abort as the handler's
+ * on_abort) leaves the job to free itself when the work returns. */
+#ifndef TANDEM_PWJOB_H
+#define TANDEM_PWJOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "http/http.h"
+#include "rooms/password.h"
+#include "store/store.h"
+
+struct pw_job;
+/* Runs on the loop with the request (still there) and the finished job;
+ * the job is freed after it returns. */
+typedef void (*pw_job_done)(struct http_req *r, struct pw_job *job);
+
+struct pw_job {
+  uv_work_t work;
+  struct http_req *r; /* NULL once the request went away */
+  pw_job_done done;
+  bool verify;                  /* check pw against hash; else hash pw into hash */
+  bool ok;                      /* the check passed / the hash was made */
+  char hash[PASSWORD_HASH_MAX]; /* in (verify) or out */
+  char *pw;                     /* a copy, wiped when the job ends */
+  size_t pw_len;
+  /* What the caller carries to `done`. */
+  int64_t id;
+  bool found;
+  char email[EMAIL_MAX + 1];
+  char room_id[STORE_ID_LEN + 1];
+  json_t *body; /* a reference to the request body, released with the job */
+};
+
+/* A new job for the password (copied). NULL when out of memory. */
+struct pw_job *pw_job_new(const char *pw, size_t len, pw_job_done done);
+
+/* Queues the job; the request is answered by `done`. On failure answers
+ * 500 and frees the job. */
+void pw_job_start(struct http_req *r, struct pw_job *job);
+
+/* on_abort for routes that take a JSON body and may start a job. */
+void pw_job_abort(struct http_req *r);
+
+#endif
