@@ -123,25 +123,62 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen) {
   return 0;
 }
 
-/* Applies each migration newer than PRAGMA user_version in its own
- * transaction, so a failure leaves the schema at the last good version. */
-static int migrate(struct store *s, char *err, size_t errlen) {
+/* Which migrations a database has is recorded by version in
+ * schema_migrations, so one merged out of order (002 after 003 and 004)
+ * still runs. A database from before the table existed (PRAGMA
+ * user_version only) is taken to have every migration up to that version. */
+static int migrations_table(struct store *s, char *err, size_t errlen) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
     return -1;
   }
-  int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  int legacy = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
   sqlite3_finalize(st);
+  char sql[384];
+  snprintf(sql, sizeof sql,
+           "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+           "applied_at INTEGER NOT NULL);"
+           "INSERT OR IGNORE INTO schema_migrations "
+           "WITH RECURSIVE v(n) AS (SELECT 1 WHERE %d >= 1 UNION ALL "
+           "SELECT n + 1 FROM v WHERE n < %d) "
+           "SELECT n, 0 FROM v WHERE NOT EXISTS (SELECT 1 FROM schema_migrations)",
+           legacy, legacy);
+  return exec(s, sql, err, errlen);
+}
+
+static int applied(struct store *s, int version) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM schema_migrations WHERE version = ?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int(st, 1, version);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Applies each migration the database lacks, in order, each in its own
+ * transaction, so a failure leaves the schema at the last good one. */
+static int migrate(struct store *s, char *err, size_t errlen) {
+  if (migrations_table(s, err, errlen) < 0)
+    return -1;
   for (int i = 0; i < migration_count; i++) {
     const struct migration *m = &migrations[i];
-    if (m->version <= version)
+    int have = applied(s, m->version);
+    if (have < 0) {
+      snprintf(err, errlen, "reading schema_migrations: %s", sqlite3_errmsg(s->db));
+      return -1;
+    }
+    if (have)
       continue;
-    char bump[64], why[256];
-    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", m->version);
+    char record[160], why[256];
+    snprintf(record, sizeof record,
+             "INSERT INTO schema_migrations VALUES (%d, unixepoch()); PRAGMA user_version = %d",
+             m->version, m->version);
     if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0 || exec(s, m->sql, why, sizeof why) < 0 ||
-        exec(s, bump, why, sizeof why) < 0 || exec(s, "COMMIT", why, sizeof why) < 0) {
-      exec(s, "ROLLBACK", bump, sizeof bump);
+        exec(s, record, why, sizeof why) < 0 || exec(s, "COMMIT", why, sizeof why) < 0) {
+      exec(s, "ROLLBACK", record, sizeof record);
       snprintf(err, errlen, "migration %s failed: %.180s", m->name, why);
       return -1;
     }

@@ -4,12 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rooms/room.h"
+#include "store/migrations.h"
 #include "store/store.h"
 #include "util/rand.h"
 
@@ -373,6 +375,67 @@ static void test_store_bans_are_per_room_and_go_with_it(void **state) {
   assert_int_equal(status, STORE_NOT_FOUND);
 }
 
+/* How many rows a query counts, on the database file directly. */
+static int count_rows(const char *dir, const char *sql) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/tandem.db", dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int n = -1;
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+static void test_store_records_each_migration_by_version(void **state) {
+  struct fixture *f = *state;
+  store_close(f->s);
+  f->s = NULL;
+  assert_int_equal(count_rows(f->dir, "SELECT COUNT(*) FROM schema_migrations"), migration_count);
+  /* One missing (as when a branch brings an older number later): here the
+   * referrers migration, 004. It runs on the next start, and only it (any
+   * other would fail on its tables being there already). */
+  char path[128];
+  snprintf(path, sizeof path, "%s/tandem.db", f->dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db, "DROP TABLE referrers; DELETE FROM schema_migrations WHERE version = 4",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  char err[256];
+  f->s = store_open(f->dir, err, sizeof err);
+  assert_non_null(f->s);
+  assert_int_equal(count_rows(f->dir, "SELECT COUNT(*) FROM schema_migrations"), migration_count);
+}
+
+static void test_store_takes_a_database_of_user_version_only_as_migrated_that_far(void **state) {
+  struct fixture *f = *state;
+  store_close(f->s);
+  f->s = NULL;
+  char path[128];
+  snprintf(path, sizeof path, "%s/tandem.db", f->dir);
+  unlink(path);
+  /* A database made before schema_migrations: the first migration, and
+   * PRAGMA user_version saying so. */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  char err[256];
+  f->s = store_open(f->dir, err, sizeof err);
+  assert_non_null(f->s);
+  assert_int_equal(count_rows(f->dir, "SELECT COUNT(*) FROM schema_migrations"), migration_count);
+  assert_int_equal(count_rows(f->dir, "SELECT COUNT(*) FROM referrers"), 0);
+}
+
 int main(void) {
   if (rand_init() < 0)
     return 1;
@@ -387,6 +450,10 @@ int main(void) {
           test_store_reopens_an_existing_database_without_migrating_again, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_counts_referrer_visits_per_day_with_a_cap, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_store_records_each_migration_by_version, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_takes_a_database_of_user_version_only_as_migrated_that_far, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_account_emails_are_unique, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_sessions_end_at_their_expiry, setup, teardown),
       cmocka_unit_test_setup_teardown(
