@@ -93,6 +93,10 @@ static const struct option_spec options[] = {
     {"sio-joins", OPT_COUNT, OFF(sio_joins),
      "PrivyDrop joins one address may make per --sio-join-window"},
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
+    {"max-doc-bytes", OPT_SIZE, OFF(max_doc_bytes),
+     "largest document of a code room (edits past it are refused)"},
+    {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every),
+     "a code room's text is stored whole after this many updates"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -133,6 +137,8 @@ static void set_defaults(struct config *cfg) {
   cfg->sio_max_payload = DEFAULT_SIO_MAX_PAYLOAD;
   cfg->sio_joins = DEFAULT_SIO_JOINS;
   cfg->sio_join_window_ms = DEFAULT_SIO_JOIN_WINDOW_MS;
+  cfg->max_doc_bytes = DEFAULT_MAX_DOC_BYTES;
+  cfg->doc_snapshot_every = DEFAULT_DOC_SNAPSHOT_EVERY;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

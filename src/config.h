@@ -46,6 +46,8 @@
 #define DEFAULT_SIO_MAX_PAYLOAD 1000000          /* Engine.IO maxPayload -> close */
 #define DEFAULT_SIO_JOINS 2                      /* PrivyDrop joins per window per address */
 #define DEFAULT_SIO_JOIN_WINDOW_MS 5000
+#define DEFAULT_MAX_DOC_BYTES (1ull << 20) /* a code room's document, UTF-8 */
+#define DEFAULT_DOC_SNAPSHOT_EVERY 100     /* updates between stored snapshots */
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -90,6 +92,8 @@ struct config {
   uint64_t sio_max_payload;
   uint64_t sio_joins;
   uint64_t sio_join_window_ms;
+  uint64_t max_doc_bytes;
+  uint64_t doc_snapshot_every;
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "http/http.h"
+#include "rooms/doc.h"
 #include "store/store.h"
 #include "util/ratelimit.h"
 
@@ -16,6 +17,7 @@ struct app {
   uv_loop_t *loop;
   uv_timer_t sweeper;     /* deletes expired rooms */
   ratelimit code_lookups; /* per client address */
+  struct docs docs;       /* the live documents of code rooms */
   char blob_dir[4096];    /* <data-dir>/blobs */
 };
 
@@ -41,6 +43,12 @@ void api_respond_json(struct http_req *r, int status, json_t *body, const char *
  * address) and calls `found` with a live room; answers 404/410/429 itself. */
 typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
 void api_with_room(struct http_req *r, api_room_cb found);
+
+/* True when the request carries the room's owner token
+ * (Authorization: Bearer). */
+bool api_owner_authorised(struct http_req *r, const struct room_row *room);
+/* 401 unauthorized with WWW-Authenticate: Bearer. */
+void api_respond_unauthorised(struct http_req *r);
 
 /* The public JSON of a room / an item. */
 json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online);

@@ -1,6 +1,7 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
 #include "api/app.h"
 #include "api/config_api.h"
+#include "api/docs_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
 #include "api/static.h"
@@ -52,6 +53,8 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/rooms/:room", &rooms_get_handler},
     {METHOD_DELETE, "/api/rooms/:room", &rooms_delete_handler},
     {METHOD_GET, "/api/rooms/:room/qr.svg", &rooms_qr_handler},
+    {METHOD_GET, "/api/rooms/:room/doc", &doc_get_handler},
+    {METHOD_PUT, "/api/rooms/:room/doc", &doc_put_handler},
     {METHOD_GET, "/api/rooms/:room/items", &items_list_handler},
     {METHOD_POST, "/api/rooms/:room/items", &items_post_handler},
     {METHOD_GET, "/api/rooms/:room/items/:item", &items_get_handler},

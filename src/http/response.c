@@ -134,6 +134,7 @@ void http_respond(struct http_req *r, int status, const char *content_type, cons
         return;
       }
       owner = copy;
+      body = copy->data; /* the caller may free its body once we return */
     }
     conn_write(c, body, len, owner, UINT64_MAX);
     buf_unref(copy);
