@@ -3,6 +3,7 @@
  * compatibility messages (init, code_update). */
 #include "api/ws_doc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

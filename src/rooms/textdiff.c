@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rooms/changeset.h" /* text_utf16_length */
+
 /* Comparisons the search may make before it gives up on being minimal, so
  * one update never holds the loop for long (about 10 ms). */
 #define TEXTDIFF_MAX_WORK (16u * 1000 * 1000)
@@ -75,15 +77,6 @@ static size_t encode_one(uint32_t c, char *out) {
 
 static uint64_t units_of(uint32_t c) {
   return c >= 0x10000 ? 2 : 1;
-}
-
-static uint64_t units_of_text(const char *s, size_t len) {
-  uint64_t u = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char b = (unsigned char)s[i];
-    u += ((b & 0xC0) != 0x80) + (b >= 0xF0);
-  }
-  return u;
 }
 
 /* ------------------------------------------------------------------------
@@ -311,12 +304,12 @@ json_t *textdiff(const char *old, size_t old_len, const char *new_text, size_t n
   size_t suffix = common_suffix(old, old_len, new_text, new_len, prefix);
   struct codepoints a = {0}, b = {0};
   struct search s = {.a = &a, .b = &b};
-  struct writer w = {.out = json_array(), .kept = units_of_text(old, prefix)};
+  struct writer w = {.out = json_array(), .kept = text_utf16_length(old, prefix)};
   if (!w.out || decode(old + prefix, old_len - prefix - suffix, &a) < 0 ||
       decode(new_text + prefix, new_len - prefix - suffix, &b) < 0 ||
       diff_middle(&s, max_edits) < 0 || write_middle(&w, &s) < 0)
     w.failed = true;
-  w.kept += units_of_text(old + old_len - suffix, suffix);
+  w.kept += text_utf16_length(old + old_len - suffix, suffix);
   flush_kept(&w);
   search_free(&s);
   free(a.cp);
