@@ -198,6 +198,26 @@ static void test_doc_loads_again_from_snapshot_and_updates(void **state) {
   doc_close(&f->docs, again);
 }
 
+static void test_doc_history_behind_the_snapshot_is_dropped(void **state) {
+  struct fixture *f = *state;
+  struct doc *d = open_doc(f);
+  /* Alternately insert and delete one character, past the history kept. */
+  int64_t n = DOC_HISTORY_KEPT + 10;
+  for (int64_t v = 0; v < n; v++)
+    assert_int_equal(push(f, d, v, v % 2 ? "[[1]]" : "[[0,\"x\"]]"), DOC_OK);
+  /* The last snapshot is at a multiple of 3; history before it less
+   * DOC_HISTORY_KEPT is gone, and so is a pull from version 0. */
+  assert_int_equal(d->snapshot_version, n - n % 3);
+  struct pulled p = {0};
+  assert_int_equal(doc_pull(&f->docs, d, 0, on_pulled, &p), DOC_GONE);
+  assert_int_equal(p.count, 0);
+  struct pulled recent = {0};
+  assert_int_equal(doc_pull(&f->docs, d, n - 5, on_pulled, &recent), DOC_OK);
+  assert_int_equal(recent.count, 5);
+  assert_int_equal(recent.versions[0], n - 4);
+  doc_close(&f->docs, d);
+}
+
 static void test_doc_open_twice_shares_one_document(void **state) {
   struct fixture *f = *state;
   struct doc *a = open_doc(f), *b = open_doc(f);
@@ -238,6 +258,7 @@ int main(void) {
       T(test_doc_replace_makes_the_smallest_change),
       T(test_doc_pull_gives_what_was_missed),
       T(test_doc_loads_again_from_snapshot_and_updates),
+      T(test_doc_history_behind_the_snapshot_is_dropped),
       T(test_doc_open_twice_shares_one_document),
       cmocka_unit_test(test_doc_language_rule),
       T(test_store_refuses_an_unknown_room_kind),
