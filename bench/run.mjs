@@ -188,6 +188,13 @@ http {
       default_type application/json;
       try_files /small.json =404;
     }
+    # Uploads as nginx users take them: WebDAV PUT writes the body to a file
+    # (client_body_in_file_only), served back as static files.
+    location /dav/ {
+      dav_methods PUT;
+      client_body_in_file_only on;
+      client_max_body_size 2g;
+    }
   }
 }
 `;
@@ -200,7 +207,10 @@ const SERVERS = {
     async start(tmp) {
       // The peers have no per-socket signal rate limit; tandem's default (a
       // safety bound of a few dozen a second) would throttle the publisher.
-      const extra = tandemHasFlag('--signal-rate') ? ['--signal-rate', '1000000'] : [];
+      // Likewise the PrivyDrop join limit (2 per 5 s per address): every
+      // client of the Socket.IO workload comes from 127.0.0.1.
+      const extra = [['--signal-rate', '1000000'], ['--sio-joins', '1000000']]
+        .filter(([flag]) => tandemHasFlag(flag)).flat();
       return startProcess('tandem', [TANDEM, 'serve', '--listen', '127.0.0.1:0', '--data-dir',
         path.join(tmp, 'data'), '--log-level', 'warn', ...extra]);
     },
@@ -220,11 +230,16 @@ const SERVERS = {
     proto: 'socketio',
     start: () => startProcess('socketio', ['node', path.join(PEERS, 'socketio-server.mjs'), '--port', '0'], { cwd: PEERS }),
   },
+  privydrop: {
+    label: 'Node socket.io 4.8.4 (PrivyDrop backend)',
+    start: () => startProcess('privydrop', ['node', path.join(PEERS, 'privydrop-server.mjs'), '--port', '0'], { cwd: PEERS }),
+  },
   nginx: {
     label: 'nginx',
     async start(tmp) {
       const prefix = path.join(tmp, 'nginx');
-      mkdirSync(path.join(prefix, 'www'), { recursive: true });
+      mkdirSync(path.join(prefix, 'www', 'dav'), { recursive: true });
+      chmodSync(path.join(prefix, 'www', 'dav'), 0o777); // the worker (nobody) writes uploads there
       const port = await freePort();
       // A body the size and shape of tandem's answer to GET /api/rooms/:room.
       writeFileSync(path.join(prefix, 'www', 'small.json'), JSON.stringify({
@@ -340,19 +355,37 @@ const WORKLOADS = [
   },
   {
     id: 'files',
-    title: 'Files: upload and download, 1 GiB and 1,000 x 100 KiB',
-    what: 'MB/s against nginx (download: a static file; upload: client_body_in_file_only).',
+    title: Q ? 'Files: upload and download, 64 MiB and 100 x 100 KiB' : 'Files: upload and download, 1 GiB and 1,000 x 100 KiB',
+    what: 'curl moves the bytes (8 transfers in flight for the small files). tandem: POST into a room ' +
+      '(hashed, fsynced, then listed) and GET of the item\'s file (sendfile). nginx: WebDAV PUT with ' +
+      '`client_body_in_file_only` (no fsync) and static GET. MB/s = 10^6 bytes per second.',
     servers: ['tandem', 'nginx'],
     requires: { feature: 'file items (the drop issue)', probe: probeItems },
-    pending: true,
+    client: (srv, server, tmp) => ['node', path.join(ROOT, 'bench', 'files-client.mjs'), '--server', server,
+      '--port', String(srv.port), '--dir', tmp, '--big-mib', Q ? '64' : '1024', '--small-count', Q ? '100' : '1000'],
+    figures: (rep) => rep,
+    headline: 'big_down_mb_s',
+    columns: ['big_up_mb_s', 'ratio:big_up_mb_s', 'big_down_mb_s', 'ratio:big_down_mb_s', 'small_up_mb_s',
+      'ratio:small_up_mb_s', 'small_down_mb_s', 'ratio:small_down_mb_s', 'small_up_files_s', 'small_down_files_s'],
   },
   {
     id: 'socketio-flow',
-    title: 'Socket.IO: the PrivyDrop join + offer/answer flow',
-    what: 'The official protocol against tandem\'s /socket.io/ and the Node socket.io server.',
-    servers: ['tandem', 'socketio'],
+    title: Q ? 'Socket.IO: the PrivyDrop flow, 100 pairs' : 'Socket.IO: the PrivyDrop flow, 2,000 pairs',
+    what: 'The official socket.io-client 4.8.4 (websocket transport), 50 flows at once: create the room (REST), ' +
+      'sender joins and announces itself, receiver joins (sender gets `ready`), offer, answer, 3 ICE ' +
+      'candidates each way, both leave. The Node client is the bottleneck on its CPU, so the server\'s ' +
+      'CPU time per flow is the fairer comparison.',
+    servers: ['tandem', 'privydrop'],
     requires: { feature: 'the Socket.IO endpoint', probe: probeSocketIo },
-    pending: true,
+    client: (srv) => ['node', path.join(PEERS, 'privydrop-flow.mjs'), '--port', String(srv.port),
+      '--flows', Q ? '100' : '2000', '--concurrency', Q ? '10' : '50'],
+    figures: (rep) => ({
+      flows_s: rep.flows_per_s, flow_p50_us: rep.flow_us.p50, flow_p99_us: rep.flow_us.p99,
+      client_cpu: rep.client_cpu_pct, server_cpu_us_per_flow: rep.server_cpu_us_per_flow, errors: rep.errors,
+    }),
+    headline: 'flows_s',
+    columns: ['flows_s', 'ratio:flows_s', 'server_cpu_us_per_flow', 'ratio:server_cpu_us_per_flow', 'flow_p50_us',
+      'flow_p99_us', 'ratio:flow_p99_us', 'client_cpu', 'errors'],
   },
 ];
 
@@ -497,7 +530,8 @@ function runPinned(argv, timeoutMs, serverPid) {
         const ticks = (last.m - first.m) - (last.s - first.s) - (last.c - first.c);
         others = Math.max(0, (ticks / TICK_HZ / secs) * 100);
       }
-      resolve({ code, sig, out, err, others_cpu_pct: others });
+      const serverCpuS = first.s !== null && last.s !== null ? (last.s - first.s) / TICK_HZ : null;
+      resolve({ code, sig, out, err, others_cpu_pct: others, server_cpu_s: serverCpuS });
     });
   });
 }
@@ -581,6 +615,15 @@ async function runOnceInner(w, server, repeat) {
       if (rep) rep.url = url;
       result = rep ? { ok: rep.errors === 0 && rep.rps > 0, reason: rep.errors ? `${rep.errors} errors` : null, report: rep }
         : { ok: false, reason: `wrk: ${(r.out + r.err).slice(-300)}` };
+    } else if (w.client) {
+      const r = await runPinned(w.client(srv, server, tmp), 600 * 1000, srv.pid);
+      others = r.others_cpu_pct;
+      let rep = null;
+      try { rep = JSON.parse(r.out); } catch { /* reported below */ }
+      if (rep && rep.flows && r.server_cpu_s !== null) rep.server_cpu_us_per_flow = (r.server_cpu_s * 1e6) / rep.flows;
+      const errs = rep?.errors ?? 0;
+      result = !rep || r.code !== 0 ? { ok: false, reason: `client exit ${r.code ?? r.sig}: ${r.err.slice(-300)}` }
+        : { ok: errs === 0, reason: errs ? `${errs} errors: ${JSON.stringify(rep.error_kinds)}` : null, report: rep };
     } else {
       const r = await runPinned(loadgenArgs(w, server, srv.port, srv.pid, `${w.id}/${server}/${repeat}`), 330 * 1000, srv.pid);
       others = r.others_cpu_pct;
@@ -677,6 +720,17 @@ const FIG = {
   rps: ['requests/s', 0],
   p50_us: ['p50 µs', 0],
   p99_us: ['p99 µs', 0],
+  big_up_mb_s: ['1 GiB up MB/s', 0],
+  big_down_mb_s: ['1 GiB down MB/s', 0],
+  small_up_mb_s: ['small up MB/s', 0],
+  small_down_mb_s: ['small down MB/s', 0],
+  small_up_files_s: ['small up files/s', 0],
+  small_down_files_s: ['small down files/s', 0],
+  flows_s: ['flows/s', 0],
+  flow_p50_us: ['flow p50 µs', 0],
+  flow_p99_us: ['flow p99 µs', 0],
+  client_cpu: ['client CPU %', 0],
+  server_cpu_us_per_flow: ['server CPU µs/flow', 0],
   errors: ['errors', 0],
 };
 

@@ -67,6 +67,8 @@ static const struct option_spec options[] = {
     {"room-ttl", OPT_DURATION, OFF(room_ttl_ms), "how long a drop room lives"},
     {"code-lookups-per-minute", OPT_COUNT, OFF(code_lookups_per_minute),
      "room lookups by code from one address (429)"},
+    {"autocomplete-per-minute", OPT_COUNT, OFF(autocomplete_per_minute),
+     "autocomplete requests from one address (429)"},
     {"max-file-size", OPT_SIZE, OFF(max_file_size), "largest uploaded file (413)"},
     {"max-room-bytes", OPT_SIZE, OFF(max_room_bytes), "all files in one room together (413)"},
     {"min-free-disk", OPT_SIZE, OFF(min_free_disk),
@@ -97,6 +99,8 @@ static const struct option_spec options[] = {
      "largest document of a code room (edits past it are refused)"},
     {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every),
      "a code room's text is stored whole after this many updates"},
+    {"admin-token", OPT_STRING, OFF(admin_token),
+     "the operator's token (Authorization: Bearer) for GET /api/stats/referrers; none: off"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -123,6 +127,7 @@ static void set_defaults(struct config *cfg) {
   cfg->ws_max_errors = DEFAULT_WS_MAX_ERRORS;
   cfg->room_ttl_ms = DEFAULT_ROOM_TTL_MS;
   cfg->code_lookups_per_minute = DEFAULT_CODE_LOOKUPS_PER_MINUTE;
+  cfg->autocomplete_per_minute = DEFAULT_AUTOCOMPLETE_PER_MINUTE;
   cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
   cfg->max_room_bytes = DEFAULT_MAX_ROOM_BYTES;
   cfg->min_free_disk = DEFAULT_MIN_FREE_DISK;

@@ -32,6 +32,7 @@
 #define DEFAULT_WS_MAX_ERRORS 20         /* bad messages before close 1008 */
 #define DEFAULT_ROOM_TTL_MS (24ull * 3600 * 1000)
 #define DEFAULT_CODE_LOOKUPS_PER_MINUTE 20       /* per client address -> 429 */
+#define DEFAULT_AUTOCOMPLETE_PER_MINUTE 1200     /* per client address -> 429 */
 #define DEFAULT_MAX_FILE_SIZE (2ull << 30)       /* -> 413 */
 #define DEFAULT_MAX_ROOM_BYTES (10ull << 30)     /* files in one room -> 413 */
 #define DEFAULT_MIN_FREE_DISK (256ull << 20)     /* uploads refused below -> 507 */
@@ -75,6 +76,7 @@ struct config {
   uint64_t ws_max_errors;
   uint64_t room_ttl_ms;
   uint64_t code_lookups_per_minute;
+  uint64_t autocomplete_per_minute;
   uint64_t max_file_size;
   uint64_t max_room_bytes;
   uint64_t min_free_disk;
@@ -94,6 +96,7 @@ struct config {
   uint64_t sio_join_window_ms;
   uint64_t max_doc_bytes;
   uint64_t doc_snapshot_every;
+  const char *admin_token;    /* reads GET /api/stats/...; NULL: those routes are off */
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

@@ -24,8 +24,30 @@
 #define EXIT_USAGE 2
 
 static void usage(FILE *out, const char *prog) {
-  fprintf(out, "Usage: %s serve [flags]   run the server (%s serve --help for the flags)\n", prog,
-          prog);
+  fprintf(out,
+          "Usage: %s serve [flags]   run the server (%s serve --help for the flags)\n"
+          "       %s routes          list the HTTP routes, one \"METHOD /pattern\" a line\n",
+          prog, prog, prog);
+}
+
+/* The route table as the router sees it, so docs/openapi.json can be
+ * checked against it (tests/e2e/openapi.test.mjs). HEAD, which every GET
+ * route answers, is not listed on its own. */
+static int print_routes(void) {
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } methods[] = {{METHOD_GET, "GET"},     {METHOD_POST, "POST"},     {METHOD_PUT, "PUT"},
+                 {METHOD_PATCH, "PATCH"}, {METHOD_DELETE, "DELETE"}, {METHOD_OPTIONS, "OPTIONS"},
+                 {METHOD_HEAD, "HEAD"}};
+  for (size_t i = 0; i < app_route_count; i++)
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+      unsigned bit = methods[m].bit;
+      bool implied_head = bit == METHOD_HEAD && (app_routes[i].methods & METHOD_GET);
+      if ((app_routes[i].methods & bit) && !implied_head)
+        printf("%s %s\n", methods[m].name, app_routes[i].pattern);
+    }
+  return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* Creates the data directory (and its parents) and proves it writable. */
@@ -173,6 +195,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "serve") == 0)
     return serve(argc - 2, argv + 2, prog);
+  if (strcmp(argv[1], "routes") == 0)
+    return print_routes();
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout, prog);

@@ -9,6 +9,10 @@
 // declared in src/api/assets.h. It is written only when its content changes,
 // so a rebuild that changes nothing recompiles nothing. --dir also writes the
 // files as a static site (index.html + assets/), for a quick look in a browser.
+//
+// The API documentation goes in the same table: ../docs/openapi.json (checked
+// to be JSON, served at /api/openapi.json) and the /docs page that renders it
+// (src/docs.html, with src/docs.js and src/docs.css bundled the same way).
 
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -93,10 +97,10 @@ async function bundle(esbuild, entry, extra) {
 }
 
 /** Replaces exactly one tag matching re, or fails. */
-function replaceTag(html, re, replacement, what) {
+function replaceTag(html, re, replacement, what, page = 'index.html') {
   const matches = html.match(new RegExp(re.source, `${re.flags.replace('g', '')}g`)) ?? [];
   if (matches.length !== 1) {
-    throw new BuildError(`src/index.html must contain exactly one ${what}; found ${matches.length}`);
+    throw new BuildError(`src/${page} must contain exactly one ${what}; found ${matches.length}`);
   }
   return html.replace(re, replacement);
 }
@@ -195,39 +199,59 @@ function asset(urlPath, contentType, bytes, immutable) {
   return { path: urlPath, contentType, bytes, immutable, etag: `"${sha256(bytes).slice(0, 16)}"` };
 }
 
+/**
+ * Bundles a page's <name>.js and <name>.css and rewrites src/<page> to load
+ * them under hashed names; returns the page and its two assets.
+ */
+async function buildPage(esbuild, page, name, urlPath) {
+  const js = await bundle(esbuild, `${name}.js`, { format: 'esm', target: 'es2020', platform: 'browser' });
+  const css = await bundle(esbuild, `${name}.css`, { target: ['chrome90', 'firefox90', 'safari14'] });
+  const jsPath = `/assets/${name}-${sha256(js).slice(0, 8)}.js`;
+  const cssPath = `/assets/${name}-${sha256(css).slice(0, 8)}.css`;
+
+  let html;
+  try {
+    html = await readFile(path.join(SRC, page), 'utf8');
+  } catch (err) {
+    throw new BuildError(`cannot read src/${page}: ${err.message}`);
+  }
+  const script = new RegExp(`<script\\b[^>]*\\bsrc="(?:\\.?\\/)?${name}\\.js"[^>]*><\\/script>`);
+  const link = new RegExp(`<link\\b[^>]*\\bhref="(?:\\.?\\/)?${name}\\.css"[^>]*>`);
+  html = replaceTag(html, script, `<script type="module" src="${jsPath}"></script>`,
+    `<script src="./${name}.js"></script>`, page);
+  html = replaceTag(html, link, `<link rel="stylesheet" href="${cssPath}">`,
+    `<link rel="stylesheet" href="./${name}.css">`, page);
+  return [
+    asset(urlPath, 'text/html; charset=utf-8', Buffer.from(html, 'utf8'), false),
+    asset(jsPath, 'text/javascript; charset=utf-8', js, true),
+    asset(cssPath, 'text/css; charset=utf-8', css, true),
+  ];
+}
+
+/** docs/openapi.json, checked to parse and to be OpenAPI 3.1, written compact. */
+async function openapiAsset() {
+  const file = path.join(HERE, '..', 'docs', 'openapi.json');
+  let doc;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new BuildError(`docs/openapi.json: ${err.message}`);
+  }
+  if (typeof doc.openapi !== 'string' || !doc.openapi.startsWith('3.1') || !doc.paths) {
+    throw new BuildError('docs/openapi.json must be an OpenAPI 3.1 document with paths');
+  }
+  return asset('/api/openapi.json', 'application/json', Buffer.from(JSON.stringify(doc), 'utf8'), false);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const esbuild = await loadEsbuild();
 
-  const js = await bundle(esbuild, 'app.js', { format: 'esm', target: 'es2020', platform: 'browser' });
-  const css = await bundle(esbuild, 'app.css', { target: ['chrome90', 'firefox90', 'safari14'] });
-  const jsPath = `/assets/app-${sha256(js).slice(0, 8)}.js`;
-  const cssPath = `/assets/app-${sha256(css).slice(0, 8)}.css`;
-
-  let html;
-  try {
-    html = await readFile(path.join(SRC, 'index.html'), 'utf8');
-  } catch (err) {
-    throw new BuildError(`cannot read src/index.html: ${err.message}`);
-  }
-  html = replaceTag(
-    html,
-    /<script\b[^>]*\bsrc="(?:\.?\/)?app\.js"[^>]*><\/script>/,
-    `<script type="module" src="${jsPath}"></script>`,
-    '<script src="./app.js"></script>',
-  );
-  html = replaceTag(
-    html,
-    /<link\b[^>]*\bhref="(?:\.?\/)?app\.css"[^>]*>/,
-    `<link rel="stylesheet" href="${cssPath}">`,
-    '<link rel="stylesheet" href="./app.css">',
-  );
-
   // index.html first: assets_index() returns the first entry.
   const assets = [
-    asset('/', 'text/html; charset=utf-8', Buffer.from(html, 'utf8'), false),
-    asset(jsPath, 'text/javascript; charset=utf-8', js, true),
-    asset(cssPath, 'text/css; charset=utf-8', css, true),
+    ...(await buildPage(esbuild, 'index.html', 'app', '/')),
+    ...(await buildPage(esbuild, 'docs.html', 'docs', '/docs')),
+    await openapiAsset(),
   ];
 
   const out = path.resolve(opts.out);
@@ -238,7 +262,7 @@ async function main() {
   if (opts.dir) {
     const dir = path.resolve(opts.dir);
     for (const a of assets) {
-      const rel = a.path === '/' ? 'index.html' : a.path.slice(1);
+      const rel = a.path === '/' ? 'index.html' : a.path === '/docs' ? 'docs.html' : a.path.slice(1);
       await writeIfChanged(path.join(dir, rel), a.bytes);
     }
     console.log(`${PROG}: site in ${dir}`);

@@ -26,6 +26,10 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  if (ratelimit_init(&app->autocompletes, (uint32_t)cfg->autocomplete_per_minute, 60000) < 0) {
+    snprintf(err, errlen, "--autocomplete-per-minute must be at least 1");
+    return -1;
+  }
   if (blobs_init(cfg->data_dir, store, err, errlen) < 0)
     return -1;
   struct doc_limits doc_limits = {.max_bytes = cfg->max_doc_bytes,
@@ -41,10 +45,12 @@ void app_stop(struct app *app) {
 void app_free(struct app *app) {
   ratelimit_free(&app->code_lookups);
   docs_free(&app->docs);
+  ratelimit_free(&app->autocompletes);
 }
 
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers) {
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  /* 15 digits: 0.9 reads 0.9, not 0.90000000000000002. */
+  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
   json_decref(body);
   if (!text) {
     http_respond_error(r, 500, "internal", "Could not build the response.");
@@ -164,6 +170,22 @@ static void on_room_row(void *ctx, int status, const struct room_row *room) {
   }
 }
 
+bool api_rate_limited(struct http_req *r, ratelimit *rl, const char *message) {
+  uint64_t retry_ms = 0;
+  /* Keyed by address bytes; an IPv6 client counts by its /64, which it
+   * could otherwise rotate through. Out of memory fails open. */
+  const struct addr_entry *a = r->c->addr;
+  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+  if (ratelimit_hit(rl, a->key, klen, uv_now(app_of(r)->loop), &retry_ms) != RATELIMIT_LIMITED)
+    return false;
+  char extra[64];
+  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message", message);
+  api_respond_json(r, 429, body, extra);
+  return true;
+}
+
 void api_with_room(struct http_req *r, api_room_cb found) {
   size_t len;
   const char *key = route_param(&r->match, "room", &len);
@@ -174,24 +196,10 @@ void api_with_room(struct http_req *r, api_room_cb found) {
     http_respond_error(r, 404, "room_not_found", "There is no such room.");
     return;
   }
-  if (room_key_is_code(key, len)) {
-    struct app *app = app_of(r);
-    uint64_t retry_ms = 0;
-    /* Keyed by address bytes; an IPv6 client counts by its /64, which it
-     * could otherwise rotate through. Out of memory fails open. */
-    const struct addr_entry *a = r->c->addr;
-    size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
-    if (ratelimit_hit(&app->code_lookups, a->key, klen, uv_now(app->loop), &retry_ms) ==
-        RATELIMIT_LIMITED) {
-      char extra[64];
-      snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-               (unsigned long long)((retry_ms + 999) / 1000));
-      json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message",
-                               "Too many code lookups from this address; try again later.");
-      api_respond_json(r, 429, body, extra);
-      return;
-    }
-  }
+  if (room_key_is_code(key, len) &&
+      api_rate_limited(r, &app_of(r)->code_lookups,
+                       "Too many code lookups from this address; try again later."))
+    return;
   /* The store may answer after this returns, so the lookup lives on the heap. */
   struct room_lookup *l = malloc(sizeof *l);
   if (!l) {

@@ -15,10 +15,11 @@ struct app {
   const struct config *cfg;
   struct store *store;
   uv_loop_t *loop;
-  uv_timer_t sweeper;     /* deletes expired rooms */
-  ratelimit code_lookups; /* per client address */
-  struct docs docs;       /* the live documents of code rooms */
-  char blob_dir[4096];    /* <data-dir>/blobs */
+  uv_timer_t sweeper;      /* deletes expired rooms */
+  ratelimit code_lookups;  /* per client address */
+  ratelimit autocompletes; /* per client address */
+  struct docs docs;        /* the live documents of code rooms */
+  char blob_dir[4096];     /* <data-dir>/blobs */
 };
 
 /* The route table of tandem. */
@@ -38,6 +39,11 @@ static inline struct app *app_of(struct http_req *r) {
 
 /* Sends a JSON body (takes the reference to `body`). */
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);
+
+/* Counts a request against `rl` for the client's address (IPv6: its /64);
+ * over the limit, answers 429 rate_limited with Retry-After and `message`
+ * and returns true. */
+bool api_rate_limited(struct http_req *r, ratelimit *rl, const char *message);
 
 /* Looks the `:room` parameter up (id or code, codes rate limited per
  * address) and calls `found` with a live room; answers 404/410/429 itself. */

@@ -751,7 +751,7 @@ static void send_more(struct send *s) {
   }
   if (r->c->queued_bytes > SEND_AHEAD)
     return; /* on_drain comes back */
-  while (!s->no_sendfile && !r->c->outq && s->next < s->end) {
+  while (!s->no_sendfile && s->next < s->end) {
     ssize_t n = http_stream_sendfile(r, s->fd, &s->next, (size_t)(s->end - s->next));
     if (n == UV_EAGAIN)
       break; /* full: queue a read chunk to hear when it drains */

@@ -13,10 +13,12 @@
 #include "hub/hub.h"
 #include "net/addr_table.h"
 #include "net/server.h"
+#include "store/store.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/rand.h"
 #include "util/ratelimit.h"
+#include "util/timefmt.h"
 
 /* Room ids share the hub's alphabet; the hub room adds a 3-byte prefix. */
 #define ROOM_ID_MAX (HUB_ROOM_NAME_MAX - 3)
@@ -26,6 +28,9 @@
 #define DEBUG_LINE_MAX 512
 /* Client debug lines per address per minute. */
 #define DEBUG_LINES_PER_MINUTE 30
+#define TRACKS_PER_MINUTE 60   /* set_track calls per address */
+#define REF_MAX 100            /* bytes of a referrer name */
+#define REFERRERS_PER_DAY 1000 /* distinct names a day; the rest count as "(other)" */
 
 struct pd_room {
   uint64_t expires_ms; /* loop time */
@@ -34,8 +39,8 @@ struct pd_room {
 };
 
 static hmap rooms;
-static ratelimit debug_lines;
-static bool debug_ready;
+static ratelimit debug_lines, tracks;
+static bool debug_ready, tracks_ready;
 
 static bool room_id_valid(const char *id, size_t len) {
   return len <= ROOM_ID_MAX && hub_room_name_valid(id, len);
@@ -105,7 +110,9 @@ void privydrop_free(void) {
   hmap_free(&rooms);
   if (debug_ready)
     ratelimit_free(&debug_lines);
-  debug_ready = false;
+  if (tracks_ready)
+    ratelimit_free(&tracks);
+  debug_ready = tracks_ready = false;
 }
 
 /* ------------------------------------------------------------------------
@@ -163,6 +170,16 @@ static void on_options(struct http_req *r) {
   http_respond(r, 204, NULL, NULL, 0, NULL, true, extra);
 }
 
+/* Every PrivyDrop POST route also answers the CORS preflight: NULL after
+ * answering it (or a bad body), otherwise the request's JSON body. */
+static json_t *preflight_or_body(struct http_req *r) {
+  if (r->method == METHOD_OPTIONS) {
+    on_options(r);
+    return NULL;
+  }
+  return body_json(r);
+}
+
 static uint64_t now_ms(struct http_req *r) {
   return uv_now(r->c->srv->loop);
 }
@@ -181,11 +198,7 @@ static const char *room_id_field(struct http_req *r, json_t *j, size_t *len) {
 }
 
 static void on_create_room(struct http_req *r) {
-  if (r->method == METHOD_OPTIONS) {
-    on_options(r);
-    return;
-  }
-  json_t *j = body_json(r);
+  json_t *j = preflight_or_body(r);
   size_t len;
   const char *id = j ? room_id_field(r, j, &len) : NULL;
   if (id) {
@@ -217,11 +230,7 @@ static void on_get_room(struct http_req *r) {
 }
 
 static void on_check_room(struct http_req *r) {
-  if (r->method == METHOD_OPTIONS) {
-    on_options(r);
-    return;
-  }
-  json_t *j = body_json(r);
+  json_t *j = preflight_or_body(r);
   size_t len;
   const char *id = j ? room_id_field(r, j, &len) : NULL;
   if (id)
@@ -230,11 +239,7 @@ static void on_check_room(struct http_req *r) {
 }
 
 static void on_leave_room(struct http_req *r) {
-  if (r->method == METHOD_OPTIONS) {
-    on_options(r);
-    return;
-  }
-  json_t *j = body_json(r);
+  json_t *j = preflight_or_body(r);
   size_t len;
   const char *id = j ? room_id_field(r, j, &len) : NULL;
   if (id) {
@@ -251,14 +256,61 @@ static void on_leave_room(struct http_req *r) {
   json_decref(j);
 }
 
+/* One more call from this client address (an IPv6 client counts by its
+ * /64); true after answering 429 when it is one too many. */
+static bool limited(struct http_req *r, ratelimit *rl, const char *message) {
+  const struct addr_entry *a = r->c->addr;
+  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
+  uint64_t retry_ms = 0;
+  if (ratelimit_hit(rl, a->key, klen, now_ms(r), &retry_ms) != RATELIMIT_LIMITED)
+    return false;
+  char extra[64];
+  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  api_respond_json(r, 429, json_pack("{sbss}", "success", 0, "message", message), extra);
+  return true;
+}
+
+static void tracked(void *ctx, int status) {
+  struct http_req *r = ctx;
+  if (status == STORE_OK)
+    respond(r, 200, json_pack("{sb}", "success", 1));
+  else
+    respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Could not count the visit"));
+}
+
+/* A visit from a referrer, counted per UTC day (the server's day: the
+ * client's timestamp is not trusted). */
+static void on_set_track(struct http_req *r) {
+  json_t *j = preflight_or_body(r);
+  if (!j)
+    return;
+  json_t *ref = json_object_get(j, "ref");
+  const char *s = json_string_value(ref);
+  size_t len = json_string_length(ref);
+  bool ok = s && len >= 1 && len <= REF_MAX && strlen(s) == len;
+  for (size_t i = 0; ok && i < len; i++)
+    ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+  if (!ok) {
+    respond(r, 400,
+            json_pack("{sbss}", "success", 0, "message",
+                      "ref is required: 1-100 bytes without control characters"));
+  } else {
+    if (!tracks_ready)
+      tracks_ready = ratelimit_init(&tracks, TRACKS_PER_MINUTE, 60000) == 0;
+    if (!tracks_ready || !limited(r, &tracks, "Too many visits counted")) {
+      char day[TIME_DAY_LEN + 1];
+      time_day(time_now_ms(), day);
+      store_referrer_visit(app_of(r)->store, day, s, REFERRERS_PER_DAY, tracked, r);
+    }
+  }
+  json_decref(j);
+}
+
 /* A client's debug line, logged bounded and with control characters
  * replaced, so it cannot forge log lines. */
 static void on_logs_debug(struct http_req *r) {
-  if (r->method == METHOD_OPTIONS) {
-    on_options(r);
-    return;
-  }
-  json_t *j = body_json(r);
+  json_t *j = preflight_or_body(r);
   if (!j)
     return;
   const char *msg = json_string_value(json_object_get(j, "message"));
@@ -269,19 +321,11 @@ static void on_logs_debug(struct http_req *r) {
   }
   if (!debug_ready)
     debug_ready = ratelimit_init(&debug_lines, DEBUG_LINES_PER_MINUTE, 60000) == 0;
-  const struct addr_entry *a = r->c->addr;
-  size_t klen = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
-  uint64_t retry_ms = 0;
-  if (debug_ready &&
-      ratelimit_hit(&debug_lines, a->key, klen, now_ms(r), &retry_ms) == RATELIMIT_LIMITED) {
-    char extra[64];
-    snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-             (unsigned long long)((retry_ms + 999) / 1000));
+  if (debug_ready && limited(r, &debug_lines, "Too many log lines")) {
     json_decref(j);
-    api_respond_json(r, 429, json_pack("{sbss}", "success", 0, "message", "Too many log lines"),
-                     extra);
     return;
   }
+  const struct addr_entry *a = r->c->addr;
   char line[DEBUG_LINE_MAX + 1];
   size_t n = 0;
   for (const unsigned char *p = (const unsigned char *)msg; *p && n < DEBUG_LINE_MAX; p++)
@@ -300,5 +344,7 @@ const http_handler privydrop_check_room_handler = {
     .on_body = on_body, .on_complete = on_check_room, .on_abort = on_abort, .max_body = BODY_MAX};
 const http_handler privydrop_leave_room_handler = {
     .on_body = on_body, .on_complete = on_leave_room, .on_abort = on_abort, .max_body = BODY_MAX};
+const http_handler privydrop_set_track_handler = {
+    .on_body = on_body, .on_complete = on_set_track, .on_abort = on_abort, .max_body = BODY_MAX};
 const http_handler privydrop_logs_debug_handler = {
     .on_body = on_body, .on_complete = on_logs_debug, .on_abort = on_abort, .max_body = BODY_MAX};

@@ -29,6 +29,7 @@ extern const http_handler privydrop_create_room_handler; /* POST /api/create_roo
 extern const http_handler privydrop_get_room_handler;    /* GET /api/get_room */
 extern const http_handler privydrop_check_room_handler;  /* POST /api/check_room */
 extern const http_handler privydrop_leave_room_handler;  /* POST /api/leave_room */
+extern const http_handler privydrop_set_track_handler;   /* POST /api/set_track */
 extern const http_handler privydrop_logs_debug_handler;  /* POST /api/logs_debug */
 
 /* Frees the registry (at exit). */

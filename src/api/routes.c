@@ -1,10 +1,12 @@
 /* tandem's routes: health, metrics, the WebSocket rooms and the web client. */
 #include "api/app.h"
+#include "api/autocomplete_api.h"
 #include "api/config_api.h"
 #include "api/docs_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
 #include "api/static.h"
+#include "api/stats_api.h"
 #include "api/ws_room.h"
 #include "api/socketio.h"
 #include "api/privydrop.h"
@@ -62,7 +64,11 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/rooms/:room/items/:item/file", &items_file_handler},
     {METHOD_GET, "/api/sessions/:code/items", &items_list_handler},
     {METHOD_POST, "/api/sessions/:code/items", &items_post_handler},
+    {METHOD_POST, "/api/autocomplete", &autocomplete_handler},
     {METHOD_GET, "/assets/*", &static_asset_handler},
+    /* The API's description and its viewer live in the asset table too. */
+    {METHOD_GET, "/api/openapi.json", &static_asset_handler},
+    {METHOD_GET, "/docs", &static_asset_handler},
     {METHOD_GET, "/", &static_page_handler},
     {METHOD_GET, "/r/:room", &static_page_handler},
     {METHOD_GET, "/session/:code", &static_page_handler},
@@ -71,7 +77,9 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/get_room", &privydrop_get_room_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/check_room", &privydrop_check_room_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/leave_room", &privydrop_leave_room_handler},
+    {METHOD_POST | METHOD_OPTIONS, "/api/set_track", &privydrop_set_track_handler},
     {METHOD_POST | METHOD_OPTIONS, "/api/logs_debug", &privydrop_logs_debug_handler},
+    {METHOD_GET, "/api/stats/referrers", &stats_referrers_handler},
 };
 
 const size_t app_route_count = sizeof app_routes / sizeof app_routes[0];

@@ -7,8 +7,9 @@
  * the Engine.IO heartbeat, freed when uv_close calls back. A WebSocket's app
  * state only points at it. The server runs on the default loop (main.c). The socket's
  * id is its hub peer id, so offers and answers find their target in O(1).
- * PrivyDrop rooms are hub rooms under a prefix, kept apart from the native
- * /ws/:room rooms whose members speak another protocol. */
+ * A PrivyDrop room id is a hub room name, the same room a native client
+ * reaches at /ws/<id>: the two meet there, each hearing the other in its own
+ * protocol (src/api/bridge.c). */
 #include "api/socketio.h"
 
 #include <jansson.h>
@@ -19,7 +20,9 @@
 #include <sys/socket.h>
 
 #include "api/app.h"
+#include "api/bridge.h"
 #include "api/privydrop.h"
+#include "api/ws_room.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "http/query.h"
@@ -31,10 +34,8 @@
 #include "ws/engineio.h"
 #include "ws/ws_conn.h"
 
-/* Hub rooms of Socket.IO clients are "io~<roomId>". */
-#define ROOM_PREFIX "io~"
-#define ROOM_PREFIX_LEN 3
-#define ROOM_ID_MAX (HUB_ROOM_NAME_MAX - ROOM_PREFIX_LEN)
+/* PrivyDrop room ids: 1-61 characters of [A-Za-z0-9_-]. */
+#define ROOM_ID_MAX 61
 #define SID_LEN 20
 
 struct out_packet {
@@ -78,6 +79,11 @@ static struct sio_session *session(conn *c) {
   struct sio_session *s;
   memcpy(&s, ws_app_state(c), sizeof s);
   return s;
+}
+
+/* The session around a hub member that speaks Socket.IO. */
+static struct sio_session *session_of(struct hub_member *m) {
+  return (struct sio_session *)((char *)m - offsetof(struct sio_session, member));
 }
 
 static const char *peer_text(const struct sio_session *s) {
@@ -235,8 +241,9 @@ static void room_send(struct hub_room *r, const struct sio_session *except, buf 
     return;
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    struct sio_session *t =
-        (struct sio_session *)((char *)r->members[i] - offsetof(struct sio_session, member));
+    if (r->members[i]->proto != HUB_SOCKETIO)
+      continue;
+    struct sio_session *t = session_of(r->members[i]);
     if (t != except)
       to[k++] = t;
   }
@@ -253,6 +260,18 @@ static void room_send_one(struct hub_room *r, const struct sio_session *except, 
   buf_unref(b);
 }
 
+void socketio_room_emit(struct hub_room *r, struct hub_member *except, const char *event,
+                        json_t *payload) {
+  const struct sio_session *skip =
+      except && except->proto == HUB_SOCKETIO ? session_of(except) : NULL;
+  room_send_one(r, skip, event_buf(event, payload, 0));
+}
+
+void socketio_emit_to(struct hub_member *m, const char *event, json_t *payload) {
+  if (m->proto == HUB_SOCKETIO)
+    emit(session_of(m), event, payload);
+}
+
 /* ------------------------------------------------------------------------
  * Rooms */
 
@@ -263,11 +282,12 @@ static void leave_room(struct sio_session *s) {
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = r->name_len;
   memcpy(name, r->name, name_len);
+  if (r->count > r->socketio)
+    ws_room_peer_event(&s->member, "peer.left");
   hub_leave(&s->member);
   if (!(r = hub_find_room(name, name_len))) {
     /* It was the last member: the room is kept a while for a return. */
-    privydrop_room_emptied(name + ROOM_PREFIX_LEN, name_len - ROOM_PREFIX_LEN,
-                           uv_now(uv_default_loop()));
+    privydrop_room_emptied(name, name_len, uv_now(uv_default_loop()));
     return;
   }
   json_t *payload = json_pack("{ss}", "peerId", s->id);
@@ -318,20 +338,22 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     join_response(s, ack, false, msg, room_id);
     return;
   }
-  if (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms)) {
+  /* A room exists once made through the REST routes, or while anyone (a
+   * native client too) is in it. */
+  if (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms) &&
+      !hub_find_room(room_id, len)) {
     join_response(s, ack, false, "Room does not exist", room_id);
     return;
   }
-  char name[HUB_ROOM_NAME_MAX + 1];
-  memcpy(name, ROOM_PREFIX, ROOM_PREFIX_LEN);
-  memcpy(name + ROOM_PREFIX_LEN, room_id, len);
-  size_t name_len = ROOM_PREFIX_LEN + len;
+  const char *name = room_id;
+  size_t name_len = len;
   if (s->member.room && s->member.room->name_len == name_len &&
       memcmp(s->member.room->name, name, name_len) == 0) {
     join_response(s, ack, true, "Successfully joined room", room_id);
     return;
   }
   leave_room(s);
+  s->member.proto = HUB_SOCKETIO;
   if (hub_join_as(&s->member, s->c, name, name_len, s->id) < 0) {
     join_response(s, ack, false, "Server error", room_id);
     return;
@@ -341,6 +363,8 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
   if (ready && s->member.room)
     room_send_one(s->member.room, s, event_buf("ready", ready, 0));
   json_decref(ready);
+  if (s->member.room && s->member.room->count > s->member.room->socketio)
+    ws_room_peer_event(&s->member, "peer.joined");
 }
 
 /* offer, answer, ice-candidate: to payload.peerId only, which becomes the sender. */
@@ -351,8 +375,11 @@ static void relay_to_peer(struct sio_session *s, const char *name, json_t *paylo
   struct hub_member *m = hub_find_peer(peer, strlen(peer));
   if (!m || m->room != s->member.room || m == &s->member)
     return;
-  struct sio_session *target =
-      (struct sio_session *)((char *)m - offsetof(struct sio_session, member));
+  if (m->proto == HUB_NATIVE) {
+    bridge_signal_to_native(m, s->id, name, payload);
+    return;
+  }
+  struct sio_session *target = session_of(m);
   json_t *copy = json_copy(payload);
   if (!copy || json_object_set_new(copy, "peerId", json_string(s->id)) < 0) {
     json_decref(copy);
@@ -373,8 +400,8 @@ static void relay_to_peer(struct sio_session *s, const char *name, json_t *paylo
 static void relay_to_room(struct sio_session *s, const char *name, json_t *payload) {
   json_t *jid = json_object_get(payload, "roomId");
   struct hub_room *r = s->member.room;
-  if (!json_is_string(jid) || !r || r->name_len != ROOM_PREFIX_LEN + json_string_length(jid) ||
-      memcmp(r->name + ROOM_PREFIX_LEN, json_string_value(jid), json_string_length(jid)) != 0)
+  if (!json_is_string(jid) || !r || r->name_len != json_string_length(jid) ||
+      memcmp(r->name, json_string_value(jid), r->name_len) != 0)
     return;
   buf *packets[1 + SIO_MAX_ATTACHMENTS];
   bool binary[1 + SIO_MAX_ATTACHMENTS] = {false};
@@ -918,11 +945,10 @@ const http_handler socketio_handler = {
 
 int socketio_leave(const char *room_id, size_t len, const char *socket_id, size_t id_len) {
   struct hub_member *m = hub_find_peer(socket_id, id_len);
-  if (!m || !m->room || m->room->name_len != ROOM_PREFIX_LEN + len ||
-      memcmp(m->room->name, ROOM_PREFIX, ROOM_PREFIX_LEN) != 0 ||
-      memcmp(m->room->name + ROOM_PREFIX_LEN, room_id, len) != 0)
+  if (!m || m->proto != HUB_SOCKETIO || !m->room || m->room->name_len != len ||
+      memcmp(m->room->name, room_id, len) != 0)
     return -1;
-  leave_room((struct sio_session *)((char *)m - offsetof(struct sio_session, member)));
+  leave_room(session_of(m));
   return 0;
 }
 

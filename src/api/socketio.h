@@ -3,7 +3,10 @@
 #ifndef TANDEM_SOCKETIO_H
 #define TANDEM_SOCKETIO_H
 
+#include <jansson.h>
+
 #include "http/http.h"
+#include "hub/hub.h"
 
 /* GET and POST /socket.io/?EIO=4&transport=polling|websocket[&sid=...] */
 extern const http_handler socketio_handler;
@@ -13,6 +16,14 @@ extern const http_handler socketio_handler;
 int socketio_leave(const char *room_id, size_t len, const char *socket_id, size_t id_len);
 
 /* Frees the sessions left and the join rate limiter (at exit, after the loop). */
+/* An event to every Socket.IO member of the room but `except` (any member,
+ * or NULL); the payload reference stays the caller's. */
+void socketio_room_emit(struct hub_room *r, struct hub_member *except, const char *event,
+                        json_t *payload);
+
+/* An event to one member, if it speaks Socket.IO. */
+void socketio_emit_to(struct hub_member *m, const char *event, json_t *payload);
+
 void socketio_free(void);
 
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/bridge.h"
+#include "api/privydrop.h"
 #include "api/ws_doc.h"
 #include "config.h"
 #include "http/query.h"
@@ -14,6 +16,7 @@
 #include "net/server.h"
 #include "rooms/peer_info.h"
 #include "rooms/room.h"
+#include "util/json_scan.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "ws/ws_conn.h"
@@ -124,14 +127,16 @@ static void emit_json(json_t *o, conn *to, struct hub_room *room, const struct h
 }
 
 /* peer.joined and peer.updated carry the peer; peer.left only its id. */
-static void peer_event(struct hub_member *m, const char *type) {
+void ws_room_peer_event(struct hub_member *m, const char *type) {
   if (!m->room)
     return; /* a failed write may already have taken the member out */
-  json_t *o =
-      strcmp(type, "peer.left") == 0 ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
+  bool left = strcmp(type, "peer.left") == 0, joined = strcmp(type, "peer.joined") == 0;
+  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
   emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
+  if (m->proto == HUB_NATIVE && (left || joined))
+    bridge_native_presence(m, joined);
 }
 
 struct room_facts {
@@ -251,7 +256,7 @@ static void on_open(conn *c) {
     ws_doc_send_init(app, m);
   if (req.stored && req.after >= 0)
     replay(c, req.room, req.after);
-  peer_event(m, "peer.joined");
+  ws_room_peer_event(m, "peer.joined");
 }
 
 static void on_close(conn *c) {
@@ -262,9 +267,14 @@ static void on_close(conn *c) {
                           LOG_STR("peer", m->peer_id), LOG_NUM("bytes_in", c->bytes_in),
                           LOG_NUM("bytes_out", c->bytes_out)};
   log_fields(LOG_INFO, "ws.close", f, 4);
-  peer_event(m, "peer.left");
+  ws_room_peer_event(m, "peer.left");
   ws_doc_leave(c->srv->app, m);
+  char name[HUB_ROOM_NAME_MAX];
+  size_t name_len = m->room->name_len;
+  memcpy(name, m->room->name, name_len);
   hub_leave(m);
+  if (!hub_find_room(name, name_len)) /* a PrivyDrop room of that name waits 15 minutes */
+    privydrop_room_emptied(name, name_len, uv_now(c->srv->loop));
   free(m->name);
   m->name = NULL;
 }
@@ -285,7 +295,7 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
     return;
   free(m->name);
   m->name = copy;
-  peer_event(m, "peer.updated");
+  ws_room_peer_event(m, "peer.updated");
 }
 
 /* Binary frames are the relay of last resort for direct transfers: the
@@ -328,50 +338,56 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
   buf_unref(f);
 }
 
-static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_len) {
+static void refuse(conn *c, const char *code, const char *message) {
+  send_error(c, code, message);
+  ws_count_error(c);
+}
+
+/* The hot path: `to` and `data` are spans of the message as received, so
+ * `data` (an SDP or ICE candidate) is copied into the outgoing frame as
+ * written, never parsed into a tree and dumped again. */
+static void relay_signal(conn *c, struct hub_member *m, struct json_span to, struct json_span data,
+                         size_t msg_len) {
   const struct config *cfg = c->srv->cfg;
-  json_t *data = json_object_get(msg, "data");
-  json_t *to = json_object_get(msg, "to");
   uint32_t rate = (uint32_t)cfg->signal_rate;
   if (!bucket_take(&m->signals, uv_now(c->srv->loop), rate, rate * 2, 1)) {
-    send_error(c, "rate_limited", "Too many signals; slow down.");
-    ws_count_error(c);
+    refuse(c, "rate_limited", "Too many signals; slow down.");
     return;
   }
   if (msg_len > cfg->signal_max_bytes + 256) {
-    send_error(c, "signal_too_large", "The signal data is larger than this server relays.");
-    ws_count_error(c);
+    refuse(c, "signal_too_large", "The signal data is larger than this server relays.");
     return;
   }
-  if (!data) {
-    send_error(c, "bad_message", "A signal needs a data field.");
-    ws_count_error(c);
-    return;
-  }
-  if (to && !json_is_string(to)) {
-    send_error(c, "bad_message", "The to field must be a peer id.");
-    ws_count_error(c);
+  if (!data.p) {
+    refuse(c, "bad_message", "A signal needs a data field.");
     return;
   }
   struct hub_member *target = NULL;
-  if (to) {
-    target = hub_find_peer(json_string_value(to), json_string_length(to));
+  if (to.p) {
+    char peer[HUB_PEER_ID_LEN + 2];
+    if (to.p[0] != '"') {
+      refuse(c, "bad_message", "The to field must be a peer id.");
+      return;
+    }
+    long n = json_span_string(to, peer, sizeof peer);
+    target = n > 0 ? hub_find_peer(peer, (size_t)n) : NULL;
     if (!target || target->room != m->room || target == m) {
-      send_error(c, "unknown_peer", "No such peer in this room.");
-      ws_count_error(c);
+      refuse(c, "unknown_peer", "No such peer in this room.");
+      return;
+    }
+    if (target->proto != HUB_NATIVE) { /* a PrivyDrop client: in its own words */
+      metrics.signals_relayed++;
+      bridge_signal_to_socketio(m->room, target, m->peer_id, data);
       return;
     }
   }
-  size_t dlen = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-  struct text t = {0};
-  text_str(&t, "{\"type\":\"signal\",\"from\":\"");
-  text_str(&t, m->peer_id);
-  text_str(&t, "\",\"data\":");
-  char *slot = text_reserve(&t, dlen);
-  if (slot)
-    json_dumpb(data, slot, dlen, JSON_COMPACT | JSON_ENCODE_ANY);
-  text_str(&t, "}");
-  buf *f = text_frame(&t);
+  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
+  struct ws_part parts[] = {{head, sizeof head - 1},
+                            {m->peer_id, strlen(m->peer_id)},
+                            {mid, sizeof mid - 1},
+                            {data.p, data.len},
+                            {"}", 1}};
+  buf *f = ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
   if (!f)
     return;
   metrics.signals_relayed++;
@@ -380,6 +396,23 @@ static void relay_signal(conn *c, struct hub_member *m, json_t *msg, size_t msg_
   else
     hub_broadcast(m->room, f, m);
   buf_unref(f);
+  if (!target)
+    bridge_signal_to_socketio(m->room, NULL, m->peer_id, data);
+}
+
+/* Messages other than signals: rare enough to be parsed into a tree. */
+static void handle_parsed(conn *c, struct hub_member *m, const char *type, const uint8_t *data,
+                          size_t len) {
+  json_t *msg = json_loadb((const char *)data, len, JSON_ALLOW_NUL, NULL);
+  if (!msg) {
+    refuse(c, "bad_json", "The message is not valid JSON.");
+    return;
+  }
+  if (strcmp(type, "peer.update") == 0)
+    update_peer(c, m, msg);
+  else if (!ws_doc_message(c, m, type, msg)) /* the editor's messages */
+    refuse(c, "unknown_type", "Unknown message type.");
+  json_decref(msg);
 }
 
 static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
@@ -390,28 +423,21 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
     relay_binary(c, m, data, len);
     return;
   }
-  json_error_t jerr;
-  json_t *msg = json_loadb((const char *)data, len, 0, &jerr);
-  if (!msg) {
-    send_error(c, "bad_json", "The message is not valid JSON.");
-    ws_count_error(c);
+  struct json_field f[] = {{.key = "type"}, {.key = "to"}, {.key = "data"}};
+  enum json_scan_result scanned = json_scan_object((const char *)data, len, f, 3);
+  if (scanned == JSON_SCAN_INVALID) {
+    refuse(c, "bad_json", "The message is not valid JSON.");
     return;
   }
-  const char *type = json_string_value(json_object_get(msg, "type"));
-  if (!json_is_object(msg) || !type) {
-    send_error(c, "bad_message", "A message is a JSON object with a type.");
-    ws_count_error(c);
-  } else if (strcmp(type, "signal") == 0) {
-    relay_signal(c, m, msg, len);
-  } else if (strcmp(type, "peer.update") == 0) {
-    update_peer(c, m, msg);
-  } else if (ws_doc_message(c, m, type, msg)) {
-    /* handled: the editor's messages */
-  } else {
-    send_error(c, "unknown_type", "Unknown message type.");
-    ws_count_error(c);
+  char type[32];
+  if (scanned != JSON_SCAN_OK || json_span_string(f[0].value, type, sizeof type) < 0) {
+    refuse(c, "bad_message", "A message is a JSON object with a type.");
+    return;
   }
-  json_decref(msg);
+  if (strcmp(type, "signal") == 0)
+    relay_signal(c, m, f[1].value, f[2].value, len);
+  else
+    handle_parsed(c, m, type, data, len);
 }
 
 static const struct ws_handler room_ws = {

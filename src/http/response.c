@@ -126,6 +126,9 @@ void http_respond(struct http_req *r, int status, const char *content_type, cons
   bool body_apart = send_body && !inline_body && len;
   r->response_bytes = head + (body_apart ? len : 0);
   if (body_apart) {
+    /* The caller's body may be freed as soon as we return, while the write
+     * waits for the end of this loop turn (corked): the queue must point
+     * into the copy it holds, never at the caller's bytes. */
     buf *copy = NULL;
     if (!owner && !is_static) {
       copy = buf_from(body, len);
@@ -134,7 +137,7 @@ void http_respond(struct http_req *r, int status, const char *content_type, cons
         return;
       }
       owner = copy;
-      body = copy->data; /* the caller may free its body once we return */
+      body = copy->data;
     }
     conn_write(c, body, len, owner, UINT64_MAX);
     buf_unref(copy);

@@ -76,6 +76,8 @@ int hub_join(struct hub_member *m, conn *c, const char *name, size_t len) {
   m->c = c;
   m->index = r->count;
   r->members[r->count++] = m;
+  if (m->proto == HUB_SOCKETIO)
+    r->socketio++;
   return 0;
 }
 
@@ -88,6 +90,8 @@ void hub_leave(struct hub_member *m) {
   struct hub_member *last = r->members[--r->count];
   r->members[m->index] = last;
   last->index = m->index;
+  if (m->proto == HUB_SOCKETIO)
+    r->socketio--;
   m->room = NULL;
   /* Shrink a room that emptied out, so a crowd that left returns its memory. */
   if (!r->busy && r->cap > 64 && r->count < r->cap / 4) {
@@ -117,7 +121,7 @@ void hub_broadcast_if(struct hub_room *r, buf *frame,
     if (i >= r->count)
       continue;
     struct hub_member *m = r->members[i];
-    if (want(m, ctx))
+    if (m->proto == HUB_NATIVE && want(m, ctx))
       ws_send(m->c, frame);
   }
   r->busy--;
@@ -142,6 +146,8 @@ void hub_room_closed(const char *name, size_t len, const char *reason) {
   r->busy++;
   for (uint32_t i = r->count; i-- > 0;) {
     if (i >= r->count)
+      continue;
+    if (r->members[i]->proto != HUB_NATIVE)
       continue;
     conn *c = r->members[i]->c;
     if (f)

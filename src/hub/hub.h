@@ -20,11 +20,19 @@
 
 struct hub_member;
 
+/* The protocol a member speaks. A room may hold both: tandem's web client
+ * and a PrivyDrop client meet in one (src/api/bridge.c translates). */
+enum hub_proto {
+  HUB_NATIVE = 0,   /* /ws/:room, docs/protocol.md */
+  HUB_SOCKETIO = 1, /* /socket.io/, docs/socketio.md */
+};
+
 struct hub_room {
   char name[HUB_ROOM_NAME_MAX + 1];
   uint8_t name_len;
   uint32_t count, cap;
-  uint32_t busy; /* broadcasts in progress: the room must not be freed */
+  uint32_t socketio; /* members speaking Socket.IO (count includes them) */
+  uint32_t busy;     /* broadcasts in progress: the room must not be freed */
   struct hub_member **members;
 };
 
@@ -34,6 +42,7 @@ struct hub_member {
   conn *c;
   char *name;     /* a name the user chose (owned), or NULL: derived from the id */
   uint32_t index; /* position in room->members */
+  uint8_t proto;  /* enum hub_proto, set before the join */
   char peer_id[HUB_PEER_ID_LEN + 1];
   struct peer_device device;
   uint8_t doc_flags;     /* a code room member's use of the document (api/ws_doc.h) */
@@ -57,15 +66,16 @@ struct hub_member *hub_find_peer(const char *peer_id, size_t len);
 /* The room by name, or NULL when nobody is in it. */
 struct hub_room *hub_find_room(const char *name, size_t len);
 
-/* Queues the frame to every member except `except` (may be NULL). */
+/* Queues the frame to every native member except `except` (may be NULL):
+ * a native frame means nothing to a Socket.IO client. */
 void hub_broadcast(struct hub_room *room, buf *frame, const struct hub_member *except);
 
-/* Queues the frame to every member for which `want` is true. */
+/* Queues the frame to every native member for which `want` is true. */
 void hub_broadcast_if(struct hub_room *room, buf *frame,
                       bool (*want)(const struct hub_member *m, const void *ctx), const void *ctx);
 
-/* Tells every member {"type":"room.closed","reason":...} and closes their
- * sockets with 1000. Nothing happens when nobody is in the room. */
+/* Tells every native member {"type":"room.closed","reason":...} and closes
+ * their sockets with 1000. Nothing happens when nobody is in the room. */
 void hub_room_closed(const char *name, size_t len, const char *reason);
 
 /* Frees the hub's tables (members must have left). */

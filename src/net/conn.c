@@ -138,11 +138,9 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
   return 0;
 }
 
-/* Hands the queue to the kernel: a writev that usually takes it all; what
- * the socket cannot take yet goes on with uv_write, which waits for room. */
-static void flush_now(conn *c) {
-  if ((c->flags & CONN_CLOSING) || c->wreq || !c->outq)
-    return;
+/* Writes what the socket takes now of the queue (one writev), without
+ * waiting; returns -1 when the connection failed and is closing. */
+static int write_what_fits(conn *c) {
   struct outq *q = c->outq;
   uv_buf_t bufs[WRITE_BATCH];
   uint32_t n = q->count < WRITE_BATCH ? q->count : WRITE_BATCH;
@@ -153,7 +151,7 @@ static void flush_now(conn *c) {
   int written = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
   if (written < 0 && written != UV_EAGAIN) {
     conn_close(c);
-    return;
+    return -1;
   }
   size_t left = written > 0 ? (size_t)written : 0;
   while (left && c->outq) {
@@ -167,6 +165,16 @@ static void flush_now(conn *c) {
     left -= it->len;
     outq_pop(c, 1);
   }
+  return 0;
+}
+
+/* Hands the queue to the kernel: a writev that usually takes it all; what
+ * the socket cannot take yet goes on with uv_write, which waits for room. */
+static void flush_now(conn *c) {
+  if ((c->flags & CONN_CLOSING) || c->wreq || !c->outq)
+    return;
+  if (write_what_fits(c) < 0)
+    return;
   if (c->outq)
     start_write(c);
   else
@@ -191,6 +199,11 @@ void conn_flush_corked(struct server *srv) {
 
 ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len) {
   if (c->flags & (CONN_CLOSING | CONN_CLOSE_WHEN_DRAINED))
+    return UV_ECANCELED;
+  /* A response head queued (corked) just before: out with it first, so a
+   * small file goes with one sendfile instead of a read in the thread pool.
+   * Whatever stays queued is flushed at the end of the turn as usual. */
+  if (c->outq && !c->wreq && write_what_fits(c) < 0)
     return UV_ECANCELED;
   if (c->outq)
     return UV_EAGAIN;

@@ -101,7 +101,8 @@ static inline int conn_send(conn *c, buf *b, uint64_t limit) {
 
 /* Sends up to len bytes of file `fd` from *offset straight from the page
  * cache to the socket (sendfile), advancing *offset. Only when nothing is
- * queued (bytes must stay in order). Returns bytes sent (>= 0), UV_EAGAIN
+ * queued (bytes must stay in order): what is queued is written first if the
+ * socket takes it at once. Returns bytes sent (>= 0), UV_EAGAIN
  * when the socket or the queue is full, or another negative error. It never
  * waits: the caller queues something through conn_write to learn when the
  * socket drains. */

@@ -51,6 +51,10 @@ static void on_sweep(uv_timer_t *t) {
   int64_t now = time_now_ms();
   ratelimit_sweep(&app->code_lookups, uv_now(app->loop));
   store_rooms_expired(app->store, now, SWEEP_BATCH, collect, &s);
+  char oldest[TIME_DAY_LEN + 1]; /* referrer counts are kept 30 days */
+  time_day(now - (int64_t)(STORE_REFERRER_DAYS - 1) * 86400000, oldest);
+  int pruned = STORE_OK;
+  store_referrers_prune(app->store, oldest, note_status, &pruned);
   for (int i = 0; i < s.count; i++) {
     if (room_close(app, s.ids[i], "expired") == 0) {
       struct log_field f = LOG_STR("room", s.ids[i]);

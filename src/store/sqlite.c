@@ -30,6 +30,11 @@ enum stmt_id {
   ST_DOC_SNAPSHOTS_PRUNE,
   ST_DOC_UPDATES_PRUNE,
   ST_ROOM_SET_LANGUAGE,
+  ST_REFERRER_KNOWN,
+  ST_REFERRER_COUNT,
+  ST_REFERRER_VISIT,
+  ST_REFERRERS_SINCE,
+  ST_REFERRERS_PRUNE,
   ST_COUNT
 };
 
@@ -66,6 +71,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DOC_SNAPSHOTS_PRUNE] = "DELETE FROM doc_snapshots WHERE room_id = ? AND version < ?",
     [ST_DOC_UPDATES_PRUNE] = "DELETE FROM doc_updates WHERE room_id = ? AND version <= ?",
     [ST_ROOM_SET_LANGUAGE] = "UPDATE rooms SET language = ? WHERE id = ?",
+    [ST_REFERRER_KNOWN] = "SELECT 1 FROM referrers WHERE day = ? AND ref = ?",
+    [ST_REFERRER_COUNT] = "SELECT COUNT(*) FROM referrers WHERE day = ?",
+    [ST_REFERRER_VISIT] = "INSERT INTO referrers (day, ref, visits) VALUES (?, ?, 1) "
+                          "ON CONFLICT (day, ref) DO UPDATE SET visits = visits + 1",
+    [ST_REFERRERS_SINCE] = "SELECT day, ref, visits FROM referrers WHERE day >= ? "
+                           "ORDER BY day DESC, visits DESC, ref",
+    [ST_REFERRERS_PRUNE] = "DELETE FROM referrers WHERE day < ?",
 };
 
 struct store {
@@ -542,4 +554,60 @@ void store_room_set_language(struct store *s, const char *room_id, const char *l
   bind_text_or_null(st, 1, language);
   sqlite3_bind_text(st, 2, room_id, -1, SQLITE_STATIC);
   run_done(s, st, "room language", cb, ctx);
+}
+
+/* 1 when the day already counts this referrer, 0 when not, -1 on failure. */
+static int referrer_known(struct store *s, const char *day, const char *ref) {
+  sqlite3_stmt *st = prep(s, ST_REFERRER_KNOWN);
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int64_t referrers_on(struct store *s, const char *day) {
+  sqlite3_stmt *st = prep(s, ST_REFERRER_COUNT);
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  return n;
+}
+
+void store_referrer_visit(struct store *s, const char *day, const char *ref, int max_refs,
+                          store_done_cb cb, void *ctx) {
+  int known = referrer_known(s, day, ref);
+  int64_t count = known == 0 ? referrers_on(s, day) : 0;
+  if (known < 0 || count < 0) {
+    cb(ctx, fail(s, "referrer lookup"));
+    return;
+  }
+  if (!known && count >= max_refs)
+    ref = STORE_REFERRER_OTHER;
+  sqlite3_stmt *st = prep(s, ST_REFERRER_VISIT);
+  sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  cb(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrer visit"));
+}
+
+void store_referrers_since(struct store *s, const char *since, store_referrers_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_REFERRERS_SINCE);
+  sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    each(ctx, STORE_OK, (const char *)sqlite3_column_text(st, 0),
+         (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
+  sqlite3_reset(st);
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrers"), NULL, NULL, 0);
+}
+
+void store_referrers_prune(struct store *s, const char *before, store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_REFERRERS_PRUNE);
+  sqlite3_bind_text(st, 1, before, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  cb(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrers prune"));
 }

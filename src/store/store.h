@@ -127,6 +127,20 @@ void store_doc_snapshot_save(struct store *s, const char *room_id,
 /* Sets (or clears, with NULL) a room's language. */
 void store_room_set_language(struct store *s, const char *room_id, const char *language,
                              store_done_cb cb, void *ctx);
+/* Referrer counts: one more visit of `ref` on `day` (YYYY-MM-DD). A day
+ * holds at most max_refs referrers; visits of any further one count under
+ * STORE_REFERRER_OTHER, so a flood of made-up names cannot grow the table. */
+#define STORE_REFERRER_OTHER "(other)"
+#define STORE_REFERRER_DAYS 30 /* days kept (the sweeper prunes older ones) */
+void store_referrer_visit(struct store *s, const char *day, const char *ref, int max_refs,
+                          store_done_cb cb, void *ctx);
+/* Called per (day, ref, visits) with day >= since, newest day first and the
+ * most visited first within a day; then once with day NULL and the status. */
+typedef void (*store_referrers_cb)(void *ctx, int status, const char *day, const char *ref,
+                                   int64_t visits);
+void store_referrers_since(struct store *s, const char *since, store_referrers_cb each, void *ctx);
+/* Forgets the days before `before`. */
+void store_referrers_prune(struct store *s, const char *before, store_done_cb cb, void *ctx);
 
 /* 1 when an item with this id exists, 0 when not, -1 on failure. For
  * start-up checks only: it answers synchronously on every engine. */

@@ -120,8 +120,7 @@ bool utf8_valid(const uint8_t *s, size_t n) {
 /* XOR is its own inverse, so this both masks and unmasks. Returns the mask
  * position for the byte after the run, which is what lets a frame's payload
  * arrive in arbitrary pieces. */
-static uint8_t mask_bytes(uint8_t *d, size_t n, const uint8_t mask[4],
-                          uint8_t pos) {
+static uint8_t mask_bytes(uint8_t *d, size_t n, const uint8_t mask[4], uint8_t pos) {
   size_t i = 0;
   if (n >= 16) {
     /* Eight bytes are two whole mask periods, so one rotated word serves the
@@ -150,7 +149,9 @@ static uint8_t mask_bytes(uint8_t *d, size_t n, const uint8_t mask[4],
 #define ERR_PAYLOAD (-(int64_t)WS_CLOSE_INVALID_PAYLOAD)
 #define ERR_TOO_BIG (-(int64_t)WS_CLOSE_TOO_BIG)
 
-static bool is_control(unsigned opcode) { return (opcode & 0x8) != 0; }
+static bool is_control(unsigned opcode) {
+  return (opcode & 0x8) != 0;
+}
 
 void ws_parser_init(ws_parser *p, uint64_t max_message, bool require_mask) {
   memset(p, 0, sizeof *p);
@@ -192,8 +193,7 @@ static int64_t check_first_byte(ws_parser *p) {
     if (!fin)
       return ERR_PROTOCOL;
     break;
-  default:
-    return ERR_PROTOCOL;
+  default: return ERR_PROTOCOL;
   }
   p->frame_opcode = (uint8_t)op;
   p->frame_fin = fin;
@@ -259,8 +259,7 @@ static int64_t header_byte(ws_parser *p, uint8_t b) {
 /* Hands one piece of payload (already unmasked, frame_left already reduced)
  * to the callback. State is settled before the call so that a callback that
  * stops the parser leaves it ready to resume at the next byte. */
-static int64_t deliver(ws_parser *p, const uint8_t *data, size_t n,
-                       ws_payload_cb cb, void *ctx) {
+static int64_t deliver(ws_parser *p, const uint8_t *data, size_t n, ws_payload_cb cb, void *ctx) {
   unsigned op = p->frame_opcode ? p->frame_opcode : p->message_opcode;
   unsigned flags = 0;
   if (p->frame_left == 0) {
@@ -288,8 +287,8 @@ static int64_t deliver(ws_parser *p, const uint8_t *data, size_t n,
   return 0;
 }
 
-int64_t ws_parser_feed(ws_parser *p, uint8_t *data, size_t len,
-                       ws_payload_cb cb, void *ctx, size_t *consumed) {
+int64_t ws_parser_feed(ws_parser *p, uint8_t *data, size_t len, ws_payload_cb cb, void *ctx,
+                       size_t *consumed) {
   size_t pos = 0;
   int64_t rc = 0;
   while (pos < len) {
@@ -356,8 +355,7 @@ int ws_close_payload_check(const uint8_t *payload, size_t n) {
 /* ------------------------------------------------------------------------
  * Writers */
 
-size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode opcode,
-                       bool fin, uint64_t len) {
+size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode opcode, bool fin, uint64_t len) {
   out[0] = (uint8_t)((fin ? 0x80u : 0u) | ((unsigned)opcode & 0x0Fu));
   if (len < 126) {
     out[1] = (uint8_t)len;
@@ -376,17 +374,30 @@ size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode opcode,
 }
 
 buf *ws_frame_build(enum ws_opcode opcode, const void *payload, size_t len) {
-  if (len > BUF_MAX - WS_HEADER_MAX)
-    return NULL;
+  struct ws_part whole = {payload, len};
+  return ws_frame_gather(opcode, &whole, 1);
+}
+
+buf *ws_frame_gather(enum ws_opcode opcode, const struct ws_part *parts, size_t n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i].len > BUF_MAX - WS_HEADER_MAX - len)
+      return NULL;
+    len += parts[i].len;
+  }
   uint8_t hdr[WS_HEADER_MAX];
   size_t h = ws_frame_header(hdr, opcode, true, len);
   buf *b = buf_new(h + len);
   if (!b)
     return NULL;
   memcpy(b->data, hdr, h);
-  if (len)
-    memcpy(b->data + h, payload, len);
-  b->len = (uint32_t)(h + len);
+  size_t at = h;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i].len)
+      memcpy(b->data + at, parts[i].p, parts[i].len);
+    at += parts[i].len;
+  }
+  b->len = (uint32_t)at;
   return b;
 }
 
@@ -408,9 +419,8 @@ buf *ws_close_frame_build(uint16_t code, const char *reason) {
   return ws_frame_build(WS_OP_CLOSE, body, n + 2);
 }
 
-size_t ws_client_frame_write(uint8_t *out, enum ws_opcode opcode, bool fin,
-                             const uint8_t mask[4], const void *payload,
-                             size_t len) {
+size_t ws_client_frame_write(uint8_t *out, enum ws_opcode opcode, bool fin, const uint8_t mask[4],
+                             const void *payload, size_t len) {
   size_t h = ws_frame_header(out, opcode, fin, len);
   out[1] |= 0x80u;
   memcpy(out + h, mask, 4);
@@ -428,8 +438,8 @@ size_t ws_client_frame_write(uint8_t *out, enum ws_opcode opcode, bool fin,
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 static bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 
 int ws_accept_key(const char *key, size_t key_len, char out[29]) {
@@ -447,8 +457,7 @@ int ws_accept_key(const char *key, size_t key_len, char out[29]) {
   memcpy(input + 24, ws_guid, sizeof ws_guid - 1);
   uint8_t digest[EVP_MAX_MD_SIZE];
   unsigned int dlen = 0;
-  if (!EVP_Digest(input, sizeof input, digest, &dlen, EVP_sha1(), NULL) ||
-      dlen != 20)
+  if (!EVP_Digest(input, sizeof input, digest, &dlen, EVP_sha1(), NULL) || dlen != 20)
     return -1;
   /* 20 bytes give 28 characters; EVP_EncodeBlock adds the NUL. */
   if (EVP_EncodeBlock((unsigned char *)out, digest, 20) != 28)

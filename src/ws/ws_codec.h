@@ -54,19 +54,19 @@ enum ws_close_code {
  * with n == 0 and WS_FRAME_END set. For text, the bytes have been UTF-8
  * validated up to this point. Return 0 to go on, non-zero to make
  * ws_parser_feed stop and return WS_PARSE_STOPPED. */
-typedef int (*ws_payload_cb)(void *ctx, enum ws_opcode opcode,
-                             const uint8_t *data, size_t n, unsigned flags);
+typedef int (*ws_payload_cb)(void *ctx, enum ws_opcode opcode, const uint8_t *data, size_t n,
+                             unsigned flags);
 
 typedef struct ws_parser {
-  uint64_t max_message;   /* largest data message in bytes (sum of fragments) */
-  uint64_t message_len;   /* bytes of the current data message so far */
-  uint64_t frame_left;    /* payload bytes of the current frame still to come */
-  uint32_t utf8_state;    /* incremental UTF-8 validator state across fragments */
+  uint64_t max_message; /* largest data message in bytes (sum of fragments) */
+  uint64_t message_len; /* bytes of the current data message so far */
+  uint64_t frame_left;  /* payload bytes of the current frame still to come */
+  uint32_t utf8_state;  /* incremental UTF-8 validator state across fragments */
   uint8_t mask[4];
-  uint8_t mask_pos;       /* index into mask for the next payload byte */
-  uint8_t hdr[14];        /* header bytes seen so far */
+  uint8_t mask_pos; /* index into mask for the next payload byte */
+  uint8_t hdr[14];  /* header bytes seen so far */
   uint8_t hdr_len;
-  uint8_t frame_opcode;   /* opcode of the frame being read (0 for continuation) */
+  uint8_t frame_opcode; /* opcode of the frame being read (0 for continuation) */
   uint8_t frame_fin;
   uint8_t message_opcode; /* TEXT/BINARY while a fragmented message is open, else 0 */
   uint8_t in_payload;     /* 1 while reading payload of the current frame */
@@ -93,8 +93,8 @@ void ws_parser_init(ws_parser *p, uint64_t max_message, bool require_mask);
  *         header, before the payload is read).
  * `data` is modified: payload bytes are unmasked in place. */
 #define WS_PARSE_STOPPED (-1)
-int64_t ws_parser_feed(ws_parser *p, uint8_t *data, size_t len,
-                       ws_payload_cb cb, void *ctx, size_t *consumed);
+int64_t ws_parser_feed(ws_parser *p, uint8_t *data, size_t len, ws_payload_cb cb, void *ctx,
+                       size_t *consumed);
 
 /* Checks a complete close frame payload (0 or 2..125 bytes). Returns the
  * peer's close code (1005 when the payload is empty), or -1002 for a code
@@ -105,12 +105,21 @@ int ws_close_payload_check(const uint8_t *payload, size_t n);
 
 /* Writes a server (unmasked) frame header for a single FIN frame of
  * `opcode` with `len` payload bytes into out; returns header length (2..10). */
-size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode opcode,
-                       bool fin, uint64_t len);
+size_t ws_frame_header(uint8_t out[WS_HEADER_MAX], enum ws_opcode opcode, bool fin, uint64_t len);
 
 /* A refcounted buffer holding one complete server frame (header + payload)
  * with a single reference; NULL when out of memory. */
 buf *ws_frame_build(enum ws_opcode opcode, const void *payload, size_t len);
+
+/* One piece of a payload given in parts. */
+struct ws_part {
+  const void *p;
+  size_t len;
+};
+
+/* The same, with the payload the concatenation of n parts: a relayed message
+ * is written straight into its frame, with one allocation and no copy before. */
+buf *ws_frame_gather(enum ws_opcode opcode, const struct ws_part *parts, size_t n);
 
 /* A close frame carrying `code` and an optional short reason (truncated to
  * fit 125 bytes on a UTF-8 boundary). */
@@ -119,9 +128,8 @@ buf *ws_close_frame_build(uint16_t code, const char *reason);
 /* Client side: writes a masked frame (header + masked copy of the payload)
  * into out, which must have room for len + 14 bytes; returns bytes written.
  * `fin` false leaves the frame open for continuation frames. */
-size_t ws_client_frame_write(uint8_t *out, enum ws_opcode opcode, bool fin,
-                             const uint8_t mask[4], const void *payload,
-                             size_t len);
+size_t ws_client_frame_write(uint8_t *out, enum ws_opcode opcode, bool fin, const uint8_t mask[4],
+                             const void *payload, size_t len);
 
 /* Validates the Sec-WebSocket-Key (base64 of 16 bytes: 24 chars) and
  * writes the Sec-WebSocket-Accept value (28 chars + NUL) into out.

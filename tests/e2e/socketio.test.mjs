@@ -8,11 +8,12 @@ import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
 
 const PING_MS = 300;
+const ADMIN_TOKEN = 'operator-secret-0123456789';
 let server;
 before(async () => {
   server = await startServer([
     '--sio-ping-interval', `${PING_MS}ms`, '--sio-ping-timeout', `${PING_MS}ms`,
-    '--sio-max-payload', '4K', '--sio-joins', '1000',
+    '--sio-max-payload', '4K', '--sio-joins', '1000', '--admin-token', ADMIN_TOKEN,
   ]);
 });
 after(async () => {
@@ -571,5 +572,137 @@ test('REST routes answer CORS preflights and allowed origins', async () => {
     assert.equal(made.headers.get('access-control-allow-origin'), 'http://app.example');
   } finally {
     await s.stop();
+  }
+});
+
+// A native /ws/:room member, its frames in an inbox.
+function nativeMember(roomId) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws/${roomId}`);
+  const inbox = [];
+  ws.on('message', (d) => inbox.push(JSON.parse(d.toString())));
+  return {
+    ws,
+    inbox,
+    send: (msg) => ws.send(JSON.stringify(msg)),
+    async next(type, ms = 3000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const i = inbox.findIndex((f) => f.type === type);
+        if (i >= 0) return inbox.splice(i, 1)[0];
+        if (Date.now() > end) throw new Error(`no ${type} (got ${inbox.map((f) => f.type).join(', ')})`);
+        await sleep(10);
+      }
+    },
+  };
+}
+
+test('a PrivyDrop client and tandem\'s web client meet in one room, each in its own protocol', async () => {
+  const a = await joinedRoom('meet-here');
+  const seen = recorder(a);
+  const readied = next(a, 'ready');
+  const b = nativeMember('meet-here');
+  const welcome = await b.next('welcome');
+  assert.deepEqual(welcome.peers.map((p) => p.peer_id), [a.id]);
+  const ready = await readied;
+  assert.deepEqual(ready, { peerId: welcome.you.peer_id });
+  const bId = ready.peerId;
+
+  // PrivyDrop offer -> native signal with {description}.
+  a.emit('offer', { peerId: bId, offer: { type: 'offer', sdp: 'v=0 offer' }, from: a.id });
+  const offer = await b.next('signal');
+  assert.deepEqual(offer, { type: 'signal', from: a.id, data: { description: { type: 'offer', sdp: 'v=0 offer' } } });
+  a.emit('ice-candidate', { peerId: bId, candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 9 typ host', sdpMid: '0' }, from: a.id });
+  const cand = await b.next('signal');
+  assert.deepEqual(cand.data, { candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 9 typ host', sdpMid: '0' } });
+
+  // Native signals as tandem's web client sends them -> PrivyDrop events.
+  const answered = next(a, 'answer');
+  b.send({ type: 'signal', to: a.id, data: { direct: 1, description: { type: 'answer', sdp: 'v=0 answer' } } });
+  assert.deepEqual(await answered, { peerId: bId, answer: { type: 'answer', sdp: 'v=0 answer' }, from: bId });
+  const candidated = next(a, 'ice-candidate');
+  b.send({ type: 'signal', data: { direct: 1, candidate: { candidate: 'candidate:2', sdpMid: '0' } } }); // to the room
+  assert.deepEqual(await candidated, { peerId: bId, candidate: { candidate: 'candidate:2', sdpMid: '0' }, from: bId });
+  b.send({ type: 'signal', to: a.id, data: { relay: true } }); // nothing PrivyDrop knows: dropped
+
+  // Presence both ways.
+  const readiedAgain = next(a, 'ready');
+  const c = nativeMember('meet-here');
+  const cWelcome = await c.next('welcome');
+  assert.equal((await readiedAgain).peerId, cWelcome.you.peer_id);
+  const disconnected = next(a, 'peer-disconnected');
+  b.ws.close();
+  const gone = await disconnected;
+  assert.equal(gone.peerId, bId);
+  assert.equal((await c.next('peer.left')).peer_id, bId);
+  const aId = a.id; // the client forgets it on disconnect
+  a.disconnect();
+  const left = await c.next('peer.left');
+  assert.equal(left.peer_id, aId);
+  assert.ok(!seen.some((e) => e.event === 'signal' || e.event === 'welcome'), 'no native frames reach Socket.IO');
+  assert.equal(seen.filter((e) => e.event === 'answer' || e.event === 'ice-candidate').length, 2);
+  c.ws.close();
+});
+
+test('a PrivyDrop join finds a room where a native client already is, without create_room', async () => {
+  const b = nativeMember('native-first');
+  await b.next('welcome');
+  const a = await connected();
+  const resp = await a.emitWithAck('join', { roomId: 'native-first' });
+  assert.equal(resp.success, true);
+  const joined = await b.next('peer.joined');
+  assert.equal(joined.peer_id, a.id);
+  const left = b.next('peer.left');
+  a.disconnect();
+  await left;
+  b.ws.close();
+});
+
+test('set_track counts visits per referrer per day; the operator reads them with the admin token', async () => {
+  const track = (body) => fetch(`${server.url}/api/set_track`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  for (const ref of ['newsletter', 'newsletter', 'github']) {
+    const res = await track({ ref, timestamp: Date.now() });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { success: true });
+  }
+  for (const ref of ['', 'x'.repeat(101), 'line\nbreak', 42]) {
+    const res = await track({ ref });
+    assert.equal(res.status, 400, `ref ${JSON.stringify(ref)}`);
+    assert.equal((await res.json()).success, false);
+  }
+
+  const stats = (headers, query = '') => fetch(`${server.url}/api/stats/referrers${query}`, { headers });
+  let res = await stats({});
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+  res = await stats({ authorization: 'Bearer wrong-token' });
+  assert.equal(res.status, 401);
+  res = await stats({ authorization: `Bearer ${ADMIN_TOKEN}` }, '?days=0');
+  assert.equal(res.status, 400);
+  res = await stats({ authorization: `Bearer ${ADMIN_TOKEN}` }, '?days=7');
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal(body.days.length, 1);
+  assert.equal(body.days[0].day, today);
+  assert.equal(body.days[0].visits, 3);
+  assert.deepEqual(body.days[0].referrers, [{ ref: 'newsletter', visits: 2 }, { ref: 'github', visits: 1 }]);
+
+  // 60 counted visits a minute per address, then 429 with Retry-After.
+  for (let i = 3; i < 60; i++) assert.equal((await track({ ref: 'burst' })).status, 200);
+  res = await track({ ref: 'burst' });
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get('retry-after')) >= 1);
+});
+
+test('without --admin-token the statistics are off', async () => {
+  const other = await startServer([]);
+  try {
+    const res = await fetch(`${other.url}/api/stats/referrers`, { headers: { authorization: 'Bearer anything' } });
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).error.code, 'disabled');
+  } finally {
+    assert.equal((await other.stop()).code, 0);
   }
 });

@@ -24,13 +24,7 @@
 #include "http_harness.h"
 #include "store/store.h"
 
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                 \
-      abort();                                                                                     \
-    }                                                                                              \
-  } while (0)
+#include "fuzz_check.h"
 
 /* ------------------------------------------------------------------------
  * Extra routes: the shapes of handler the app will grow */

@@ -17,16 +17,9 @@
 
 #include "ws/ws_codec.h"
 
-#define MAX_MESSAGE ((uint64_t)1 << 20)
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+#define MAX_MESSAGE ((uint64_t)1 << 20)
 
 /* Code-point decoding, deliberately unlike the codec's DFA, so a shared
  * mistake is unlikely. */
@@ -103,12 +96,11 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
   return p;
 }
 
-static int on_piece(void *ctx, enum ws_opcode op, const uint8_t *data,
-                    size_t n, unsigned flags) {
+static int on_piece(void *ctx, enum ws_opcode op, const uint8_t *data, size_t n, unsigned flags) {
   struct run *r = ctx;
   r->calls++;
-  CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY || op == WS_OP_CLOSE ||
-        op == WS_OP_PING || op == WS_OP_PONG);
+  CHECK(op == WS_OP_TEXT || op == WS_OP_BINARY || op == WS_OP_CLOSE || op == WS_OP_PING ||
+        op == WS_OP_PONG);
   CHECK((flags & ~(WS_FRAME_END | WS_MESSAGE_END)) == 0);
   CHECK(!(flags & WS_MESSAGE_END) || (flags & WS_FRAME_END));
   CHECK(n > 0 || (flags & WS_FRAME_END));
@@ -210,9 +202,8 @@ static uint64_t rng_next(struct rng *g) {
 enum chunking { WHOLE, RANDOM, BYTES };
 
 /* Parses `in` with the given chunking; returns 0 or the error code. */
-static int64_t parse(const uint8_t *in, size_t len, bool require_mask,
-                     enum chunking how, uint8_t seed, size_t stop_every,
-                     struct run *r) {
+static int64_t parse(const uint8_t *in, size_t len, bool require_mask, enum chunking how,
+                     uint8_t seed, size_t stop_every, struct run *r) {
   uint8_t *copy = malloc(len ? len : 1);
   CHECK(copy != NULL);
   if (len)
@@ -243,8 +234,7 @@ static int64_t parse(const uint8_t *in, size_t len, bool require_mask,
     size_t end = pos + n;
     while (pos < end) {
       size_t consumed = (size_t)-1;
-      int64_t rc =
-          ws_parser_feed(&p, copy + pos, end - pos, on_piece, r, &consumed);
+      int64_t rc = ws_parser_feed(&p, copy + pos, end - pos, on_piece, r, &consumed);
       CHECK(consumed <= end - pos);
       if (rc == WS_PARSE_STOPPED) {
         CHECK(stop_every != 0);
@@ -252,8 +242,8 @@ static int64_t parse(const uint8_t *in, size_t len, bool require_mask,
         continue;
       }
       if (rc < 0) {
-        CHECK(rc == -WS_CLOSE_PROTOCOL_ERROR ||
-              rc == -WS_CLOSE_INVALID_PAYLOAD || rc == -WS_CLOSE_TOO_BIG);
+        CHECK(rc == -WS_CLOSE_PROTOCOL_ERROR || rc == -WS_CLOSE_INVALID_PAYLOAD ||
+              rc == -WS_CLOSE_TOO_BIG);
         result = rc;
         goto out;
       }
@@ -281,8 +271,7 @@ static void same(const struct run *a, const struct run *b) {
     CHECK(a->ev[i].opcode == b->ev[i].opcode);
     CHECK(a->ev[i].n == b->ev[i].n);
     CHECK(a->ev[i].flags == b->ev[i].flags);
-    CHECK(memcmp(a->bytes + a->ev[i].off, b->bytes + b->ev[i].off,
-                 a->ev[i].n) == 0);
+    CHECK(memcmp(a->bytes + a->ev[i].off, b->bytes + b->ev[i].off, a->ev[i].n) == 0);
   }
 }
 
@@ -303,8 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(parse(in, len, require_mask, RANDOM, ctl, 0, &chunked) == rc);
   same(&whole, &chunked);
   size_t stop_every = 1 + ((ctl >> 3) & 3);
-  CHECK(parse(in, len, require_mask, RANDOM, (uint8_t)(ctl * 37 + 11),
-              stop_every, &stopped) == rc);
+  CHECK(parse(in, len, require_mask, RANDOM, (uint8_t)(ctl * 37 + 11), stop_every, &stopped) == rc);
   same(&whole, &stopped);
   if (len <= 8192) {
     CHECK(parse(in, len, require_mask, BYTES, ctl, 0, &bytes) == rc);

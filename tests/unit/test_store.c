@@ -183,6 +183,52 @@ static void test_store_reopens_an_existing_database_without_migrating_again(void
   assert_string_equal(fd.id, a.id);
 }
 
+struct referrers {
+  char rows[8][64]; /* "day ref visits" */
+  int count, status;
+};
+
+static void got_referrer(void *ctx, int status, const char *day, const char *ref, int64_t visits) {
+  struct referrers *r = ctx;
+  if (!day) {
+    r->status = status;
+    return;
+  }
+  if (r->count < 8)
+    snprintf(r->rows[r->count++], sizeof r->rows[0], "%s %s %lld", day, ref, (long long)visits);
+}
+
+static void visit(struct store *s, const char *day, const char *ref, int max_refs) {
+  int status = 1;
+  store_referrer_visit(s, day, ref, max_refs, note, &status);
+  assert_int_equal(status, STORE_OK);
+}
+
+static void test_store_counts_referrer_visits_per_day_with_a_cap(void **state) {
+  struct fixture *f = *state;
+  visit(f->s, "2026-11-23", "twitter", 2);
+  visit(f->s, "2026-11-24", "twitter", 2);
+  visit(f->s, "2026-11-24", "twitter", 2);
+  visit(f->s, "2026-11-24", "news", 2);
+  visit(f->s, "2026-11-24", "spam-1", 2); /* a third name on a day capped at two */
+  visit(f->s, "2026-11-24", "spam-2", 2);
+  visit(f->s, "2026-11-24", "news", 2); /* a known one still counts as itself */
+  struct referrers r = {.status = 1};
+  store_referrers_since(f->s, "2026-11-24", got_referrer, &r);
+  assert_int_equal(r.status, STORE_OK);
+  assert_int_equal(r.count, 3);
+  assert_string_equal(r.rows[0], "2026-11-24 (other) 2");
+  assert_string_equal(r.rows[1], "2026-11-24 news 2");
+  assert_string_equal(r.rows[2], "2026-11-24 twitter 2");
+
+  int status = 1;
+  store_referrers_prune(f->s, "2026-11-24", note, &status);
+  assert_int_equal(status, STORE_OK);
+  struct referrers all = {.status = 1};
+  store_referrers_since(f->s, "2000-01-01", got_referrer, &all);
+  assert_int_equal(all.count, 3); /* 2026-11-23 is gone */
+}
+
 int main(void) {
   if (rand_init() < 0)
     return 1;
@@ -195,6 +241,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_lists_expired_rooms_only, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_store_reopens_an_existing_database_without_migrating_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_store_counts_referrer_visits_per_day_with_a_cap, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -988,6 +988,20 @@ static void test_ws_frame_build_holds_header_and_payload(void **state) {
   buf_unref(b);
 }
 
+static void test_ws_frame_gather_concatenates_parts_behind_one_header(void **state) {
+  (void)state;
+  static char big[300];
+  memset(big, 'x', sizeof big);
+  struct ws_part parts[] = {{"{\"a\":", 5}, {NULL, 0}, {big, sizeof big}, {"}", 1}};
+  buf *b = ws_frame_gather(WS_OP_TEXT, parts, 4);
+  assert_non_null(b);
+  assert_int_equal(b->len, 4 + 306); /* 126: a 16-bit length follows */
+  assert_memory_equal(b->data, "\x81\x7e\x01\x32{\"a\":", 9);
+  assert_memory_equal(b->data + 9, big, sizeof big);
+  assert_int_equal(b->data[b->len - 1], '}');
+  buf_unref(b);
+}
+
 static void test_ws_client_parser_reads_frame_build_output(void **state) {
   (void)state;
   static const size_t lens[] = {0, 1, 125, 126, 65535, 65536, 70001};
@@ -1225,6 +1239,7 @@ int main(void) {
       cmocka_unit_test(test_ws_split_errors_are_the_same_at_every_byte),
       cmocka_unit_test(test_ws_frame_header_uses_shortest_length_form),
       cmocka_unit_test(test_ws_frame_build_holds_header_and_payload),
+      cmocka_unit_test(test_ws_frame_gather_concatenates_parts_behind_one_header),
       cmocka_unit_test(test_ws_client_parser_reads_frame_build_output),
       cmocka_unit_test(test_ws_client_frame_write_round_trips_through_server_parser),
       cmocka_unit_test(test_ws_client_frame_write_with_zero_mask_copies_payload),

@@ -5,6 +5,8 @@
 import { $, h, icon, ICONS } from './dom.js';
 import { extensionOf, fileKind, formatBytes } from './format.js';
 import { Sha256 } from './sha256.js';
+import { DiskSink, MemorySink, canStreamToDisk, fileUnder } from './sinks.js';
+import { load, save } from './storage.js';
 import { announce, toast } from './ui.js';
 
 const KiB = 1024;
@@ -20,13 +22,70 @@ const WS_HIGH = 1 * MiB; // the room socket's own buffer, for the relay
 const WINDOW = { direct: 16 * MiB, relay: 1536 * KiB }; // bytes sent but not acknowledged
 const ACK_EVERY = { direct: 1 * MiB, relay: 256 * KiB };
 const OPEN_TIMEOUT_MS = 5000;
+const LOST_MS = 3000; // an open path "disconnected" this long is given up for the relay
 const RESEND_MS = 1500; // control frames re-sent after a relay_busy
-const BLOB_WARN_BYTES = 1024 * MiB;
+const BLOB_WARN_BYTES = 1024 * MiB; // received in memory above this is risky: save to disk as it arrives, or warn
 const TEXT_MAX = 16 * KiB;
-const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)
+const MAX_FILES = 500; // files in one offer (which must fit one 256 KiB message)...
+const OFFER_BYTES = 160 * KiB; // ...so more, or longer names, are offered in several
+const PATH_MAX = 1024; // a relative path in a folder
+const KEY_RE = /^[0-9a-f]{32}$/;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const hex = (bytes) => [...bytes].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+/** A random key of this browser, kept in localStorage: part of every resume key. */
+function deviceKey() {
+  let key = load('tandem.device');
+  if (!KEY_RE.test(key ?? '')) {
+    key = hex(crypto.getRandomValues(new Uint8Array(16)));
+    save('tandem.device', key);
+  }
+  return key;
+}
+
+/**
+ * The resume key of a file offered from this browser: the same file (path,
+ * size, modification time) from the same browser has the same key after a
+ * reload, so a receiver holding part of it can say where to go on from.
+ */
+function resumeKey(device, file) {
+  const h = new Sha256();
+  h.update(enc.encode(JSON.stringify([device, file.webkitRelativePath || file.name, file.size, file.lastModified])));
+  return h.hex().slice(0, 32);
+}
+
+/**
+ * Files cut into offers that each fit one message on any path: at most
+ * MAX_FILES, and about OFFER_BYTES of JSON (names and paths are what grows).
+ */
+function offerGroups(files) {
+  const groups = [];
+  let group = [];
+  let bytes = 0;
+  for (const file of files) {
+    const size = 96 + 3 * ((file.name?.length ?? 0) + (file.webkitRelativePath?.length ?? 0) + (file.type?.length ?? 0));
+    if (group.length && (group.length >= MAX_FILES || bytes + size > OFFER_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(file);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** A relative path from an offer ("trip/photos/a.jpg"), or null if it is not a plain one. */
+function cleanPath(path) {
+  if (typeof path !== 'string' || path.length > PATH_MAX) return null;
+  const parts = path.split('/');
+  if (parts.some((p) => !p || p === '.' || p === '..' || p.length > 255 || /[\\\u0000-\u001f\u007f]/.test(p))) return null;
+  return path;
+}
+
 const rid = () => {
   const b = crypto.getRandomValues(new Uint8Array(12));
   return [...b].map((x) => x.toString(36).padStart(2, '0')).join('').slice(0, 16);
@@ -36,7 +95,9 @@ const rid = () => {
  * `?transport=` (or localStorage `tandem.transport`), for tests and for
  * trouble: `relay` uses tandem's WebSocket relay at once; `blocked` withholds
  * this side's ICE candidates, like a network with no direct path, so the
- * automatic fallback runs; anything else (or nothing) is the normal order.
+ * automatic fallback runs; `turn` lets ICE use only TURN candidates
+ * (`iceTransportPolicy: 'relay'`), as behind a network that allows nothing
+ * else; anything else (or nothing) is the normal order.
  */
 function transportSetting() {
   let v = new URLSearchParams(location.search).get('transport');
@@ -47,8 +108,18 @@ function transportSetting() {
       v = null;
     }
   }
-  return v === 'relay' || v === 'blocked' ? v : 'auto';
+  return ['relay', 'blocked', 'turn'].includes(v) ? v : 'auto';
 }
+
+const FAILED_TEXT = {
+  verify_failed: 'Verification failed: the file arrived damaged',
+  save_failed: 'They could not save it',
+};
+
+const TURN_NOTE = {
+  refused: "The TURN server refused tandem's credentials, so this goes through the tandem relay instead.",
+  unreachable: 'The TURN server did not answer, so this goes through the tandem relay instead.',
+};
 
 const MODE_TEXT = {
   new: 'Not connected', connecting: 'Connecting…', direct: 'Direct', turn: 'Via TURN', relay: 'Via tandem relay',
@@ -83,6 +154,9 @@ class Link {
     this.waiters = [];
     this.pending = []; // control frames waiting for a path
     this.recent = []; // [time, frame] of control frames sent over the relay
+    this.gathered = 0; // local ICE candidates found
+    this.turnTrouble = null; // 'refused' | 'unreachable': what the TURN server said
+    this.note = null; // why this link is on the relay, when the user should know
     this.closed = false;
   }
 
@@ -105,16 +179,21 @@ class Link {
       return;
     }
     this.setMode('connecting');
-    this.openPc();
+    // The ICE servers (TURN credentials) come from /api/config: wait for them.
+    this.d.configReady.then(() => this.openPc());
     this.timer = setTimeout(() => {
       if (this.mode === 'connecting') this.useRelay(true);
     }, OPEN_TIMEOUT_MS);
   }
 
   openPc() {
+    if (this.mode !== 'connecting' || this.closed) return;
     let pc;
     try {
-      pc = new RTCPeerConnection({ iceServers: this.d.iceServers });
+      pc = new RTCPeerConnection({
+        iceServers: this.d.iceServers,
+        iceTransportPolicy: this.d.transport === 'turn' ? 'relay' : 'all',
+      });
     } catch {
       this.useRelay(true);
       return;
@@ -132,7 +211,20 @@ class Link {
       if (this.dc === dc && (this.mode === 'direct' || this.mode === 'turn')) this.useRelay(true);
     };
     pc.onicecandidate = ({ candidate }) => {
+      if (candidate) this.gathered++;
       if (this.d.transport !== 'blocked') this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    };
+    // A TURN server that refuses our credentials (401, or 403 once the
+    // ones tandem handed out have expired) or does not answer (701) is
+    // worth telling the user: it is why a strict network ends on the relay.
+    pc.onicecandidateerror = (ev) => {
+      if (!/^turns?:/.test(ev.url ?? '')) return;
+      if (ev.errorCode === 401 || ev.errorCode === 403) this.turnTrouble = 'refused';
+      else this.turnTrouble ??= 'unreachable';
+    };
+    // No local candidate at all: no pair can ever form, so do not wait for the timeout.
+    pc.onicegatheringstatechange = () => {
+      if (pc.iceGatheringState === 'complete' && this.gathered === 0 && this.mode === 'connecting') this.useRelay(true);
     };
     pc.onnegotiationneeded = async () => {
       try {
@@ -146,7 +238,14 @@ class Link {
       }
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === 'failed' && this.mode === 'connecting') this.useRelay(true);
+      const state = pc.iceConnectionState;
+      if (state === 'failed' && this.mode === 'connecting') this.useRelay(true);
+      // An open path that stops answering (a network change) is given a
+      // moment to come back, then the transfer goes on through the relay.
+      clearTimeout(this.lostTimer);
+      if (this.pc !== pc || (this.mode !== 'direct' && this.mode !== 'turn')) return;
+      if (state === 'failed' || state === 'closed') this.useRelay(true);
+      else if (state === 'disconnected') this.lostTimer = setTimeout(() => this.pc === pc && this.useRelay(true), LOST_MS);
     };
   }
 
@@ -170,6 +269,7 @@ class Link {
       this.start();
       if (this.mode === 'relay') return;
     }
+    await this.d.configReady; // after start()'s openPc, which was queued first
     const pc = this.pc;
     if (!pc) return;
     try {
@@ -219,11 +319,14 @@ class Link {
   useRelay(tell) {
     clearTimeout(this.timer);
     if (this.closed) return;
+    clearTimeout(this.lostTimer);
     const was = this.mode;
+    if (was !== 'relay' && this.turnTrouble) this.note = TURN_NOTE[this.turnTrouble];
     this.setMode('relay');
     if (tell && was !== 'relay') this.signal({ relay: true });
     this.closePc();
     this.flush();
+    if (was === 'direct' || was === 'turn') this.d.onPathLost(this);
     this.wake();
   }
 
@@ -242,6 +345,7 @@ class Link {
   close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.lostTimer);
     this.closePc();
     this.wake();
   }
@@ -353,6 +457,8 @@ export class Direct {
     this.in = new Map(); // transfer id -> incoming transfer
     this.inFiles = new Map(); // `${peer}/${n}` -> incoming file
     this.chats = new Set(); // ids of chats seen
+    this.partials = new Map(); // resume key -> {t, f}: part of a file kept after its sender went away
+    this.device = deviceKey();
     this.nextN = 1;
     this.iceServers = [];
     this.relayRate = 24 * MiB;
@@ -364,7 +470,7 @@ export class Direct {
     this.urls = [];
     this.listeners = new AbortController();
     this.bind();
-    this.loadConfig();
+    this.configReady = this.loadConfig();
   }
 
   socket() {
@@ -415,7 +521,7 @@ export class Direct {
     for (const [k, id] of Object.entries({
       card: 'direct', nameForm: 'direct-name-form', name: 'direct-name', peers: 'direct-peers',
       empty: 'direct-empty', form: 'direct-form', text: 'direct-text', sendText: 'direct-send-text', files: 'direct-files',
-      fileBtn: 'direct-file-btn', transfers: 'direct-transfers', hint: 'direct-hint',
+      fileBtn: 'direct-file-btn', folder: 'direct-folder', folderBtn: 'direct-folder-btn', transfers: 'direct-transfers', hint: 'direct-hint',
     })) this.ui[k] = $(id);
     const signal = this.listeners.signal;
     const on = (t, type, fn) => t.addEventListener(type, fn, { signal });
@@ -430,10 +536,14 @@ export class Direct {
       ev.preventDefault();
       this.sendChat();
     });
-    on(this.ui.files, 'change', () => {
-      if (this.ui.files.files?.length) this.sendFiles([...this.ui.files.files]);
-      this.ui.files.value = '';
-    });
+    for (const input of [this.ui.files, this.ui.folder]) {
+      on(input, 'change', () => {
+        if (input.files?.length) this.sendFiles([...input.files]);
+        input.value = '';
+      });
+    }
+    // Phones mostly cannot pick a folder.
+    this.ui.folderBtn.hidden = !('webkitdirectory' in HTMLInputElement.prototype) || matchMedia('(hover: none)').matches;
     // Files dropped on this card go directly, not into the room.
     const card = this.ui.card;
     const hasFiles = (ev) => [...(ev.dataTransfer?.types ?? [])].includes('Files');
@@ -473,6 +583,8 @@ export class Direct {
   destroy() {
     this.listeners.abort();
     for (const t of this.out.values()) this.stopOut(t, 'cancelled', 'Left the room');
+    for (const t of this.in.values()) for (const f of t.files) this.dropSink(f);
+    this.partials.clear();
     for (const l of this.links.values()) l.close();
     this.links.clear();
     for (const u of this.urls) URL.revokeObjectURL(u);
@@ -527,7 +639,7 @@ export class Direct {
 
   dropAll(why) {
     for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why);
-    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why);
+    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, true, true);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }
@@ -535,7 +647,7 @@ export class Direct {
   peerGone(peer) {
     const name = this.name(peer);
     for (const t of this.out.values()) if (t.peer === peer && !t.over) this.stopOut(t, 'failed', `${name} left the room`);
-    for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`);
+    for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`, true, true);
     this.links.get(peer)?.close();
     this.links.delete(peer);
   }
@@ -556,6 +668,23 @@ export class Direct {
     // The peer is on the relay; so are we (it told us by signal too).
     if (link.mode !== 'relay') link.useRelay(false);
     this.onData(link, buf.slice(12));
+  }
+
+  /**
+   * A data channel that closed took with it whatever it had not delivered
+   * yet: each receiver says where it is (an ack with `gap`, so its sender goes
+   * back exactly there, not to the start), and each sender sends `end` again.
+   */
+  onPathLost(link) {
+    for (const t of this.in.values()) {
+      if (t.over || t.peer !== link.peer || t.state !== 'receiving') continue;
+      const f = t.files.find((x) => x.state === 'receiving' && !x.finishing);
+      if (f) link.control({ type: 'ack', id: t.id, n: f.n, offset: f.received, gap: true });
+    }
+    for (const t of this.out.values()) {
+      if (t.over || t.peer !== link.peer) continue;
+      for (const f of t.files) if (f.state === 'sending') f.endSent = false;
+    }
   }
 
   /** A relay_busy error: a frame of ours was dropped; go back and re-send. */
@@ -633,6 +762,7 @@ export class Direct {
     if (!t || t.peer !== peer) return;
     if (t.dir === 'out') {
       if (msg.type === 'accept' && t.state === 'offered') {
+        this.resumeOut(t, msg.resume_from);
         t.state = 'sending';
         this.renderHead(t);
         for (const f of t.files) this.renderFile(t, f);
@@ -662,7 +792,7 @@ export class Direct {
         const f = t.files.find((x) => x.n === msg.n);
         if (f) {
           f.state = 'failed';
-          f.error = msg.code === 'verify_failed' ? 'Verification failed: the file arrived damaged' : 'Failed on the other side';
+          f.error = FAILED_TEXT[msg.code] ?? 'Failed on the other side';
           this.renderFile(t, f);
           f.resolve?.();
         }
@@ -689,8 +819,10 @@ export class Direct {
     const to = this.targets();
     const none = to.length === 0;
     this.ui.sendText.disabled = none;
-    this.ui.files.disabled = none;
-    this.ui.fileBtn.classList.toggle('disabled', none);
+    for (const [input, btn] of [[this.ui.files, this.ui.fileBtn], [this.ui.folder, this.ui.folderBtn]]) {
+      input.disabled = none;
+      btn.classList.toggle('disabled', none);
+    }
     this.ui.hint.textContent = this.peers.size === 0
       ? 'Nobody else is here yet. Open the room on another device to send to it directly.'
       : (none ? 'Pick who to send to.'
@@ -721,25 +853,29 @@ export class Direct {
       toast('Pick a device to send to first.', 'error');
       return;
     }
-    if (files.length > MAX_FILES) {
-      toast(`At most ${MAX_FILES} files at once.`, 'error');
-      return;
-    }
-    for (const peer of to) {
-      const t = {
-        id: rid(), dir: 'out', peer, state: 'offered', over: false,
-        files: files.map((file) => ({
-          n: this.nextN++, file, name: file.name || 'file', size: file.size, type: file.type || 'application/octet-stream',
-          sent: 0, acked: 0, hashed: 0, hasher: new Sha256(), state: 'waiting', block: null,
-        })),
-      };
-      this.out.set(t.id, t);
-      this.renderTransfer(t);
-      const link = this.link(peer);
-      link.start();
-      link.control({ type: 'offer', id: t.id, files: t.files.map((f) => ({ n: f.n, name: f.name, size: f.size, type: f.type })) });
-    }
+    const keys = new Map(files.map((file) => [file, resumeKey(this.device, file)]));
+    for (const peer of to) for (const group of offerGroups(files)) this.offerTo(peer, group, keys);
     announce(files.length === 1 ? `Offering ${files[0].name}` : `Offering ${files.length} files`);
+  }
+
+  /** One offer of `files` to `peer`. */
+  offerTo(peer, files, keys) {
+    const t = {
+      id: rid(), dir: 'out', peer, state: 'offered', over: false,
+      files: files.map((file) => ({
+        n: this.nextN++, file, name: file.name || 'file', path: file.webkitRelativePath || '', size: file.size,
+        type: file.type || 'application/octet-stream', key: keys.get(file),
+        sent: 0, acked: 0, hashed: 0, bytesSent: 0, hasher: new Sha256(), state: 'waiting', block: null,
+      })),
+    };
+    this.out.set(t.id, t);
+    this.renderTransfer(t);
+    const link = this.link(peer);
+    link.start();
+    link.control({
+      type: 'offer', id: t.id,
+      files: t.files.map((f) => ({ n: f.n, name: f.name, ...(f.path ? { path: f.path } : {}), size: f.size, type: f.type, key: f.key })),
+    });
   }
 
   async runOut(t) {
@@ -750,6 +886,10 @@ export class Direct {
       f.t0 = performance.now();
       const done = new Promise((resolve) => { f.resolve = resolve; });
       while (!t.over && f.state === 'sending') {
+        if (f.hashed < f.sent) {
+          await this.hashUpTo(t, f, f.sent);
+          continue;
+        }
         if (f.sent >= f.size) {
           if (!f.endSent) {
             f.sha = f.hasher.hex();
@@ -778,6 +918,7 @@ export class Direct {
           continue;
         }
         f.sent = end;
+        f.bytesSent += chunk.length;
         this.renderFile(t, f);
       }
       if (t.over) return;
@@ -788,6 +929,30 @@ export class Direct {
     if (!t.over) {
       const bad = t.files.filter((f) => f.state !== 'verified').length;
       this.finishOut(t, bad ? 'failed' : 'done');
+    }
+  }
+
+  /**
+   * A resumed file starts where the receiver is, but `end` carries the hash of
+   * all of it: the part the receiver holds is read and hashed here, not sent.
+   */
+  async hashUpTo(t, f, end) {
+    while (f.hashed < end && !t.over) {
+      const stop = Math.min(end, f.hashed + READ_BLOCK);
+      f.hasher.update(await this.read(f, f.hashed, stop));
+      f.hashed = stop;
+    }
+  }
+
+  /** The receiver's `resume_from`: where each file goes on from. */
+  resumeOut(t, list) {
+    if (!Array.isArray(list)) return;
+    for (const r of list) {
+      const f = t.files.find((x) => x.n === r?.n);
+      if (!f || !Number.isSafeInteger(r.offset) || r.offset <= 0 || r.offset > f.size) continue;
+      f.sent = r.offset;
+      f.acked = r.offset;
+      f.resumedFrom = r.offset;
     }
   }
 
@@ -831,27 +996,102 @@ export class Direct {
       const size = Number(x?.size);
       if (!Number.isSafeInteger(x?.n) || !Number.isSafeInteger(size) || size < 0) return;
       files.push({
-        n: x.n, name: String(x.name ?? 'file').slice(0, 255) || 'file', size,
-        type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', received: 0, lastAck: 0, lastGap: 0,
-        parts: [], hasher: new Sha256(), state: 'waiting', sha: null,
+        n: x.n, name: String(x.name ?? 'file').replace(/[/\\]/g, '_').slice(0, 255) || 'file', path: cleanPath(x.path), size,
+        type: typeof x.type === 'string' ? x.type.slice(0, 127) : '', key: KEY_RE.test(x.key ?? '') ? x.key : null,
+        received: 0, stored: 0, lastAck: 0, lastGap: 0, sink: null, hasher: new Sha256(), state: 'waiting', sha: null,
       });
     }
     const t = { id: msg.id, dir: 'in', peer: link.peer, state: 'offered', over: false, files };
     this.in.set(t.id, t);
     for (const f of files) this.inFiles.set(`${t.peer}/${f.n}`, { t, f });
+    // A sender that went away (a reload, a new network) and offers the same
+    // file again goes on from what arrived before.
+    const resumed = files.filter((f) => f.key && this.takePartial(t, f)).length;
     this.renderTransfer(t);
+    const what = files.length === 1 ? files[0].name : `${files.length} files`;
+    if (resumed === files.length) {
+      // Accepted before, by the person at this device: go on without asking again.
+      this.accept(t);
+      announce(`Continuing ${what} from ${this.name(t.peer)}`);
+      return;
+    }
     const total = files.reduce((s, f) => s + f.size, 0);
-    announce(`${this.name(t.peer)} wants to send you ${files.length === 1 ? files[0].name : `${files.length} files`} (${formatBytes(total)})`);
+    announce(`${this.name(t.peer)} wants to send you ${what} (${formatBytes(total)})`);
+  }
+
+  /**
+   * Gives `f` of the new transfer `t` what an earlier transfer of the same file
+   * (same resume key) kept; true if there was something. A transfer of it still
+   * running from another peer id (the sender's old page, not yet gone) is
+   * stopped first and kept.
+   */
+  takePartial(t, f) {
+    for (const old of this.in.values()) {
+      if (!old.over && old.peer !== t.peer && old.files.some((x) => x.key === f.key && x.state === 'receiving')) {
+        this.stopIn(old, 'failed', 'Continued in a new transfer', false, true);
+      }
+    }
+    const kept = this.partials.get(f.key);
+    if (!kept || kept.f.size !== f.size) return false;
+    this.partials.delete(f.key);
+    const was = kept.f;
+    Object.assign(f, {
+      sink: was.sink, hasher: was.hasher, received: was.received, stored: was.stored, lastAck: was.stored, resumedFrom: was.received,
+    });
+    f.sink.owner = { t, f }; // writes still on their way count for the new transfer
+    was.sink = null;
+    was.kept = false;
+    // The old row has nothing left to show once all it kept goes on elsewhere.
+    if (!kept.t.files.some((x) => x.kept)) this.forgetIn(kept.t);
+    return true;
+  }
+
+  forgetIn(t) {
+    t.el?.remove();
+    this.in.delete(t.id);
+    for (const f of t.files) {
+      if (this.inFiles.get(`${t.peer}/${f.n}`)?.t === t) this.inFiles.delete(`${t.peer}/${f.n}`);
+      if (f.kept) this.partials.delete(f.key);
+      this.dropSink(f);
+    }
   }
 
   accept(t) {
     if (t.state !== 'offered') return;
     t.state = 'receiving';
-    for (const f of t.files) f.state = 'receiving';
     t.t0 = performance.now();
-    for (const f of t.files) f.t0 = t.t0;
-    this.link(t.peer).control({ type: 'accept', id: t.id });
+    for (const f of t.files) {
+      f.state = 'receiving';
+      f.t0 = t.t0;
+      f.sink ??= new MemorySink(f.type);
+      f.sink.owner = { t, f };
+    }
+    const resume = t.files.filter((f) => f.received > 0).map((f) => ({ n: f.n, offset: f.received }));
+    this.link(t.peer).control({ type: 'accept', id: t.id, ...(resume.length ? { resume_from: resume } : {}) });
     this.renderTransfer(t);
+  }
+
+  /** Accept, writing each file to disk as it arrives, where the person picks. */
+  async acceptToDisk(t) {
+    if (t.state !== 'offered') return;
+    let sinks;
+    try {
+      if (t.files.length === 1 && !t.files[0].path) {
+        const handle = await window.showSaveFilePicker({ suggestedName: t.files[0].name });
+        sinks = [new DiskSink(async () => handle)];
+      } else {
+        const dir = await window.showDirectoryPicker({ mode: 'readwrite' });
+        sinks = t.files.map((f) => new DiskSink(() => fileUnder(dir, f.path || f.name)));
+      }
+    } catch (err) {
+      if (err?.name !== 'AbortError') toast(`Could not open a place to save to: ${err?.message || err}`, 'error');
+      return; // closed the picker: still offered
+    }
+    if (t.state !== 'offered') return; // cancelled while the picker was open
+    t.files.forEach((f, i) => {
+      f.sink ??= sinks[i]; // a file resumed from a kept part goes on where it was
+    });
+    this.accept(t);
   }
 
   decline(t) {
@@ -865,7 +1105,6 @@ export class Direct {
     if (!entry) return;
     const { t, f } = entry;
     if (t.over || f.state !== 'receiving') return;
-    const kind = link.kind();
     if (offset !== f.received) {
       // A duplicate (after a go-back) is dropped quietly; a gap asks to go back.
       const now = performance.now();
@@ -876,55 +1115,114 @@ export class Direct {
       return;
     }
     if (f.received + data.length > f.size) return;
-    if (f.t0 === undefined || f.received === 0) f.t0 = performance.now();
-    f.parts.push(data); // a view of the message's own buffer: no copy
+    if (f.received === (f.resumedFrom ?? 0)) f.t0 = performance.now();
     f.hasher.update(data);
     f.received += data.length;
-    if (f.received - f.lastAck >= ACK_EVERY[kind] || f.received === f.size) {
-      f.lastAck = f.received;
-      link.control({ type: 'ack', id: t.id, n, offset: f.received });
-    }
+    const sink = f.sink;
+    const stored = sink.write(data); // a view of the message's own buffer: no copy
+    if (stored) stored.then(() => this.onStored(sink, data.length), (err) => this.onSinkError(sink, err));
+    else this.onStored(sink, data.length);
     this.renderFile(t, f);
+  }
+
+  /** Bytes are stored (in memory at once, on disk when written): acknowledge them. */
+  onStored(sink, length) {
+    const { t, f } = sink.owner;
+    f.stored += length;
+    if (t.over || f.state !== 'receiving') return;
+    const link = this.links.get(t.peer);
+    if (!link) return;
+    if (f.stored - f.lastAck >= ACK_EVERY[link.kind()] || f.stored === f.size) {
+      f.lastAck = f.stored;
+      link.control({ type: 'ack', id: t.id, n: f.n, offset: f.stored });
+    }
     this.maybeFinish(t, f);
   }
 
-  maybeFinish(t, f) {
-    if (f.state !== 'receiving' || f.sha === null || f.received !== f.size) return;
+  onSinkError(sink, err) {
+    const { t, f } = sink.owner;
+    if (t.over) return;
+    f.error = `Could not save ${f.name}: ${err?.message || err}`;
+    this.stopIn(t, 'failed', f.error);
+  }
+
+  async maybeFinish(t, f) {
+    if (f.state !== 'receiving' || f.sha === null || f.stored !== f.size || f.finishing) return;
+    f.finishing = true;
     const link = this.link(t.peer);
     const sha = f.hasher.hex();
     if (sha !== f.sha.toLowerCase()) {
-      f.state = 'failed';
-      f.error = 'Verification failed: the file arrived damaged';
-      f.parts = [];
-      link.control({ type: 'failed', id: t.id, n: f.n, code: 'verify_failed' });
-    } else {
-      f.state = 'verified';
-      f.verifiedSha = sha;
-      const blob = new Blob(f.parts, { type: f.type || 'application/octet-stream' });
-      f.parts = [];
-      f.url = URL.createObjectURL(blob);
+      this.dropSink(f);
+      this.failIn(t, f, 'verify_failed', 'Verification failed: the file arrived damaged');
+      return;
+    }
+    let saved;
+    try {
+      saved = await f.sink.finish();
+    } catch (err) {
+      this.dropSink(f);
+      this.failIn(t, f, 'save_failed', `Could not save ${f.name}: ${err?.message || err}`);
+      return;
+    }
+    f.sink = null;
+    if (f.state !== 'receiving') {
+      // stopped while saving: what is saved stays, nothing more to say
+      if (saved.url) URL.revokeObjectURL(saved.url);
+      return;
+    }
+    f.state = 'verified';
+    f.verifiedSha = sha;
+    if (saved.url) {
+      f.url = saved.url;
       this.urls.push(f.url);
-      link.control({ type: 'verified', id: t.id, n: f.n });
-      announce(`Received ${f.name}`);
     }
+    f.disk = saved.disk ?? null;
+    link.control({ type: 'verified', id: t.id, n: f.n });
+    announce(`Received ${f.name}`);
     this.renderFile(t, f);
-    if (t.files.every((x) => x.state === 'verified' || x.state === 'failed')) {
-      t.over = true;
-      t.state = t.files.every((x) => x.state === 'verified') ? 'done' : 'failed';
-      this.renderHead(t);
-    }
+    this.maybeDone(t);
   }
 
-  stopIn(t, state, why, tell = true) {
+  failIn(t, f, code, text) {
+    f.state = 'failed';
+    f.error = text;
+    this.link(t.peer).control({ type: 'failed', id: t.id, n: f.n, code });
+    this.renderFile(t, f);
+    this.maybeDone(t);
+  }
+
+  maybeDone(t) {
+    if (t.over || !t.files.every((x) => x.state === 'verified' || x.state === 'failed')) return;
+    t.over = true;
+    t.state = t.files.every((x) => x.state === 'verified') ? 'done' : 'failed';
+    this.renderHead(t);
+  }
+
+  dropSink(f) {
+    f.sink?.discard();
+    f.sink = null;
+  }
+
+  /**
+   * Stops an incoming transfer. With `keep` (the sender went away, or our own
+   * connection did) what arrived of each file is kept under its resume key,
+   * for the sender to go on from when it offers the same file again.
+   */
+  stopIn(t, state, why, tell = true, keep = false) {
     if (t.over) return;
     if (tell) this.links.get(t.peer)?.control({ type: 'cancel', id: t.id });
     t.over = true;
     t.state = state;
     t.reason = why;
     for (const f of t.files) {
-      if (f.state !== 'verified') {
-        f.state = state;
-        f.parts = [];
+      if (f.state === 'verified') continue;
+      const resumable = keep && f.key && f.state === 'receiving' && f.received > 0 && f.sink && !f.finishing;
+      f.state = state;
+      if (resumable) {
+        f.kept = true;
+        this.partials.set(f.key, { t, f });
+      } else {
+        this.dropSink(f);
       }
     }
     this.renderTransfer(t);
@@ -949,11 +1247,18 @@ export class Direct {
           h('span', { className: 'dpeer-name' },
             h('strong', { text: p.name || 'Someone' }),
             h('span', { className: 'muted small', text: p.device || 'Unknown device' })),
-          h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] }))));
+          h('span', { className: 'link-state', dataset: { mode }, text: MODE_TEXT[mode] })),
+        this.noteFor(p.peer_id)));
     }
     this.ui.peers.replaceChildren(...rows);
     this.ui.empty.hidden = rows.length > 0;
     this.updateComposer();
+  }
+
+  /** The reason a link ended on the relay, as a line under it (or nothing). */
+  noteFor(peer) {
+    const note = this.links.get(peer)?.note;
+    return note ? h('p', { className: 'link-note small', text: note }) : null;
   }
 
   renderModes(link) {
@@ -987,7 +1292,7 @@ export class Direct {
         tile(f.type, f.name),
         h('div', { className: 'dfile-body' },
           h('p', { className: 'dfile-line' },
-            h('span', { className: 'file-name', text: f.name, title: f.name }),
+            h('span', { className: 'file-name', text: f.path || f.name, title: f.path || f.name }),
             h('span', { className: 'dfile-size', text: formatBytes(f.size) })),
           f.bar, f.status),
         f.actions);
@@ -1005,7 +1310,9 @@ export class Direct {
     const mode = link?.mode ?? 'new';
     const who = t.dir === 'out' ? `To ${this.name(t.peer)}` : `From ${this.name(t.peer)}`;
     const total = t.files.reduce((s, f) => s + f.size, 0);
-    const count = t.files.length === 1 ? '1 file' : `${t.files.length} files`;
+    let count = t.files.length === 1 ? '1 file' : `${t.files.length} files`;
+    const top = t.files[0].path?.split('/')[0];
+    if (top && t.files.every((f) => f.path?.startsWith(`${top}/`))) count += ` in ${top}/`;
     const parts = [
       h('span', { className: 'dtransfer-icon', dataset: { dir: t.dir }, attrs: { 'aria-hidden': 'true' } },
         icon(...(t.dir === 'out' ? ['M12 19V5', 'M6 11l6-6 6 6'] : ['M12 5v14', 'M6 13l6 6 6-6']))),
@@ -1016,13 +1323,29 @@ export class Direct {
     ];
     const actions = h('div', { className: 'dtransfer-actions' });
     if (t.dir === 'in' && t.state === 'offered') {
-      const accept = h('button', { type: 'button', className: 'btn btn-sm btn-primary accept', text: 'Accept' });
       const decline = h('button', { type: 'button', className: 'btn btn-sm decline', text: 'Decline' });
-      accept.addEventListener('click', () => this.accept(t));
       decline.addEventListener('click', () => this.decline(t));
-      actions.append(decline, accept);
-      if (total > BLOB_WARN_BYTES) {
-        parts.push(h('p', { className: 'dtransfer-warn small', text: `This browser keeps received files in memory until you save them; ${formatBytes(total)} may be too much for it.` }));
+      actions.append(decline);
+      const big = total > BLOB_WARN_BYTES;
+      if (canStreamToDisk()) {
+        // Saving as it arrives needs a place picked now (a click is a user gesture).
+        const toDisk = h('button', {
+          type: 'button', className: `btn btn-sm save-to${big ? ' btn-primary accept' : ''}`, text: big ? 'Accept and save…' : 'Save to…',
+          title: 'Pick where to save; the bytes go to disk as they arrive',
+        });
+        toDisk.addEventListener('click', () => this.acceptToDisk(t));
+        actions.append(toDisk);
+      }
+      if (!big || !canStreamToDisk()) {
+        const accept = h('button', { type: 'button', className: 'btn btn-sm btn-primary accept', text: 'Accept' });
+        accept.addEventListener('click', () => this.accept(t));
+        actions.append(accept);
+      }
+      if (big && !canStreamToDisk()) {
+        parts.push(h('p', {
+          className: 'dtransfer-warn small',
+          text: `This browser cannot write received files to disk as they arrive, so it keeps them in memory until you save them: ${formatBytes(total)} may be too much for it.`,
+        }));
       }
     } else if (!t.over) {
       const cancel = h('button', { type: 'button', className: 'btn btn-sm cancel', text: 'Cancel' });
@@ -1031,8 +1354,12 @@ export class Direct {
     } else {
       const dismiss = h('button', { type: 'button', className: 'btn btn-sm btn-icon dismiss', title: 'Remove from the list', attrs: { 'aria-label': 'Remove from the list' } }, icon(...ICONS.close));
       dismiss.addEventListener('click', () => {
+        if (t.dir === 'in') {
+          this.forgetIn(t); // and what it kept for a resume
+          return;
+        }
         t.el.remove();
-        (t.dir === 'out' ? this.out : this.in).delete(t.id);
+        this.out.delete(t.id);
       });
       actions.append(dismiss);
     }
@@ -1040,11 +1367,16 @@ export class Direct {
       ? h('p', { className: 'dtransfer-reason small', dataset: { state: t.state }, text: t.reason }) : null;
     t.headEl.replaceChildren(...parts, actions);
     if (reason) t.headEl.append(reason);
+    const note = t.over ? null : this.noteFor(t.peer);
+    if (note) t.headEl.append(note);
   }
 
   renderFile(t, f) {
     if (!f.el) return;
     f.el.dataset.state = f.state;
+    // Counters for whoever wants to check a resume (tests do).
+    if (t.dir === 'out') f.el.dataset.sentBytes = String(f.bytesSent);
+    if (f.resumedFrom) f.el.dataset.resumedFrom = String(f.resumedFrom);
     const done = t.dir === 'out' ? f.acked : f.received;
     const pct = f.size ? Math.min(100, Math.floor((done / f.size) * 100)) : (f.state === 'verified' ? 100 : 0);
     f.bar.value = f.state === 'verified' ? 100 : pct;
@@ -1057,9 +1389,11 @@ export class Direct {
       case 'receiving': {
         const now = performance.now();
         const secs = (now - (f.t0 ?? now)) / 1000;
-        const rate = secs > 0.3 ? done / secs : 0;
+        const moved = done - (f.resumedFrom ?? 0); // bytes since this transfer (re)started
+        const rate = secs > 0.3 && moved > 0 ? moved / secs : 0;
         const left = rate > 0 ? formatDuration((f.size - done) / rate) : '';
         text = `${pct}% · ${formatBytes(done)} of ${formatBytes(f.size)}${rate ? ` · ${formatBytes(rate)}/s` : ''}${left ? ` · ${left} left` : ''}`;
+        if (f.resumedFrom) text += ` · resumed at ${formatBytes(f.resumedFrom)}`;
         if (done >= f.size) text = 'Verifying…';
         else if (t.dir === 'in' && done === 0) text = 'Queued';
         break;
@@ -1068,10 +1402,12 @@ export class Direct {
         const secs = f.t0 !== undefined ? (performance.now() - f.t0) / 1000 : 0;
         f.seconds = secs;
         text = `Verified (SHA-256) · ${formatBytes(f.size)}${secs > 0 ? ` in ${secs < 10 ? secs.toFixed(1) : Math.round(secs)} s` : ''}`;
+        if (f.disk) text += ` · saved as ${f.disk}`;
         break;
       }
       case 'failed':
         text = f.error ?? t.reason ?? 'Failed';
+        if (f.kept) text = `Stopped at ${pct}%: kept; if it is sent again, it goes on from here`;
         break;
       case 'declined':
         text = 'Declined';
