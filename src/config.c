@@ -96,6 +96,10 @@ static const struct option_spec options[] = {
     {"sio-joins", OPT_COUNT, OFF(sio_joins),
      "PrivyDrop joins one address may make per --sio-join-window"},
     {"sio-join-window", OPT_DURATION, OFF(sio_join_window_ms), "the window of --sio-joins"},
+    {"max-doc-bytes", OPT_SIZE, OFF(max_doc_bytes),
+     "largest document of a code room (edits past it are refused)"},
+    {"doc-snapshot-every", OPT_COUNT, OFF(doc_snapshot_every),
+     "a code room's text is stored whole after this many updates"},
     {"admin-token", OPT_STRING, OFF(admin_token),
      "the operator's token (Authorization: Bearer) for GET /api/stats/referrers; none: off"},
     {"session-ttl", OPT_DURATION, OFF(session_ttl_ms),
@@ -151,6 +155,8 @@ static void set_defaults(struct config *cfg) {
   cfg->login_attempts = DEFAULT_LOGIN_ATTEMPTS;
   cfg->unlock_attempts = DEFAULT_UNLOCK_ATTEMPTS;
   cfg->chat_rate = DEFAULT_CHAT_RATE;
+  cfg->max_doc_bytes = DEFAULT_MAX_DOC_BYTES;
+  cfg->doc_snapshot_every = DEFAULT_DOC_SNAPSHOT_EVERY;
 }
 
 /* Parses a whole number with an optional unit; `units` lists suffixes and

@@ -52,6 +52,8 @@
 #define DEFAULT_UNLOCK_ATTEMPTS 10 /* room password tries a minute per address -> 429 */
 #define CHAT_TEXT_MAX 4096         /* bytes of one chat message */
 #define DEFAULT_CHAT_RATE 5        /* chat messages a second per member (burst: twice) */
+#define DEFAULT_MAX_DOC_BYTES (1ull << 20) /* a code room's document, UTF-8 */
+#define DEFAULT_DOC_SNAPSHOT_EVERY 100     /* updates between stored snapshots */
 
 struct config {
   const char *listen[CONFIG_MAX_LISTEN];
@@ -97,6 +99,8 @@ struct config {
   uint64_t sio_max_payload;
   uint64_t sio_joins;
   uint64_t sio_join_window_ms;
+  uint64_t max_doc_bytes;
+  uint64_t doc_snapshot_every;
   const char *admin_token;    /* reads GET /api/stats/...; NULL: those routes are off */
   uint64_t session_ttl_ms;
   uint64_t login_attempts;

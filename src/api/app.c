@@ -51,6 +51,9 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   }
   if (blobs_init(cfg->data_dir, store, err, errlen) < 0)
     return -1;
+  struct doc_limits doc_limits = {.max_bytes = cfg->max_doc_bytes,
+                                  .snapshot_every = cfg->doc_snapshot_every};
+  docs_init(&app->docs, store, &doc_limits);
   return lifecycle_start(app, err, errlen);
 }
 
@@ -61,6 +64,7 @@ void app_stop(struct app *app) {
 
 void app_free(struct app *app) {
   ratelimit_free(&app->code_lookups);
+  docs_free(&app->docs);
   ratelimit_free(&app->autocompletes);
   ratelimit_free(&app->login_addr);
   ratelimit_free(&app->login_email);
@@ -146,15 +150,35 @@ static json_t *nullable(const char *s) {
   return s ? json_string(s) : json_null();
 }
 
+bool api_owner_authorised(struct http_req *r, const struct room_row *room) {
+  size_t len;
+  const char *auth = http_header(r, "authorization", &len);
+  if (!auth || len < 8 || strncasecmp(auth, "Bearer ", 7) != 0)
+    return false;
+  return room_owner_token_matches(auth + 7, len - 7, room->owner_token_hash);
+}
+
+void api_respond_unauthorised(struct http_req *r) {
+  static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":"
+                             "\"Only the room's owner token may do this.\"}}";
+  http_respond(r, 401, "application/json", body, sizeof body - 1, NULL, true,
+               "WWW-Authenticate: Bearer\r\n");
+}
+
 json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online) {
   char origin[300], url[400], qr[96];
   api_origin(r, origin, sizeof origin);
   snprintf(url, sizeof url, "%s/r/%s", origin, room->id);
   snprintf(qr, sizeof qr, "/api/rooms/%s/qr.svg", room->id);
-  return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:i}", "id", room->id, "code", room->code,
-                   "title", nullable(room->title), "url", url, "qr_url", qr, "created_at",
-                   time_json(room->created_at), "expires_at", time_json(room->expires_at),
-                   "members_online", members_online);
+  json_t *o =
+      json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:i, s:s}", "id", room->id, "code", room->code,
+                "title", nullable(room->title), "url", url, "qr_url", qr, "created_at",
+                time_json(room->created_at), "expires_at", time_json(room->expires_at),
+                "members_online", members_online, "kind", room->kind ? room->kind : "drop");
+  if (o && room->kind && strcmp(room->kind, "code") == 0)
+    json_object_set_new(o, "language",
+                        json_string(room->language ? room->language : DOC_DEFAULT_LANGUAGE));
+  return o;
 }
 
 json_t *api_item_json(const struct item_row *it) {

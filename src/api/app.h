@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "http/http.h"
+#include "rooms/doc.h"
 #include "store/store.h"
 #include "util/ratelimit.h"
 
@@ -24,6 +25,7 @@ struct app {
    * against it, so the answer takes as long as for a wrong password. */
   char dummy_hash[128];
   uint8_t unlock_key[32]; /* signs room unlock tokens; new on each start */
+  struct docs docs;       /* the live documents of code rooms */
   char blob_dir[4096];    /* <data-dir>/blobs */
 };
 
@@ -69,6 +71,12 @@ bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *messag
 void api_body_collect(struct http_req *r, const uint8_t *data, size_t len);
 json_t *api_body_json(struct http_req *r);
 void api_body_abort(struct http_req *r);
+
+/* True when the request carries the room's owner token
+ * (Authorization: Bearer). */
+bool api_owner_authorised(struct http_req *r, const struct room_row *room);
+/* 401 unauthorized with WWW-Authenticate: Bearer. */
+void api_respond_unauthorised(struct http_req *r);
 
 /* The public JSON of a room / an item. */
 json_t *api_room_json(struct http_req *r, const struct room_row *room, int members_online);

@@ -205,7 +205,7 @@ static void create_with(struct http_req *r, json_t *in, const char *hash) {
   if (!auth_require(r, &me))
     return;
   struct app *app = app_of(r);
-  struct room_row room = {.owner_id = me.id, .created_at = time_now_ms()};
+  struct room_row room = {.owner_id = me.id, .created_at = time_now_ms(), .kind = "chat"};
   if (!json_object_get(in, "title") || !json_object_get(in, "opens_at") ||
       !json_object_get(in, "closes_at")) {
     http_respond_error(r, 400, "bad_request", "A chat room needs title, opens_at and closes_at.");

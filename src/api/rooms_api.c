@@ -11,6 +11,7 @@
 #include "api/rooms_api.h"
 #include "config.h"
 #include "hub/hub.h"
+#include "rooms/doc.h"
 #include "rooms/lifecycle.h"
 #include "rooms/room.h"
 #include "util/log.h"
@@ -41,39 +42,63 @@ static void created(void *ctx, int status) {
   *(int *)ctx = status;
 }
 
+/* The optional body: {"title", "kind": "drop"|"code", "language"}. A
+ * language alone asks for a code room (what simple editor clients send).
+ * Returns 0, or -1 having answered 400. */
+static int read_create_body(struct http_req *r, json_t *in, struct room_row *room) {
+  json_t *t = json_object_get(in, "title"), *k = json_object_get(in, "kind"),
+         *l = json_object_get(in, "language");
+  if (!json_is_object(in) || (t && !json_is_string(t) && !json_is_null(t)) ||
+      (json_is_string(t) && json_string_length(t) > ROOM_TITLE_MAX)) {
+    http_respond_error(r, 400, "bad_request",
+                       "The body is optional: a JSON object with a title of at most 200 bytes.");
+    return -1;
+  }
+  const char *kind = json_string_value(k);
+  if ((k && !json_is_null(k) && !kind) ||
+      (kind && strcmp(kind, "drop") != 0 && strcmp(kind, "code") != 0)) {
+    http_respond_error(r, 400, "bad_kind", "A room's kind is drop or code.");
+    return -1;
+  }
+  if ((l && !json_is_null(l) && !json_is_string(l)) ||
+      (json_is_string(l) && !doc_language_valid(json_string_value(l), json_string_length(l)))) {
+    http_respond_error(r, 400, "bad_language",
+                       "A language is 1 to 32 characters of A-Z a-z 0-9 + # . _ -.");
+    return -1;
+  }
+  room->title = json_is_string(t) && json_string_length(t) ? json_string_value(t) : NULL;
+  room->kind = kind ? kind : json_is_string(l) ? "code" : "drop";
+  if (strcmp(room->kind, "code") == 0)
+    room->language = json_is_string(l) ? json_string_value(l) : DOC_DEFAULT_LANGUAGE;
+  return 0;
+}
+
 static void create_room(struct http_req *r) {
   struct create_state *st = r->handler_state;
   r->handler_state = NULL;
   json_t *in = NULL;
-  const char *title = NULL;
+  struct room_row room = {.kind = "drop"};
   if (st && st->len) {
     json_error_t jerr;
     in = json_loadb(st->body, st->len, 0, &jerr);
-    json_t *t = in ? json_object_get(in, "title") : NULL;
-    if (!json_is_object(in) || (t && !json_is_string(t) && !json_is_null(t)) ||
-        (json_is_string(t) && json_string_length(t) > ROOM_TITLE_MAX)) {
-      free(st);
-      json_decref(in);
-      http_respond_error(r, 400, "bad_request",
-                         "The body is optional: a JSON object with a title of at most 200 bytes.");
-      return;
-    }
-    title = json_is_string(t) && json_string_length(t) ? json_string_value(t) : NULL;
     const char *kind = json_string_value(json_object_get(in, "kind"));
-    if (kind && strcmp(kind, "chat") == 0) {
+    if (kind && strcmp(kind, "chat") == 0) { /* a facilitator's room: src/api/chat_api.c */
       free(st);
       chat_create(r, in);
+      json_decref(in);
+      return;
+    }
+    if (read_create_body(r, in, &room) < 0) {
+      free(st);
       json_decref(in);
       return;
     }
   }
   free(st);
   struct app *app = app_of(r);
-  struct room_row room = {0};
   char token[ROOM_TOKEN_LEN + 1];
   room_new_id(room.id);
   room_new_owner_token(token, room.owner_token_hash);
-  room.title = title;
   room.created_at = time_now_ms();
   room.expires_at = room_expires_at(room.created_at, app->cfg->room_ttl_ms);
   int status = STORE_CONFLICT;
@@ -89,6 +114,7 @@ static void create_room(struct http_req *r) {
   json_t *out = api_room_json(r, &room, 0);
   json_object_del(out, "members_online");
   json_object_set_new(out, "owner_token", json_string(token));
+  json_object_set_new(out, "roomId", json_string(room.id)); /* what simple editor clients read */
   json_decref(in);
   struct log_field f[] = {LOG_STR("room", room.id), LOG_STR("addr", conn_peer_text(r->c))};
   log_fields(LOG_INFO, "room.created", f, 2);
@@ -112,24 +138,13 @@ static void get_room(struct http_req *r) {
   api_with_room(r, show_room);
 }
 
-static bool owner_authorised(struct http_req *r, const struct room_row *room) {
-  size_t len;
-  const char *auth = http_header(r, "authorization", &len);
-  if (!auth || len < 8 || strncasecmp(auth, "Bearer ", 7) != 0)
-    return false;
-  return room_owner_token_matches(auth + 7, len - 7, room->owner_token_hash);
-}
-
 static void remove_room(struct http_req *r, const struct room_row *room) {
   if (room->owner_id) {
     chat_delete(r, room);
     return;
   }
-  if (!owner_authorised(r, room)) {
-    static const char body[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":"
-                               "\"Only the room's owner token may do this.\"}}";
-    http_respond(r, 401, "application/json", body, sizeof body - 1, NULL, true,
-                 "WWW-Authenticate: Bearer\r\n");
+  if (!api_owner_authorised(r, room)) {
+    api_respond_unauthorised(r);
     return;
   }
   char id[STORE_ID_LEN + 1];

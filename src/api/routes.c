@@ -4,6 +4,7 @@
 #include "api/autocomplete_api.h"
 #include "api/chat_api.h"
 #include "api/config_api.h"
+#include "api/docs_api.h"
 #include "api/items_api.h"
 #include "api/rooms_api.h"
 #include "api/static.h"
@@ -67,6 +68,8 @@ const struct route app_routes[] = {
     {METHOD_GET, "/api/me", &me_handler},
     {METHOD_GET, "/api/me/rooms", &me_rooms_handler},
     {METHOD_GET, "/api/rooms/:room/qr.svg", &rooms_qr_handler},
+    {METHOD_GET, "/api/rooms/:room/doc", &doc_get_handler},
+    {METHOD_PUT, "/api/rooms/:room/doc", &doc_put_handler},
     {METHOD_GET, "/api/rooms/:room/items", &items_list_handler},
     {METHOD_POST, "/api/rooms/:room/items", &items_post_handler},
     {METHOD_GET, "/api/rooms/:room/items/:item", &items_get_handler},

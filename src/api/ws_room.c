@@ -9,6 +9,7 @@
 #include "api/bridge.h"
 #include "api/chat_ws.h"
 #include "api/privydrop.h"
+#include "api/ws_doc.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -143,6 +144,8 @@ void ws_room_peer_event(struct hub_member *m, const char *type) {
 struct room_facts {
   char code[STORE_CODE_LEN + 1];
   char expires_at[32];
+  char language[DOC_LANGUAGE_MAX + 1]; /* empty: none */
+  bool code_room;
   int found;
 };
 
@@ -153,9 +156,20 @@ static void got_room(void *ctx, int status, const struct room_row *room) {
   f->found = 1;
   memcpy(f->code, room->code, sizeof f->code);
   time_iso8601(room->expires_at, f->expires_at, sizeof f->expires_at);
+  f->code_room = room->kind && strcmp(room->kind, "code") == 0;
+  snprintf(f->language, sizeof f->language, "%s", room->language ? room->language : "");
 }
 
-static void send_welcome(conn *c, struct hub_member *m, bool stored) {
+static void append_json(struct text *t, json_t *o) {
+  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  text_str(t, s ? s : "null");
+  free(s);
+}
+
+/* A stored room's welcome carries its code and expiry; a code room's also
+ * its kind and document. */
+static void send_welcome(conn *c, struct hub_member *m, const struct room_facts *f) {
   struct hub_room *r = m->room;
   struct text t = {0};
   char num[32];
@@ -163,23 +177,23 @@ static void send_welcome(conn *c, struct hub_member *m, bool stored) {
   text_str(&t, m->peer_id);
   text_str(&t, "\",\"room\":\"");
   text_add(&t, r->name, r->name_len);
-  if (stored) {
-    struct app *app = c->srv->app;
-    struct room_facts f = {0};
-    store_room_get(app->store, r->name, r->name_len, got_room, &f);
-    if (f.found) {
-      text_str(&t, "\",\"code\":\"");
-      text_str(&t, f.code);
-      text_str(&t, "\",\"expires_at\":\"");
-      text_str(&t, f.expires_at);
-    }
+  if (f && f->found) {
+    text_str(&t, "\",\"code\":\"");
+    text_str(&t, f->code);
+    text_str(&t, "\",\"expires_at\":\"");
+    text_str(&t, f->expires_at);
+    text_str(&t, "\",\"kind\":\"");
+    text_str(&t, f->code_room ? "code" : "drop");
   }
-  json_t *self = peer_json(m);
-  char *self_text = self ? json_dumps(self, JSON_COMPACT) : NULL;
-  json_decref(self);
-  text_str(&t, "\",\"you\":");
-  text_str(&t, self_text ? self_text : "null");
-  free(self_text);
+  if (f && f->code_room) {
+    text_str(&t, "\",\"doc\":");
+    append_json(&t, ws_doc_state(c->srv->app, m));
+    text_str(&t, ",\"");
+  } else {
+    text_str(&t, "\",\"");
+  }
+  text_str(&t, "you\":");
+  append_json(&t, peer_json(m));
   text_str(&t, ",\"peers\":[");
   uint32_t listed = 0;
   for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
@@ -231,7 +245,17 @@ static void on_open(conn *c) {
   struct log_field f[] = {LOG_STRN("room", req.room, req.len), LOG_STR("peer", m->peer_id),
                           LOG_STR("addr", conn_peer_text(c))};
   log_fields(LOG_INFO, "ws.open", f, 3);
-  send_welcome(c, m, req.stored);
+  struct app *app = c->srv->app;
+  struct room_facts facts = {0};
+  if (req.stored)
+    store_room_get(app->store, req.room, req.len, got_room, &facts);
+  if (facts.code_room && ws_doc_join(app, m, facts.language[0] ? facts.language : NULL) < 0) {
+    ws_close(c, 1011, "document unavailable");
+    return;
+  }
+  send_welcome(c, m, req.stored ? &facts : NULL);
+  if (facts.code_room)
+    ws_doc_send_init(app, m);
   if (req.stored && req.after >= 0)
     replay(c, req.room, req.after);
   ws_room_peer_event(m, "peer.joined");
@@ -246,6 +270,7 @@ static void on_close(conn *c) {
                           LOG_NUM("bytes_out", c->bytes_out)};
   log_fields(LOG_INFO, "ws.close", f, 4);
   ws_room_peer_event(m, "peer.left");
+  ws_doc_leave(c->srv->app, m);
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = m->room->name_len;
   memcpy(name, m->room->name, name_len);
@@ -387,7 +412,7 @@ static void handle_parsed(conn *c, struct hub_member *m, const char *type, const
   }
   if (strcmp(type, "peer.update") == 0)
     update_peer(c, m, msg);
-  else
+  else if (!ws_doc_message(c, m, type, msg)) /* the editor's messages */
     refuse(c, "unknown_type", "Unknown message type.");
   json_decref(msg);
 }

@@ -112,7 +112,8 @@ struct hub_room *hub_find_room(const char *name, size_t len) {
   return hmap_get(&rooms, name, len);
 }
 
-void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *except) {
+void hub_broadcast_if(struct hub_room *r, buf *frame,
+                      bool (*want)(const struct hub_member *m, const void *ctx), const void *ctx) {
   /* Sending may close a slow member, which leaves the room and reorders
    * the array: walk from the end so a swapped-in member was already seen. */
   r->busy++;
@@ -120,11 +121,19 @@ void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *exce
     if (i >= r->count)
       continue;
     struct hub_member *m = r->members[i];
-    if (m != except && m->proto == HUB_NATIVE)
+    if (m->proto == HUB_NATIVE && want(m, ctx))
       ws_send(m->c, frame);
   }
   r->busy--;
   room_drop_if_empty(r);
+}
+
+static bool not_except(const struct hub_member *m, const void *except) {
+  return m != except;
+}
+
+void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *except) {
+  hub_broadcast_if(r, frame, not_except, except);
 }
 
 void hub_room_closed(const char *name, size_t len, const char *reason) {

@@ -6,6 +6,7 @@
 #ifndef TANDEM_HUB_H
 #define TANDEM_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,7 @@ struct hub_member {
   uint8_t proto;  /* enum hub_proto, set before the join */
   char peer_id[HUB_PEER_ID_LEN + 1];
   struct peer_device device;
+  uint8_t doc_flags;       /* a code room member's use of the document (api/ws_doc.h) */
   struct bucket signals;   /* signals a second */
   struct bucket relay;     /* relayed bytes a second */
   struct bucket chat;      /* chat messages a second (chat rooms) */
@@ -69,6 +71,10 @@ struct hub_room *hub_find_room(const char *name, size_t len);
 /* Queues the frame to every native member except `except` (may be NULL):
  * a native frame means nothing to a Socket.IO client. */
 void hub_broadcast(struct hub_room *room, buf *frame, const struct hub_member *except);
+
+/* Queues the frame to every native member for which `want` is true. */
+void hub_broadcast_if(struct hub_room *room, buf *frame,
+                      bool (*want)(const struct hub_member *m, const void *ctx), const void *ctx);
 
 /* Tells every native member {"type":"room.closed","reason":...} and closes
  * their sockets with 1000. Nothing happens when nobody is in the room. */

@@ -23,6 +23,13 @@ enum stmt_id {
   ST_ITEMS_LIST,
   ST_ROOM_BYTES,
   ST_ITEM_EXISTS,
+  ST_DOC_UPDATE_INSERT,
+  ST_DOC_UPDATES_LIST,
+  ST_DOC_SNAPSHOT_LATEST,
+  ST_DOC_SNAPSHOT_INSERT,
+  ST_DOC_SNAPSHOTS_PRUNE,
+  ST_DOC_UPDATES_PRUNE,
+  ST_ROOM_SET_LANGUAGE,
   ST_REFERRER_KNOWN,
   ST_REFERRER_COUNT,
   ST_REFERRER_VISIT,
@@ -47,14 +54,14 @@ enum stmt_id {
 
 #define ROOM_COLUMNS                                                                               \
   "id, code, title, created_at, expires_at, password_hash, owner_token_hash, language, owner_id, " \
-  "opens_at, closes_at"
+  "opens_at, closes_at, kind"
 #define ITEM_COLUMNS                                                                               \
   "id, room_id, seq, kind, alias, text, file_name, size, content_type, sha256, created_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_PING] = "SELECT 1",
     [ST_ROOM_INSERT] =
-        "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROOM_BY_ID] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?",
     [ST_ROOM_BY_CODE] = "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = ?",
     [ST_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?",
@@ -70,6 +77,17 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     [ST_ROOM_BYTES] = "SELECT COALESCE(SUM(size), 0) FROM items WHERE room_id = ?",
     [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?",
+    [ST_DOC_UPDATE_INSERT] = "INSERT INTO doc_updates (room_id, version, client_id, changes, "
+                             "created_at) VALUES (?, ?, ?, ?, ?)",
+    [ST_DOC_UPDATES_LIST] = "SELECT version, client_id, changes, created_at FROM doc_updates "
+                            "WHERE room_id = ? AND version > ? ORDER BY version LIMIT ?",
+    [ST_DOC_SNAPSHOT_LATEST] = "SELECT version, text FROM doc_snapshots WHERE room_id = ? "
+                               "ORDER BY version DESC LIMIT 1",
+    [ST_DOC_SNAPSHOT_INSERT] = "INSERT OR REPLACE INTO doc_snapshots (room_id, version, text, "
+                               "created_at) VALUES (?, ?, ?, ?)",
+    [ST_DOC_SNAPSHOTS_PRUNE] = "DELETE FROM doc_snapshots WHERE room_id = ? AND version < ?",
+    [ST_DOC_UPDATES_PRUNE] = "DELETE FROM doc_updates WHERE room_id = ? AND version <= ?",
+    [ST_ROOM_SET_LANGUAGE] = "UPDATE rooms SET language = ? WHERE id = ?",
     [ST_REFERRER_KNOWN] = "SELECT 1 FROM referrers WHERE day = ? AND ref = ?",
     [ST_REFERRER_COUNT] = "SELECT COUNT(*) FROM referrers WHERE day = ?",
     [ST_REFERRER_VISIT] = "INSERT INTO referrers (day, ref, visits) VALUES (?, ?, 1) "
@@ -293,6 +311,7 @@ static void read_room(sqlite3_stmt *st, struct room_row *r) {
   r->owner_id = sqlite3_column_int64(st, 8);
   r->opens_at = sqlite3_column_int64(st, 9);
   r->closes_at = sqlite3_column_int64(st, 10);
+  r->kind = column_text(st, 11);
 }
 
 static void read_item(sqlite3_stmt *st, struct item_row *it) {
@@ -325,6 +344,7 @@ void store_room_insert(struct store *s, const struct room_row *room, store_done_
   bind_owned(st, 9, room->owner_id, room->owner_id);
   bind_owned(st, 10, room->owner_id, room->opens_at);
   bind_owned(st, 11, room->owner_id, room->closes_at);
+  sqlite3_bind_text(st, 12, room->kind ? room->kind : "drop", -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   int status = rc == SQLITE_DONE           ? STORE_OK
                : (rc == SQLITE_CONSTRAINT) ? STORE_CONFLICT
@@ -489,6 +509,143 @@ int store_item_exists(struct store *s, const char *item_id) {
     return 0;
   fail(s, "item exists");
   return -1;
+}
+
+/* Runs `step` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it
+ * fails; answers cb with its status. */
+static void in_transaction(struct store *s, const char *what, int (*step)(struct store *, void *),
+                           void *arg, store_done_cb cb, void *ctx) {
+  char why[128];
+  if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
+    cb(ctx, fail(s, what));
+    return;
+  }
+  int status = step(s, arg);
+  if (status == STORE_OK && exec(s, "COMMIT", why, sizeof why) < 0)
+    status = fail(s, what);
+  if (status != STORE_OK)
+    exec(s, "ROLLBACK", why, sizeof why);
+  cb(ctx, status);
+}
+
+struct updates_append {
+  const char *room_id;
+  const struct doc_update_row *rows;
+  size_t count;
+};
+
+static int append_updates(struct store *s, void *arg) {
+  const struct updates_append *a = arg;
+  for (size_t i = 0; i < a->count; i++) {
+    const struct doc_update_row *u = &a->rows[i];
+    sqlite3_stmt *st = prep(s, ST_DOC_UPDATE_INSERT);
+    sqlite3_bind_text(st, 1, a->room_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u->version);
+    sqlite3_bind_text(st, 3, u->client_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, u->changes, (int)u->changes_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, u->created_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+      return rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail(s, "doc update insert");
+  }
+  return STORE_OK;
+}
+
+void store_doc_updates_append(struct store *s, const char *room_id,
+                              const struct doc_update_row *rows, size_t count, store_done_cb cb,
+                              void *ctx) {
+  struct updates_append a = {room_id, rows, count};
+  in_transaction(s, "doc updates", append_updates, &a, cb, ctx);
+}
+
+void store_doc_updates_list(struct store *s, const char *room_id, int64_t after, int limit,
+                            store_doc_update_cb each, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_DOC_UPDATES_LIST);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, after);
+  sqlite3_bind_int(st, 3, limit);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct doc_update_row u = {
+        .version = sqlite3_column_int64(st, 0),
+        .client_id = column_text(st, 1),
+        .changes = column_text(st, 2),
+        .changes_len = (size_t)sqlite3_column_bytes(st, 2),
+        .created_at = sqlite3_column_int64(st, 3),
+    };
+    each(ctx, STORE_OK, &u);
+  }
+  each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "doc updates list"), NULL);
+  sqlite3_reset(st);
+}
+
+void store_doc_snapshot_latest(struct store *s, const char *room_id, store_doc_snapshot_cb cb,
+                               void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_DOC_SNAPSHOT_LATEST);
+  sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const char *text = column_text(st, 1);
+    struct doc_snapshot_row snap = {
+        .version = sqlite3_column_int64(st, 0),
+        .text = text ? text : "",
+        .text_len = (size_t)sqlite3_column_bytes(st, 1),
+    };
+    cb(ctx, STORE_OK, &snap);
+  } else {
+    cb(ctx, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "doc snapshot"), NULL);
+  }
+  sqlite3_reset(st);
+}
+
+struct snapshot_save {
+  const char *room_id;
+  const struct doc_snapshot_row *snap;
+  int64_t created_at, prune_to;
+};
+
+static int run_step(struct store *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
+}
+
+static int save_snapshot(struct store *s, void *arg) {
+  const struct snapshot_save *a = arg;
+  sqlite3_stmt *st = prep(s, ST_DOC_SNAPSHOT_INSERT);
+  sqlite3_bind_text(st, 1, a->room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, a->snap->version);
+  sqlite3_bind_text(st, 3, a->snap->text, (int)a->snap->text_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, a->created_at);
+  int status = run_step(s, st, "doc snapshot insert");
+  if (status != STORE_OK)
+    return status;
+  st = prep(s, ST_DOC_SNAPSHOTS_PRUNE);
+  sqlite3_bind_text(st, 1, a->room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, a->snap->version);
+  status = run_step(s, st, "doc snapshots prune");
+  if (status != STORE_OK)
+    return status;
+  st = prep(s, ST_DOC_UPDATES_PRUNE);
+  sqlite3_bind_text(st, 1, a->room_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, a->prune_to);
+  return run_step(s, st, "doc updates prune");
+}
+
+void store_doc_snapshot_save(struct store *s, const char *room_id,
+                             const struct doc_snapshot_row *snap, int64_t created_at,
+                             int64_t prune_to, store_done_cb cb, void *ctx) {
+  struct snapshot_save a = {room_id, snap, created_at, prune_to};
+  in_transaction(s, "doc snapshot", save_snapshot, &a, cb, ctx);
+}
+
+void store_room_set_language(struct store *s, const char *room_id, const char *language,
+                             store_done_cb cb, void *ctx) {
+  sqlite3_stmt *st = prep(s, ST_ROOM_SET_LANGUAGE);
+  bind_text_or_null(st, 1, language);
+  sqlite3_bind_text(st, 2, room_id, -1, SQLITE_STATIC);
+  run_done(s, st, "room language", cb, ctx);
 }
 
 /* 1 when the day already counts this referrer, 0 when not, -1 on failure. */

@@ -35,6 +35,7 @@ struct room_row {
   int64_t owner_id;     /* the facilitator's account; 0: an anonymous drop room */
   int64_t opens_at;     /* unix ms; owned rooms only */
   int64_t closes_at;
+  const char *kind; /* "drop" (NULL on insert means "drop"), "code" or "chat" */
 };
 
 struct account_row {
@@ -106,6 +107,45 @@ void store_items_list(struct store *s, const char *room_id, int64_t after, int l
 void store_room_bytes(struct store *s, const char *room_id,
                       void (*cb)(void *ctx, int status, int64_t bytes), void *ctx);
 
+/* A code room's document (src/rooms/doc.h): its updates, one row per
+ * version, and snapshots of its whole text. */
+struct doc_update_row {
+  int64_t version; /* the document's version after this update */
+  const char *client_id;
+  const char *changes; /* ChangeSet JSON */
+  size_t changes_len;
+  int64_t created_at;
+};
+
+struct doc_snapshot_row {
+  int64_t version;
+  const char *text;
+  size_t text_len;
+};
+
+typedef void (*store_doc_update_cb)(void *ctx, int status, const struct doc_update_row *row);
+typedef void (*store_doc_snapshot_cb)(void *ctx, int status, const struct doc_snapshot_row *row);
+
+/* Inserts the rows (in version order) in one transaction: all or none.
+ * STORE_CONFLICT when a version is taken. */
+void store_doc_updates_append(struct store *s, const char *room_id,
+                              const struct doc_update_row *rows, size_t count, store_done_cb cb,
+                              void *ctx);
+/* Updates with version > after, oldest first, at most limit; then once
+ * with row NULL and the final status. */
+void store_doc_updates_list(struct store *s, const char *room_id, int64_t after, int limit,
+                            store_doc_update_cb each, void *ctx);
+/* The latest snapshot, or STORE_NOT_FOUND. */
+void store_doc_snapshot_latest(struct store *s, const char *room_id, store_doc_snapshot_cb cb,
+                               void *ctx);
+/* Saves a snapshot and, in the same transaction, drops older snapshots and
+ * the updates with version <= prune_to (history no pull needs any more). */
+void store_doc_snapshot_save(struct store *s, const char *room_id,
+                             const struct doc_snapshot_row *snap, int64_t created_at,
+                             int64_t prune_to, store_done_cb cb, void *ctx);
+/* Sets (or clears, with NULL) a room's language. */
+void store_room_set_language(struct store *s, const char *room_id, const char *language,
+                             store_done_cb cb, void *ctx);
 /* Referrer counts: one more visit of `ref` on `day` (YYYY-MM-DD). A day
  * holds at most max_refs referrers; visits of any further one count under
  * STORE_REFERRER_OTHER, so a flood of made-up names cannot grow the table. */

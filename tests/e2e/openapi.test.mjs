@@ -31,6 +31,12 @@ async function createRoom() {
   return json(res);
 }
 
+async function createCodeRoom() {
+  const res = await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{"kind":"code"}' });
+  assert.equal(res.status, 201);
+  return json(res);
+}
+
 async function createTextItem(room) {
   const res = await fetch(`${server.url}/api/rooms/${room.id}/items`, {
     method: 'POST',
@@ -89,6 +95,11 @@ const RECIPES = {
     params: { item: (await createTextItem(ctx.room)).id },
   }),
   'GET /api/rooms/{room}/items/{item}/file': async () => ({ params: { item: ctx.fileItem.id } }),
+  'GET /api/rooms/{room}/doc': async () => ({ params: { room: (await createCodeRoom()).id } }),
+  'PUT /api/rooms/{room}/doc': async () => {
+    const room = await createCodeRoom();
+    return { params: { room: room.id }, headers: { Authorization: `Bearer ${room.owner_token}` } };
+  },
   'GET /socket.io/': async () => ({ query: 'EIO=4&transport=polling' }),
   'GET /api/stats/referrers': async () => ({ headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }),
   'POST /socket.io/': async () => {

@@ -1,0 +1,39 @@
+/* The editor's messages on /ws/:room for code rooms: doc.push, doc.pull,
+ * doc.cursor, doc.language, and the whole-text code_update of simple
+ * clients (docs/protocol.md). ws_room.c calls these for members of a
+ * room whose kind is "code". */
+#ifndef TANDEM_WS_DOC_H
+#define TANDEM_WS_DOC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "hub/hub.h"
+#include "rooms/doc.h"
+
+/* hub_member.doc_flags */
+#define WS_DOC_OPEN 1   /* holds a use of the room's document */
+#define WS_DOC_COLLAB 2 /* spoke doc.*: a collab client, sent no code_update */
+
+struct app;
+
+/* Opens the room's document for a new member. 0, or -1 (logged). */
+int ws_doc_join(struct app *app, struct hub_member *m, const char *language);
+/* Lets the document go when the member leaves. */
+void ws_doc_leave(struct app *app, struct hub_member *m);
+
+/* {"version","text","language"} of the member's document, or NULL. */
+json_t *ws_doc_state(struct app *app, const struct hub_member *m);
+/* The whole-text greeting: {"type":"init","code","language"}. */
+void ws_doc_send_init(struct app *app, struct hub_member *m);
+
+/* Handles a doc.* or code_update message; false for any other type. */
+bool ws_doc_message(conn *c, struct hub_member *m, const char *type, json_t *msg);
+
+/* Tells every member of the document's room about updates from version
+ * `from` to the document's current one: doc.updates to all, and the
+ * whole text (code_update) to whole-text members but `except`. */
+void ws_doc_broadcast(struct docs *docs, struct doc *doc, int64_t from, json_t *updates,
+                      const struct hub_member *except);
+
+#endif

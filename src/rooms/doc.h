@@ -1,0 +1,119 @@
+/* The document of a code room, with tandem as its authority.
+ *
+ * CodeMirror's collab clients push updates made at a version; the document
+ * takes a push only at its current version, applies every change set to
+ * its own copy of the text (all or none), stores the updates, and only
+ * then counts them: the version is the number of updates ever applied. A
+ * client behind pulls what it missed and rebases (@codemirror/collab).
+ *
+ * A live document stays in memory while someone uses it (doc_open and
+ * doc_close count them) and is loaded from the latest snapshot and the
+ * updates after it. Every `snapshot_every` updates the whole text is
+ * stored, and history older than DOC_HISTORY_KEPT updates behind it goes.
+ *
+ * Line breaks are "\n" only: CodeMirror splits lines at "\r\n" and "\r"
+ * too and would count them differently, so whole texts are normalised and
+ * change sets that insert "\r" are refused. */
+#ifndef TANDEM_DOC_H
+#define TANDEM_DOC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/hmap.h"
+
+#define DOC_LANGUAGE_MAX 32    /* "javascript", "c", "python"... */
+#define DOC_CLIENT_ID_MAX 64   /* collab's clientID */
+#define DOC_PUSH_MAX 1000      /* updates in one push */
+#define DOC_PULL_MAX 500       /* updates in one answer to a pull */
+#define DOC_SECTIONS_MAX 65536 /* sections of one change set */
+#define DOC_HISTORY_KEPT 1000  /* updates kept behind the latest snapshot, for pulls */
+#define DOC_DEFAULT_LANGUAGE "plaintext"
+
+enum doc_status {
+  DOC_OK = 0,
+  DOC_UNCHANGED = 1,     /* a whole text equal to the current one: no update */
+  DOC_STALE = -1,        /* pushed at another version than the current one */
+  DOC_BAD_UPDATE = -2,   /* an update is malformed (see doc_error) */
+  DOC_TOO_LARGE = -3,    /* the text would pass max_bytes */
+  DOC_GONE = -4,         /* a pull from before the history kept */
+  DOC_STORE_FAILED = -5, /* storage failed: nothing changed */
+  DOC_NO_MEMORY = -6,
+  DOC_BAD_VERSION = -7, /* a pull from a version that is not 0..current */
+};
+
+struct doc_limits {
+  uint64_t max_bytes;      /* of the text, UTF-8 */
+  uint64_t snapshot_every; /* updates */
+};
+
+struct doc {
+  char room_id[STORE_ID_LEN + 1];
+  char *text; /* owned, NUL-terminated, valid UTF-8 */
+  size_t len;
+  int64_t version;
+  int64_t snapshot_version;
+  char language[DOC_LANGUAGE_MAX + 1];
+  uint32_t users; /* doc_open calls not yet closed */
+};
+
+/* Every live document, by room id. */
+struct docs {
+  hmap by_room;
+  struct store *store;
+  struct doc_limits limits;
+};
+
+/* Why an update was refused: which one, and the change set's status
+ * (changeset.h) or 0 for a field that is missing or of the wrong kind. */
+struct doc_error {
+  size_t index;
+  int changeset_status;
+  const char *message;
+};
+
+/* One pushed update: collab's {clientID, changes}. */
+struct doc_update {
+  const char *client_id;
+  const json_t *changes; /* ChangeSet JSON */
+};
+
+void docs_init(struct docs *docs, struct store *store, const struct doc_limits *limits);
+/* Frees every document (all users gone). */
+void docs_free(struct docs *docs);
+
+/* The live document of a code room, loaded on first use. `language` is the
+ * room's (NULL: the default). Returns DOC_OK with *out, or a negative
+ * status. Every successful doc_open is matched by one doc_close. */
+int doc_open(struct docs *docs, const char *room_id, const char *language, struct doc **out);
+void doc_close(struct docs *docs, struct doc *doc);
+/* The document if it is live, else NULL. */
+struct doc *docs_find(struct docs *docs, const char *room_id, size_t len);
+
+/* Applies updates pushed at `version`: all or none, stored before they
+ * count. DOC_OK, DOC_STALE, DOC_BAD_UPDATE (with *err), DOC_TOO_LARGE,
+ * DOC_STORE_FAILED or DOC_NO_MEMORY. */
+int doc_push(struct docs *docs, struct doc *doc, int64_t version, const struct doc_update *updates,
+             size_t count, struct doc_error *err);
+
+/* Replaces the whole text (valid UTF-8; line breaks normalised to "\n") as
+ * one update by `client_id`: the minimal change against the current text.
+ * On DOC_OK *changes is that change set (a new reference); DOC_UNCHANGED
+ * when the text is the same. */
+int doc_replace(struct docs *docs, struct doc *doc, const char *text, size_t len,
+                const char *client_id, json_t **changes);
+
+/* Updates after version `from` (at most DOC_PULL_MAX), oldest first, each
+ * with the version it made; then once with row NULL. Returns DOC_OK,
+ * DOC_GONE (history dropped), DOC_BAD_VERSION or DOC_STORE_FAILED. */
+int doc_pull(struct docs *docs, struct doc *doc, int64_t from, store_doc_update_cb each, void *ctx);
+
+/* True for 1..DOC_LANGUAGE_MAX characters of [A-Za-z0-9+#._-]. */
+bool doc_language_valid(const char *language, size_t len);
+/* Stores and sets the language (valid). DOC_OK or DOC_STORE_FAILED. */
+int doc_set_language(struct docs *docs, struct doc *doc, const char *language, size_t len);
+
+#endif
