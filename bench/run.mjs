@@ -209,7 +209,7 @@ const SERVERS = {
       // safety bound of a few dozen a second) would throttle the publisher.
       // Likewise the PrivyDrop join limit (2 per 5 s per address): every
       // client of the Socket.IO workload comes from 127.0.0.1.
-      const extra = [['--signal-rate', '1000000'], ['--sio-joins', '1000000']]
+      const extra = [['--signal-rate', '1000000'], ['--sio-joins', '1000000'], ['--chat-rate', '1000000']]
         .filter(([flag]) => tandemHasFlag(flag)).flat();
       return startProcess('tandem', [TANDEM, 'serve', '--listen', '127.0.0.1:0', '--data-dir',
         path.join(tmp, 'data'), '--log-level', 'warn', ...extra]);
@@ -354,6 +354,21 @@ const WORKLOADS = [
     headline: 'rps',
   },
   {
+    id: 'chat-500',
+    title: Q ? 'Chat: one facilitator\'s room of 50 members' : 'Chat: one facilitator\'s room of 500 members',
+    what: 'tandem only (no other server here has chat rooms): a signed-in facilitator\'s room, open now; ' +
+      'one member sends `chat` messages, each stored in SQLite before it is broadcast as `chat.message` ' +
+      'to every member. Phase 1 at a fixed rate, phase 2 at full speed; deliveries/s and latency.',
+    servers: ['tandem'],
+    prepare: chatRoom,
+    loadgen: { mode: 'fanout', proto: 'chat', connections: Q ? 50 : 500, rates: Q ? '20,0' : '200,0', window: 8,
+      duration: Q ? 1 : 3, warmup: Q ? 0.3 : 1, 'connect-timeout': 60 },
+    figures: fanoutFigures,
+    headline: 'full_msgs_s',
+    columns: ['full_msgs_s', 'full_p50_us', 'full_p99_us', 'fixed_msgs_s', 'fixed_p50_us', 'fixed_p99_us',
+      'fixed_p999_us', 'fixed_max_us', 'connect_s', 'errors'],
+  },
+  {
     id: 'files',
     title: Q ? 'Files: upload and download, 64 MiB and 100 x 100 KiB' : 'Files: upload and download, 1 GiB and 1,000 x 100 KiB',
     what: 'curl moves the bytes (8 transfers in flight for the small files). tandem: POST into a room ' +
@@ -388,6 +403,26 @@ const WORKLOADS = [
       'flow_p99_us', 'ratio:flow_p99_us', 'client_cpu', 'errors'],
   },
 ];
+
+// A chat room open now, made by a facilitator signed up for the run; the
+// load generator gets its id.
+async function chatRoom(port) {
+  const base = `http://127.0.0.1:${port}`;
+  const account = { email: `bench-${Date.now()}@example.org`, password: 'a bench password' };
+  const post = (p, body, headers = {}) => fetch(base + p, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+  });
+  let res = await post('/api/accounts', account);
+  if (res.status !== 201) throw new Error(`POST /api/accounts: ${res.status}`);
+  res = await post('/api/session', account);
+  const cookie = res.headers.get('set-cookie')?.split(';')[0];
+  if (res.status !== 200 || !cookie) throw new Error(`POST /api/session: ${res.status}`);
+  const now = Date.now();
+  res = await post('/api/rooms', { kind: 'chat', title: 'bench', opens_at: now - 1000, closes_at: now + 3600e3 },
+    { cookie });
+  if (res.status !== 201) throw new Error(`POST /api/rooms (chat): ${res.status}`);
+  return { 'room-prefix': (await res.json()).id };
+}
 
 // A room made through tandem's API, and the path that reads it back.
 async function tandemRoomPath(port) {
@@ -466,10 +501,10 @@ function wrkFigures(rep) {
 
 // ---- running -------------------------------------------------------------------
 
-function loadgenArgs(w, server, port, pid, label) {
-  const args = [LOADGEN, '--port', String(port), '--server-pid', String(pid), '--proto', SERVERS[server].proto,
-    '--label', label, '--max-time', '300'];
-  for (const [k, v] of Object.entries(w.loadgen)) args.push(`--${k}`, String(v));
+function loadgenArgs(w, server, port, pid, label, extra = {}) {
+  const args = [LOADGEN, '--port', String(port), '--server-pid', String(pid), '--label', label, '--max-time', '300'];
+  const opts = { proto: SERVERS[server].proto, ...w.loadgen, ...extra };
+  for (const [k, v] of Object.entries(opts)) args.push(`--${k}`, String(v));
   return args;
 }
 
@@ -625,7 +660,9 @@ async function runOnceInner(w, server, repeat) {
       result = !rep || r.code !== 0 ? { ok: false, reason: `client exit ${r.code ?? r.sig}: ${r.err.slice(-300)}` }
         : { ok: errs === 0, reason: errs ? `${errs} errors: ${JSON.stringify(rep.error_kinds)}` : null, report: rep };
     } else {
-      const r = await runPinned(loadgenArgs(w, server, srv.port, srv.pid, `${w.id}/${server}/${repeat}`), 330 * 1000, srv.pid);
+      const extra = w.prepare ? await w.prepare(srv.port) : {};
+      const r = await runPinned(loadgenArgs(w, server, srv.port, srv.pid, `${w.id}/${server}/${repeat}`, extra),
+        330 * 1000, srv.pid);
       others = r.others_cpu_pct;
       let rep = null;
       try { rep = JSON.parse(r.out); } catch { /* reported below */ }
