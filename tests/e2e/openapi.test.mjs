@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { BIN, startServer } from './lib/server.mjs';
+import { api, iso, member, ofType } from './lib/accounts.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -37,6 +38,49 @@ async function createCodeRoom() {
   return json(res);
 }
 
+// The document's example request body of an operation (`name` picks one
+// of several), to send as it is or with a field or two changed.
+function example(path, method, name) {
+  const media = resolve(doc.paths[path][method].requestBody).content['application/json'];
+  return structuredClone(name ? media.examples[name].value : media.example);
+}
+
+const signedIn = (cookie) => ({ Cookie: cookie });
+
+// A new session of the facilitator of the document's sign-in example.
+async function signIn() {
+  const res = await api(server, 'POST', '/api/session', { body: example('/api/session', 'post') });
+  assert.equal(res.status, 200, res.text);
+  return res.headers.getSetCookie()[0].split(';')[0];
+}
+
+// The document's chat room example, open from a second ago for an hour
+// (the example's own times are past), under a title not yet taken.
+let chatRooms = 0;
+async function createChatRoom(fields = {}) {
+  const now = Date.now();
+  const res = await api(server, 'POST', '/api/rooms', {
+    cookie: ctx.cookie,
+    body: {
+      ...example('/api/rooms', 'post', 'chat'),
+      title: `Workshop ${++chatRooms}`,
+      opens_at: iso(now - 1000),
+      closes_at: iso(now + 3600_000),
+      ...fields,
+    },
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.json;
+}
+
+// A chat member of ctx.chat, with the unlock token, once welcomed.
+async function chatMember(alias) {
+  const m = member(server, ctx.chat.id, { alias, token: ctx.unlockToken });
+  ctx.members.push(m);
+  await m.next(ofType('welcome'));
+  return m;
+}
+
 async function createTextItem(room) {
   const res = await fetch(`${server.url}/api/rooms/${room.id}/items`, {
     method: 'POST',
@@ -48,7 +92,9 @@ async function createTextItem(room) {
 }
 
 // What the routes need to exist before they are called: a room with a text
-// and a file item, the name of a bundled asset.
+// and a file item, the name of a bundled asset; the facilitator of the
+// document's examples, signed in, with a chat room (open, with the
+// example's password), its unlock token and a message in it.
 before(async () => {
   server = await startServer(['--admin-token', ADMIN_TOKEN]);
   const res = await fetch(`${server.url}/api/openapi.json`);
@@ -66,9 +112,23 @@ before(async () => {
   const fileItem = (await json(file)).item;
   const page = await (await fetch(`${server.url}/`)).text();
   const asset = /\/assets\/(app-[0-9a-f]{8}\.js)/.exec(page)[1];
-  ctx = { room, textItem, fileItem, asset };
+  ctx = { room, textItem, fileItem, asset, members: [] };
+  const account = await api(server, 'POST', '/api/accounts', { body: example('/api/accounts', 'post') });
+  assert.equal(account.status, 201, account.text);
+  ctx.cookie = await signIn();
+  ctx.chat = await createChatRoom();
+  const unlocked = await api(server, 'POST', `/api/rooms/${ctx.chat.id}/unlock`, {
+    body: example('/api/rooms/{room}/unlock', 'post'),
+  });
+  assert.equal(unlocked.status, 200, unlocked.text);
+  ctx.unlockToken = unlocked.json.token;
+  const writer = await chatMember('Ada');
+  writer.send({ type: 'chat', text: 'a message for the API test' });
+  ctx.message = await writer.next(ofType('chat.message'));
+  await writer.close();
 });
 after(async () => {
+  await Promise.all(ctx.members.map((m) => m.close()));
   assert.equal((await server.stop()).code, 0);
 });
 
@@ -102,6 +162,38 @@ const RECIPES = {
   },
   'GET /socket.io/': async () => ({ query: 'EIO=4&transport=polling' }),
   'GET /api/stats/referrers': async () => ({ headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }),
+  // Chat rooms and accounts: the owner acts by the session cookie.
+  'PATCH /api/rooms/{room}': async () => ({
+    params: { room: (await createChatRoom()).id },
+    headers: signedIn(ctx.cookie),
+  }),
+  'POST /api/rooms/{room}/unlock': async () => ({ params: { room: ctx.chat.id } }),
+  'GET /api/rooms/{room}/messages': async () => ({
+    params: { room: ctx.chat.id },
+    query: `token=${ctx.unlockToken}`,
+  }),
+  'DELETE /api/rooms/{room}/messages/{id}': async () => ({
+    params: { room: ctx.chat.id, id: String(ctx.message.id) },
+    headers: signedIn(ctx.cookie),
+  }),
+  // The example's alias is a member who is in the room when it is removed.
+  'POST /api/rooms/{room}/remove': async () => {
+    await chatMember(example('/api/rooms/{room}/remove', 'post').alias);
+    return { params: { room: ctx.chat.id }, headers: signedIn(ctx.cookie) };
+  },
+  'GET /api/rooms/{room}/transcript': async () => ({
+    params: { room: ctx.chat.id },
+    query: 'format=md',
+    headers: signedIn(ctx.cookie),
+  }),
+  // The example's email is the facilitator made before the tests.
+  'POST /api/accounts': async () => ({
+    body: JSON.stringify({ ...example('/api/accounts', 'post'), email: 'second.facilitator@example.org' }),
+    headers: { 'Content-Type': 'application/json' },
+  }),
+  'DELETE /api/session': async () => ({ headers: signedIn(await signIn()) }),
+  'GET /api/me': async () => ({ headers: signedIn(ctx.cookie) }),
+  'GET /api/me/rooms': async () => ({ headers: signedIn(ctx.cookie) }),
   'POST /socket.io/': async () => {
     const open = await (await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`)).text();
     const { sid } = JSON.parse(open.slice(1));
@@ -238,11 +330,14 @@ async function requestFor({ path, method, op }) {
   const headers = { ...(recipe.headers ?? {}) };
   let body = recipe.body;
   if (body === undefined && op.requestBody && method !== 'get') {
+    // The example, or the first of several named ones.
     const content = resolve(op.requestBody).content ?? {};
-    const [type, media] = Object.entries(content).find(([, m]) => m.example !== undefined) ?? [];
+    const exampleOf = (m) => m.example ?? Object.values(m.examples ?? {})[0]?.value;
+    const [type, media] = Object.entries(content).find(([, m]) => exampleOf(m) !== undefined) ?? [];
     if (type) {
       headers['Content-Type'] = type;
-      body = typeof media.example === 'string' ? media.example : JSON.stringify(media.example);
+      const value = exampleOf(media);
+      body = typeof value === 'string' ? value : JSON.stringify(value);
     }
   }
   const query = recipe.query ? `?${recipe.query}` : '';
@@ -286,6 +381,35 @@ test('every documented operation answers as documented', async () => {
     }
   }
   assert.deepEqual(failures, []);
+});
+
+// POST /api/rooms is called above with its first example (a drop room);
+// its chat variant answers as documented too, and DELETE takes a chat room
+// by its owner's cookie.
+test('the chat variant of POST /api/rooms and DELETE of a chat room answer as documented', async () => {
+  const create = doc.paths['/api/rooms'].post.responses;
+  const remove = doc.paths['/api/rooms/{room}'].delete.responses;
+  const room = await createChatRoom();
+  assert.deepEqual(check(create['201'].content['application/json'].schema, room), []);
+  assert.equal(room.kind, 'chat');
+  assert.equal(room.has_password, true);
+  assert.equal(room.state, 'open');
+  const body = { ...example('/api/rooms', 'post', 'chat'), title: room.title };
+  const cases = [
+    [{ body }, 401, 'not_signed_in'],
+    [{ body, cookie: ctx.cookie }, 409, 'title_taken'],
+    [{ body, cookie: ctx.cookie, headers: { Origin: 'http://elsewhere.example' } }, 403, 'foreign_origin'],
+  ];
+  for (const [init, status, code] of cases) {
+    const res = await api(server, 'POST', '/api/rooms', init);
+    assert.ok(create[String(status)], `${status} is documented`);
+    assert.deepEqual([res.status, res.json?.error?.code], [status, code]);
+  }
+  const anonymous = await api(server, 'DELETE', `/api/rooms/${room.id}`);
+  assert.ok(remove['401']);
+  assert.deepEqual([anonymous.status, anonymous.json?.error?.code], [401, 'not_signed_in']);
+  assert.equal((await api(server, 'DELETE', `/api/rooms/${room.id}`, { cookie: ctx.cookie })).status, 204);
+  assert.equal((await api(server, 'GET', `/api/rooms/${room.id}`)).status, 404);
 });
 
 test('/docs renders the document in Chromium with no console errors', async (t) => {
