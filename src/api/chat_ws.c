@@ -287,6 +287,8 @@ static void on_open(conn *c) {
     ws_close(c, 1011, "out of memory");
     return;
   }
+  m->room->stored = 1;
+
   struct room_facts facts = {0};
   store_room_get(((struct app *)c->srv->app)->store, j.room, STORE_ID_LEN, got_facts, &facts);
   if (!facts.found || !live_for(c, j.room, &facts) || take_alias(m, &j) < 0) {

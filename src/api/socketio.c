@@ -359,9 +359,11 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     return;
   }
   /* A room exists once made through the REST routes, or while anyone (a
-   * native client too) is in it. */
-  if (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms) &&
-      !hub_find_room(room_id, len)) {
+   * native client too) is in it; never one of tandem's stored rooms, whose
+   * schedule and password a PrivyDrop join would walk around. */
+  struct hub_room *live = hub_find_room(room_id, len);
+  if ((live && live->stored) ||
+      (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms) && !live)) {
     join_response(s, ack, false, "Room does not exist", room_id);
     return;
   }

@@ -242,6 +242,9 @@ static void on_open(conn *c) {
     ws_close(c, 1011, "out of memory");
     return;
   }
+  if (req.stored)
+    m->room->stored = 1;
+
   struct log_field f[] = {LOG_STRN("room", req.room, req.len), LOG_STR("peer", m->peer_id),
                           LOG_STR("addr", conn_peer_text(c))};
   log_fields(LOG_INFO, "ws.open", f, 3);
@@ -312,7 +315,8 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
     return;
   }
   struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
-  if (!target || target->room != m->room || target == m) {
+  /* A Socket.IO member has no relay of this kind (and maybe no socket now). */
+  if (!target || target->room != m->room || target == m || target->proto != HUB_NATIVE) {
     ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
     return;
   }

@@ -32,6 +32,7 @@ struct hub_room {
   uint8_t name_len;
   uint32_t count, cap;
   uint32_t socketio; /* members speaking Socket.IO (count includes them) */
+  uint8_t stored;    /* a room of the store (drop, chat, code): not for PrivyDrop joins */
   uint32_t busy;     /* broadcasts in progress: the room must not be freed */
   struct hub_member **members;
 };

@@ -355,3 +355,56 @@ test('uploads that would eat into --min-free-disk get 507 and leave nothing', as
     assert.equal((await s.stop()).code, 0);
   }
 });
+
+test('--max-room-bytes: the file that would overfill a room gets 413 room_full, by length or mid-stream', async () => {
+  const s = await startServer(['--max-room-bytes', '1M', '--max-file-size', '4M']);
+  try {
+    const room = await newRoom(s);
+    const post = (name, body) => fetch(`${s.url}/api/rooms/${room.id}/items?name=${name}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body, duplex: 'half',
+    });
+    // A refusal is a 413, or the connection closed before the body was all
+    // sent (the server answers and closes without reading the rest).
+    const refused = async (res) => {
+      if (res instanceof Error) return assert.equal(res.message, 'fetch failed', res.stack);
+      assert.equal(res.status, 413);
+      assert.equal((await res.json()).error.code, 'room_full');
+    };
+    assert.equal((await post('a.bin', Buffer.alloc(700 * 1024))).status, 201);
+    // Declared too big: refused before the body is read.
+    await refused(await post('b.bin', Buffer.alloc(400 * 1024)).catch((e) => e));
+    // Chunked (no length): refused once the bytes pass the room's limit.
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 8; i++) c.enqueue(new Uint8Array(64 * 1024));
+        c.close();
+      },
+    });
+    await refused(await post('c.bin', stream).catch((e) => e));
+    await sleep(300);
+    const list = await (await fetch(`${s.url}/api/rooms/${room.id}/items`)).json();
+    assert.deepEqual(list.items.map((i) => i.file_name), ['a.bin']);
+    assert.deepEqual(readdirSync(join(s.dataDir, 'blobs', 'tmp')), []);
+    // What fits still goes in.
+    assert.equal((await post('d.bin', Buffer.alloc(100 * 1024))).status, 201);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
+
+test('--max-file-size holds for files in an HTML form too', async () => {
+  const room = await newRoom();
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.from('small')]), 'small.txt');
+  form.append('file', new Blob([Buffer.alloc(65 * 1024 * 1024)]), 'huge.bin');
+  const res = await api(`/api/rooms/${room.id}/items`, { method: 'POST', body: form }).catch((e) => e);
+  if (res instanceof Error) assert.equal(res.message, 'fetch failed', res.stack);
+  else {
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, 'file_too_large');
+  }
+  await sleep(300);
+  const list = await json(await api(`/api/rooms/${room.id}/items`));
+  assert.deepEqual(list.body.items, [], 'a refused form leaves none of its files');
+  assert.deepEqual(readdirSync(join(server.dataDir, 'blobs', 'tmp')), []);
+});

@@ -122,3 +122,40 @@ test('without --stun or --turn-url nothing leaves the LAN: no ICE servers', asyn
     assert.equal((await s.stop()).code, 0);
   }
 });
+
+test('--relay-rate: a sender past its rate gets relay_busy, and what was refused never arrives', async () => {
+  const s = await startServer(['--relay-rate', '64K', '--relay-max-message', '64K']);
+  try {
+    const open = (room) => {
+      const ws = new WebSocket(s.wsUrl(`/ws/${room}`));
+      const text = [];
+      const binary = [];
+      ws.on('message', (d, isBinary) => (isBinary ? binary.push(d) : text.push(JSON.parse(d.toString()))));
+      return { ws, text, binary };
+    };
+    const until = async (cond, ms = 3000) => {
+      const end = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error('timed out');
+        await sleep(20);
+      }
+    };
+    const a = open('rate');
+    await until(() => a.text.some((m) => m.type === 'welcome'));
+    const b = open('rate');
+    await until(() => b.text.some((m) => m.type === 'welcome'));
+    const bId = b.text.find((m) => m.type === 'welcome').peer_id;
+    // A burst of twice the rate passes; four frames of 60 KiB at once do not.
+    for (let i = 0; i < 4; i++) a.ws.send(Buffer.concat([Buffer.from(bId), Buffer.alloc(60 * 1024, i)]));
+    await until(() => a.text.some((m) => m.type === 'error'));
+    await sleep(300);
+    const busy = a.text.filter((m) => m.type === 'error');
+    assert.ok(busy.length >= 1 && busy.every((m) => m.code === 'relay_busy'), JSON.stringify(busy));
+    assert.equal(b.binary.length, 4 - busy.length);
+    assert.ok(b.binary.length >= 2, `${b.binary.length} frames within the burst`);
+    a.ws.close();
+    b.ws.close();
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});

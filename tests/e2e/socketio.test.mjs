@@ -726,3 +726,25 @@ test('an ack asked for on a relayed offer is answered by the receiving client, n
   a.disconnect();
   b.disconnect();
 });
+
+test('a PrivyDrop join cannot enter one of tandem\'s stored rooms, and native relay frames never reach a Socket.IO member', async () => {
+  const made = await (await fetch(`${server.url}/api/rooms`, { method: 'POST' })).json();
+  const b = nativeMember(made.id);
+  await b.next('welcome');
+  const a = await connected();
+  const resp = await a.emitWithAck('join', { roomId: made.id });
+  assert.equal(resp.success, false);
+  assert.equal(resp.message, 'Room does not exist');
+
+  // In an ad-hoc room they share, a binary relay frame to the Socket.IO
+  // member is refused like one to an unknown peer.
+  assert.equal((await a.emitWithAck('join', { roomId: 'relay-mixed' })).success, false); // not made yet
+  const c = nativeMember('relay-mixed');
+  await c.next('welcome');
+  assert.equal((await a.emitWithAck('join', { roomId: 'relay-mixed' })).success, true);
+  c.ws.send(Buffer.concat([Buffer.from(a.id), Buffer.from('bytes')]));
+  assert.equal((await c.next('error')).code, 'unknown_peer');
+  a.disconnect();
+  b.ws.close();
+  c.ws.close();
+});
