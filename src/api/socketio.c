@@ -76,7 +76,8 @@ struct sio_session {
   uint32_t relayed_next; /* this session's next server-side ack id */
   /* A binary packet waiting for its attachments. */
   json_t *pending;
-  int64_t pending_ack;
+  int64_t pending_ack; /* the event's ack id, or the id a BINARY_ACK answers */
+  bool pending_is_ack; /* the packet waiting is a BINARY_ACK, not an event */
   uint32_t pending_need, pending_have;
   buf *attachments[SIO_MAX_ATTACHMENTS]; /* raw bytes */
 };
@@ -406,8 +407,10 @@ static int64_t relay_ack(struct sio_session *target, const struct sio_session *s
 }
 
 /* The socket acknowledged an event relayed to it: its arguments (a JSON
- * array, passed on as written) go to the sender's callback. */
-static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args, size_t len) {
+ * array, passed on as written, with the binary attachments of a BINARY_ACK)
+ * go to the sender's callback. */
+static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args, size_t len,
+                             buf *const *attachments, uint32_t count) {
   if (!s->relayed || id <= 0 || id > UINT32_MAX)
     return;
   struct relayed_ack *slot = &s->relayed[id % RELAYED_ACKS_MAX];
@@ -417,7 +420,10 @@ static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args
   struct sio_session *sender = hmap_get(&sessions, slot->sender_sid, SID_LEN);
   if (!sender || sender->ended || len < 2 || args[0] != '[')
     return;
-  send_buf(sender, packet_buf(SIO_ACK, 0, slot->sender_ack, args, len));
+  send_buf(sender,
+           packet_buf(count ? SIO_BINARY_ACK : SIO_ACK, count, slot->sender_ack, args, len));
+  for (uint32_t i = 0; i < count; i++)
+    send_packet(sender, attachments[i], true);
 }
 
 /* offer, answer, ice-candidate: to payload.peerId only, which becomes the
@@ -507,6 +513,7 @@ static void pending_clear(struct sio_session *s) {
   for (uint32_t i = 0; i < s->pending_have; i++)
     buf_unref(s->attachments[i]);
   s->pending_have = s->pending_need = 0;
+  s->pending_is_ack = false;
 }
 
 /* ------------------------------------------------------------------------
@@ -567,11 +574,25 @@ static void handle_sio(struct sio_session *s, const char *p, size_t n) {
     json_decref(args);
     return;
   }
-  case SIO_ACK: relay_ack_answer(s, pk.id, pk.data, pk.data_len); return;
-  case SIO_BINARY_ACK:
-    /* Acknowledgements carrying binary are not relayed (the sender's
-     * callback then waits for its own timeout). */
+  case SIO_ACK: relay_ack_answer(s, pk.id, pk.data, pk.data_len, NULL, 0); return;
+  case SIO_BINARY_ACK: {
+    json_t *args = json_loadb(pk.data, pk.data_len, 0, NULL);
+    if (!json_is_array(args)) {
+      json_decref(args);
+      fail(s, "an acknowledgement is a JSON array");
+      return;
+    }
+    if (pk.attachments == 0) {
+      json_decref(args);
+      relay_ack_answer(s, pk.id, pk.data, pk.data_len, NULL, 0);
+      return;
+    }
+    s->pending = args; /* relayed when its attachments are in */
+    s->pending_ack = pk.id;
+    s->pending_is_ack = true;
+    s->pending_need = pk.attachments;
     return;
+  }
   default: fail(s, "unexpected Socket.IO packet");
   }
 }
@@ -607,13 +628,20 @@ static void attachment(struct sio_session *s, const uint8_t *data, size_t len) {
     return;
   }
   s->attachments[s->pending_have++] = b;
-  if (s->pending_have == s->pending_need) {
-    json_t *args = s->pending;
-    s->pending = NULL;
+  if (s->pending_have < s->pending_need)
+    return;
+  json_t *args = s->pending;
+  s->pending = NULL;
+  if (s->pending_is_ack) {
+    char *text = json_dumps(args, JSON_COMPACT);
+    if (text)
+      relay_ack_answer(s, s->pending_ack, text, strlen(text), s->attachments, s->pending_have);
+    free(text);
+  } else {
     handle_event(s, args, s->pending_ack);
-    json_decref(args);
-    pending_clear(s);
   }
+  json_decref(args);
+  pending_clear(s);
 }
 
 /* One text Engine.IO packet from either transport. */

@@ -717,6 +717,12 @@ test('an ack asked for on a relayed offer is answered by the receiving client, n
   const reply = await a.timeout(3000).emitWithAck('offer', { peerId: b.id, offer: { type: 'offer', sdp: 'x' }, from: a.id });
   assert.deepEqual(reply, { accepted: true, from: a.id });
 
+  // An acknowledgement carrying binary (BINARY_ACK) arrives whole.
+  b.off('offer');
+  b.on('offer', (msg, answer) => answer({ fingerprint: Buffer.from([0, 1, 2, 253, 254, 255]) }));
+  const binaryReply = await a.timeout(3000).emitWithAck('offer', { peerId: b.id, offer: {}, from: a.id });
+  assert.deepEqual(Buffer.from(binaryReply.fingerprint), Buffer.from([0, 1, 2, 253, 254, 255]));
+
   // A receiver that never acknowledges leaves the sender to its own timeout.
   b.off('offer');
   b.on('offer', () => {});
