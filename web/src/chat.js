@@ -619,6 +619,7 @@ class ChatView {
       return;
     }
     this.lastSent = text;
+    this.lastTypingSent = 0; // the next keystroke is news again
     this.composerError('');
     ui.input.value = '';
     this.fitInput();
