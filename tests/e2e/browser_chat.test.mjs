@@ -66,6 +66,7 @@ async function setTheme(page, theme) {
 }
 
 async function screenshot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(250);
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }

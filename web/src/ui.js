@@ -6,6 +6,8 @@ const VIEWS = ['start', 'room', 'auth', 'dashboard', 'chat'];
 
 export function showView(name) {
   for (const v of VIEWS) $(`${v}-view`).hidden = name !== v;
+  // The footer speaks of drop rooms (gone after 24 hours); chat rooms are kept.
+  $('foot').hidden = name !== 'start' && name !== 'room';
   if (name !== 'room' && name !== 'chat') setStatus(null);
 }
 
