@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { BIN, startServer } from './lib/server.mjs';
+import { api, facilitator, chatRoom, member, ofType } from './lib/accounts.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -42,7 +43,8 @@ async function createTextItem(room) {
 }
 
 // What the routes need to exist before they are called: a room with a text
-// and a file item, the name of a bundled asset.
+// and a file item, the name of a bundled asset, a signed-in facilitator with
+// a chat room (locked with a password).
 before(async () => {
   server = await startServer(['--admin-token', ADMIN_TOKEN]);
   const res = await fetch(`${server.url}/api/openapi.json`);
@@ -60,7 +62,9 @@ before(async () => {
   const fileItem = (await json(file)).item;
   const page = await (await fetch(`${server.url}/`)).text();
   const asset = /\/assets\/(app-[0-9a-f]{8}\.js)/.exec(page)[1];
-  ctx = { room, textItem, fileItem, asset };
+  const host = await facilitator(server);
+  const chat = await chatRoom(server, host, { password: 'open sesame' });
+  ctx = { room, textItem, fileItem, asset, host, chat };
 });
 after(async () => {
   assert.equal((await server.stop()).code, 0);
@@ -78,7 +82,39 @@ const PARAMS = {
 // { params, query, headers, body, expect }. Anything left out is the
 // default; a call is expected to succeed (below 400) unless `expect` names
 // the documented status it must get instead.
+const asOwner = (extra = {}) => ({ params: { room: ctx.chat.id }, headers: { Cookie: ctx.host.cookie }, ...extra });
+
+// A live member of the chat room (unlocked); returns it once welcomed.
+async function chatMember(alias) {
+  const { token } = (await api(server, 'POST', `/api/rooms/${ctx.chat.id}/unlock`, { body: { password: 'open sesame' } })).json;
+  const m = member(server, ctx.chat.id, { token, alias });
+  await m.next(ofType('welcome'));
+  return m;
+}
+
 const RECIPES = {
+  'PATCH /api/rooms/{room}': async () => asOwner(),
+  'POST /api/rooms/{room}/unlock': async () => ({ params: { room: ctx.chat.id } }),
+  'GET /api/rooms/{room}/messages': async () => asOwner(),
+  'GET /api/rooms/{room}/transcript': async () => asOwner({ query: 'format=csv' }),
+  'DELETE /api/rooms/{room}/messages/{id}': async () => {
+    const m = await chatMember('Writer');
+    m.send({ type: 'chat', text: 'a message to delete' });
+    const { id } = await m.next(ofType('chat.message'));
+    await m.close();
+    return asOwner({ params: { room: ctx.chat.id, id: String(id) } });
+  },
+  'POST /api/rooms/{room}/remove': async () => {
+    await chatMember('Visitor');
+    return asOwner();
+  },
+  'POST /api/session': async () => ({ body: JSON.stringify({ email: ctx.host.email, password: ctx.host.password }), headers: { 'Content-Type': 'application/json' } }),
+  'DELETE /api/session': async () => {
+    const other = await facilitator(server);
+    return { headers: { Cookie: other.cookie } };
+  },
+  'GET /api/me': async () => ({ headers: { Cookie: ctx.host.cookie } }),
+  'GET /api/me/rooms': async () => ({ headers: { Cookie: ctx.host.cookie } }),
   // A plain GET cannot upgrade: the documented refusal says how to.
   'GET /ws/{room}': async () => ({ expect: 426 }),
   'DELETE /api/rooms/{room}': async () => {
