@@ -9,11 +9,11 @@
 // phone, land in $TANDEM_SCREENSHOTS if set, else /tmp/tandem-chat-screens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './lib/server.mjs';
-import { api, chatRoom, member, ofType } from './lib/accounts.mjs';
+import { api, chatRoom, member, ofType, iso } from './lib/accounts.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TANDEM_SCREENSHOTS || '/tmp/tandem-chat-screens';
@@ -44,16 +44,16 @@ after(async () => {
 
 // A page in a context of its own (own storage and cookies: another device),
 // allowed to use the clipboard, recording console errors and page errors.
-async function openPage(path, options = {}) {
-  const context = await browser.newContext({ ...DESKTOP, ...options });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+async function openPage(path, options = {}, base = server.url) {
+  const context = await browser.newContext({ acceptDownloads: true, ...DESKTOP, ...options });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.goto(server.url + path, { waitUntil: 'load' });
+  await page.goto(base + path, { waitUntil: 'load' });
   return { page, context, problems };
 }
 
@@ -140,6 +140,24 @@ test('log in: a wrong password gets one clear message, then the dashboard', asyn
   await context.close();
 });
 
+test('log in: past the attempt limit the page says how long to wait and holds the button', async () => {
+  const strict = await startServer(['--login-attempts', '2']);
+  const { page, context } = await openPage('/login', {}, strict.url);
+  await page.fill('#auth-email', 'nobody@example.org');
+  await page.fill('#auth-password', 'not the password');
+  // Two wrong attempts are allowed a minute; the third is refused with Retry-After.
+  for (let i = 0; i < 2; i++) {
+    await page.click('#auth-submit');
+    await page.locator('#auth-error', { hasText: 'The email or the password is wrong.' }).waitFor();
+    await page.locator('#auth-submit:enabled').waitFor();
+  }
+  await page.click('#auth-submit');
+  await page.locator('#auth-error', { hasText: /Too many attempts\. Try again in \d+ (seconds?|minutes?)\./ }).waitFor();
+  assert.ok(await page.locator('#auth-submit').isDisabled());
+  await context.close();
+  assert.equal((await strict.stop()).code, 0);
+});
+
 test('two participants chat by link and by code: messages, presence, copy, HTML shown as text', async () => {
   const a = await openPage(`/r/${room.id}`);
   await online(a.page);
@@ -195,6 +213,11 @@ test('two participants chat by link and by code: messages, presence, copy, HTML 
   await setTheme(b.page, 'dark');
   await screenshot(a.page, 'chat-dark');
   await screenshot(b.page, 'chat-phone-dark');
+
+  // B reloads: the same device gets the same generated alias back.
+  await b.page.reload();
+  await online(b.page);
+  assert.equal(await b.page.locator('#chat-members li.self').getAttribute('data-alias'), bAlias);
 
   // The owner deletes Ada's first message: it goes from B's page.
   const o = owner.page;
@@ -291,6 +314,64 @@ test('a room not open yet counts down and joins when it opens; a password room a
   await page.press('#chat-input', 'Enter');
   await page.locator('#chat-error', { hasText: 'too long' }).waitFor();
   await context.close();
+});
+
+test('dashboard: a closed room\'s history, transcripts, edit, new code, delete', async () => {
+  const short = await chatRoom(server, host, { title: 'Short session', closes_at: iso(Date.now() + 1500) });
+  const writer = member(server, short.id, { alias: 'Scribe' });
+  await writer.next(ofType('welcome'));
+  writer.send({ type: 'chat', text: 'for the record: <i>kept</i>' });
+  await writer.next(ofType('chat.message'));
+  await writer.next(ofType('room.closed'), 5000);
+
+  const { page } = owner;
+  await page.goto(`${server.url}/dashboard`);
+  const card = page.locator('#dash-rooms li.droom', { hasText: 'Short session' });
+  await card.locator('.badge', { hasText: 'Closed' }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), card.locator('a', { hasText: 'Transcript .md' }).click()]);
+  const md = readFileSync(await download.path(), 'utf8');
+  assert.match(md, /^# Short session\n/);
+  assert.ok(md.includes('**Scribe**: for the record\\: \\<i\\>kept\\<\\/i\\>'), md);
+  const [csvDownload] = await Promise.all([page.waitForEvent('download'), card.locator('a', { hasText: '.csv' }).click()]);
+  assert.match(readFileSync(await csvDownload.path(), 'utf8'), /^id,created_at,alias,text\r\n/);
+
+  await card.locator('a', { hasText: 'Read history' }).click();
+  await page.waitForURL((u) => u.pathname === `/r/${short.id}`);
+  await page.locator('#chat-list .msg-text', { hasText: 'for the record: <i>kept</i>' }).waitFor();
+  assert.ok(await page.locator('#chat-readonly').isVisible());
+  assert.ok(await page.locator('#chat-form').isHidden());
+  await screenshot(page, 'chat-history-light');
+  const stranger = await openPage(`/r/${short.id}`, PHONE);
+  await stranger.page.locator('#gate-title', { hasText: 'This room is closed' }).waitFor();
+  await screenshot(stranger.page, 'chat-closed-phone');
+  await stranger.context.close();
+
+  await page.goto(`${server.url}/dashboard`);
+  const next = page.locator('#dash-rooms li.droom', { hasText: 'Next week' });
+  await next.locator('button', { hasText: 'Edit' }).click();
+  assert.equal(await page.inputValue('#rf-title'), 'Next week');
+  assert.ok(await page.locator('#rf-keep').isChecked());
+  await page.fill('#rf-title', 'Next week, moved');
+  await page.fill('#rf-closes', '2099-01-05T12:30');
+  await page.click('#rf-submit');
+  const moved = page.locator('#dash-rooms li.droom', { hasText: 'Next week, moved' });
+  await moved.waitFor();
+  const before = (await api(server, 'GET', '/api/me/rooms', { cookie: host.cookie })).json.rooms.find((r) => r.title === 'Next week, moved');
+  assert.ok(before.has_password, 'the password was kept');
+  assert.equal(before.closes_at, new Date(2099, 0, 5, 12, 30).toISOString());
+  await moved.locator('button', { hasText: 'New code' }).click();
+  await page.locator('#toast', { hasText: 'New code' }).waitFor();
+  const after = (await api(server, 'GET', '/api/me/rooms', { cookie: host.cookie })).json.rooms.find((r) => r.id === before.id);
+  assert.notEqual(after.code, before.code);
+  await moved.locator('summary').click();
+  assert.equal((await moved.locator('.droom-code').textContent()).replace(/\s/g, ''), after.code);
+
+  const del = page.locator('#dash-rooms li.droom', { hasText: 'Next week, moved' }).locator('button', { hasText: 'Delete' });
+  await del.click();
+  await page.locator('#dash-rooms li.droom', { hasText: 'Next week, moved' }).locator('button', { hasText: 'Delete for good?' }).click();
+  await page.locator('#dash-rooms li.droom', { hasText: 'Next week, moved' }).waitFor({ state: 'detached' });
+  const left = (await api(server, 'GET', '/api/me/rooms', { cookie: host.cookie })).json.rooms;
+  assert.ok(!left.some((r) => r.id === before.id));
 });
 
 test('owner dashboard and chat on a phone', async () => {
