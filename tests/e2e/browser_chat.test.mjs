@@ -275,11 +275,13 @@ test('10,000 messages of history: a window of rows in the DOM, older pages on sc
   }
   await page.locator('#chat-list .msg-text', { hasText: /^message 1$/ }).waitFor({ timeout: 1000 });
   assert.ok((await firstRendered()) < newest, 'older messages came in');
+  await screenshot(page, 'chat-10k-top');
   assert.ok(most <= WINDOW_MAX, `at most ${most} rows while scrolling through ${HISTORY}`);
 
   // Scrolled up, a new message shows the button instead of moving the view.
   writer.send({ type: 'chat', text: 'fresh news' });
   await page.locator('#chat-new', { hasText: '1 new message' }).waitFor();
+  await screenshot(page, 'chat-10k-new-messages');
   assert.equal(await page.locator('#chat-list .msg-text', { hasText: 'fresh news' }).count(), 0);
   await page.click('#chat-new');
   await page.locator('#chat-list .msg-text', { hasText: 'fresh news' }).waitFor();

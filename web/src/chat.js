@@ -179,6 +179,7 @@ class ChatView {
     ui.members.replaceChildren();
     ui.memberCount.textContent = '0';
     ui.typing.textContent = '';
+    ui.typing.hidden = false;
     ui.newBtn.hidden = true;
     ui.older.hidden = true;
     ui.error.hidden = true;
@@ -324,7 +325,7 @@ class ChatView {
     ui.form.hidden = true;
     ui.aliasForm.hidden = true;
     ui.readonly.hidden = false;
-    ui.typing.textContent = '';
+    ui.typing.hidden = true;
     this.renderMembers();
     setStatus('ended', 'Closed');
     this.window.clear();
