@@ -108,6 +108,7 @@ class ChatView {
     this.loadingOlder = false;
     this.hasOlder = false;
     this.errorTimer = 0;
+    this.notBefore = 0; // after the server said "not open yet": no new try before this
     this.listeners = new AbortController();
     this.window = new MessageWindow(ui.scroll, ui.list, (m) => this.renderMessage(m), {
       onNearTop: () => this.loadOlder(),
@@ -244,12 +245,14 @@ class ChatView {
     ui.gateCountdown.hidden = false;
     const tick = () => {
       const left = opens - serverNow();
-      if (left <= 0) {
+      // Clocks differ by a little: when the server refused although our clock
+      // says open, wait a moment rather than asking again at once.
+      if (left <= 0 && Date.now() >= this.notBefore) {
         clearInterval(this.gateTimer);
         this.proceed();
         return;
       }
-      ui.gateCountdown.textContent = `Opens in ${countdown(left)}`;
+      ui.gateCountdown.textContent = left > 0 ? `Opens in ${countdown(left)}` : 'Opening…';
     };
     tick();
     this.gateTimer = setInterval(tick, 250);
@@ -369,6 +372,7 @@ class ChatView {
     switch (code) {
       case 'room_not_open':
         if (extra.opens_at) this.info.opens_at = extra.opens_at;
+        this.notBefore = Date.now() + 1500;
         this.countdownGate();
         return false;
       case 'room_closed':
@@ -454,10 +458,7 @@ class ChatView {
 
   /** Joins again under another alias (the same device replaces its socket). */
   rejoin() {
-    const ws = this.ws;
-    this.ws = null;
-    this.connected = false;
-    if (ws) ws.close(1000, 'renaming');
+    this.detachSocket();
     this.retries = 0;
     this.connect();
   }
@@ -543,9 +544,22 @@ class ChatView {
     } else if (code === 'bad_text') {
       if (!ui.input.value && this.lastSent) ui.input.value = this.lastSent;
       this.composerError(`That message is too long: at most ${TEXT_MAX_BYTES} bytes (about 4,000 letters).`);
+    } else if (code === 'bad_message' || code === 'bad_json' || code === 'unknown_type') {
+      this.composerError(String(msg.message ?? 'The server did not understand that.'));
     } else {
+      // A refusal: the server closes this socket, and the gate decides what next.
+      this.detachSocket();
       this.refused(code, String(msg.message ?? ''), msg);
     }
+  }
+
+  detachSocket() {
+    const ws = this.ws;
+    this.ws = null;
+    this.connected = false;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'refused');
+    this.members.clear();
+    this.renderMembers();
   }
 
   clearUnseen() {
