@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './lib/server.mjs';
-import { api, chatRoom, member, ofType, iso } from './lib/accounts.mjs';
+import { api, chatRoom, facilitator, member, ofType, iso } from './lib/accounts.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TANDEM_SCREENSHOTS || '/tmp/tandem-chat-screens';
@@ -316,6 +316,23 @@ test('a room not open yet counts down and joins when it opens; a password room a
   await page.press('#chat-input', 'Enter');
   await page.locator('#chat-error', { hasText: 'too long' }).waitFor();
   await context.close();
+});
+
+test('sending past the chat rate says to slow down and gives the text back', async () => {
+  const slow = await startServer(['--chat-rate', '1']);
+  const slowHost = await facilitator(slow);
+  const slowRoom = await chatRoom(slow, slowHost);
+  const { page, context } = await openPage(`/r/${slowRoom.id}`, {}, slow.url);
+  await online(page);
+  // A burst of 2 passes; the rest within the second are refused.
+  for (let i = 1; i <= 5; i++) {
+    await page.fill('#chat-input', `quick ${i}`);
+    await page.press('#chat-input', 'Enter');
+  }
+  await page.locator('#chat-error', { hasText: 'sending too fast' }).waitFor();
+  assert.match(await page.inputValue('#chat-input'), /^quick \d$/);
+  await context.close();
+  assert.equal((await slow.stop()).code, 0);
 });
 
 test('dashboard: a closed room\'s history, transcripts, edit, new code, delete', async () => {
