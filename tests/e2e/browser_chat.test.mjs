@@ -246,7 +246,7 @@ test('two participants chat by link and by code: messages, presence, copy, HTML 
   await b.context.close();
 });
 
-test('10,000 messages of history: a window of rows in the DOM, older pages on scrolling up, "new messages"', async () => {
+test('10,000 messages of history: a window of rows in the DOM, older pages on scrolling up, "new messages"', async (t) => {
   const big = await chatRoom(server, host, { title: 'Big history' });
   const writer = member(server, big.id, { alias: 'Writer' });
   await writer.next(ofType('welcome'));
@@ -275,8 +275,11 @@ test('10,000 messages of history: a window of rows in the DOM, older pages on sc
   }
   await page.locator('#chat-list .msg-text', { hasText: /^message 1$/ }).waitFor({ timeout: 1000 });
   assert.ok((await firstRendered()) < newest, 'older messages came in');
+  const ids = await page.evaluate(() => [...document.querySelectorAll('#chat-list .msg')].map((e) => Number(e.dataset.id)));
+  assert.deepEqual(ids, [...ids].sort((x, y) => x - y), 'rows are in the DOM in reading order');
   await screenshot(page, 'chat-10k-top');
   assert.ok(most <= WINDOW_MAX, `at most ${most} rows while scrolling through ${HISTORY}`);
+  t.diagnostic(`${rows} rows in the DOM at the newest, at most ${most} while scrolling through ${HISTORY}`);
 
   // Scrolled up, a new message shows the button instead of moving the view.
   writer.send({ type: 'chat', text: 'fresh news' });

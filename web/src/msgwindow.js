@@ -264,10 +264,18 @@ export class MessageWindow {
       if (!el) {
         el = this.render(m);
         this.rows.set(m.id, el);
-        this.list.append(el);
       }
       el.style.transform = `translateY(${this.offsets[i]}px)`;
       placed.push([m, el]);
+    }
+    // New rows go in before the next row already there, so the DOM order is
+    // the reading order (for Tab, selection and screen readers) and no row
+    // already in place moves (a focused button keeps its focus).
+    let next = null;
+    for (let k = placed.length - 1; k >= 0; k--) {
+      const el = placed[k][1];
+      if (!el.isConnected) this.list.insertBefore(el, next);
+      next = el;
     }
     let changed = false;
     for (const [m, el] of placed) {
