@@ -136,3 +136,44 @@ export function uploadFile(room, file, { alias, onProgress } = {}) {
   });
   return { promise, abort: () => xhr.abort() };
 }
+
+/* ---------- facilitators and chat rooms (the session cookie rides along) ---------- */
+
+export const signUp = (email, password) => request('POST', '/api/accounts', { json: { email, password } });
+export const signIn = (email, password) => request('POST', '/api/session', { json: { email, password } });
+export const signOut = () => request('DELETE', '/api/session');
+export const me = () => request('GET', '/api/me');
+
+/** The signed-in facilitator's rooms, or null when nobody is signed in. */
+export async function myRooms() {
+  try {
+    const body = await request('GET', '/api/me/rooms');
+    return Array.isArray(body?.rooms) ? body.rooms : [];
+  } catch (err) {
+    if (err.status === 401) return null;
+    throw err;
+  }
+}
+
+export const createChatRoom = (fields) => request('POST', '/api/rooms', { json: { kind: 'chat', ...fields } });
+export const updateRoom = (room, fields) => request('PATCH', roomPath(room), { json: fields });
+export const deleteOwnedRoom = (room) => request('DELETE', roomPath(room));
+export const transcriptUrl = (room, format) => `${roomPath(room)}/transcript?format=${enc(format)}`;
+
+/** Resolves to the room-scoped token a password room's members join with. */
+export async function unlockRoom(room, password) {
+  const body = await request('POST', `${roomPath(room)}/unlock`, { json: { password } });
+  return String(body?.token ?? '');
+}
+
+/** Up to `limit` messages before message `before` (null: the newest), oldest first. */
+export async function listMessages(room, { before = null, limit = 100, token = null } = {}) {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (before !== null) q.set('before', String(before));
+  if (token) q.set('token', token);
+  const body = await request('GET', `${roomPath(room)}/messages?${q}`);
+  return Array.isArray(body?.messages) ? body.messages : [];
+}
+
+export const deleteMessage = (room, id) => request('DELETE', `${roomPath(room)}/messages/${enc(String(id))}`);
+export const removeMember = (room, alias) => request('POST', `${roomPath(room)}/remove`, { json: { alias } });

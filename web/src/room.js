@@ -109,8 +109,9 @@ function copyButton(getText, label) {
 /* ---------- the room ---------- */
 
 class RoomView {
-  constructor(ref, known) {
+  constructor(ref, known, onChat) {
     bindUi();
+    this.onChat = onChat; // a chat room turns out to be behind the link: hand it over
     this.ref = ref;
     this.known = known ?? null; // a room object we already have (just made or looked up)
     this.id = null;
@@ -160,6 +161,11 @@ class RoomView {
       }
     }
     if (this.destroyed) return;
+    if (info.kind === 'chat' && this.onChat) {
+      this.destroy();
+      this.onChat(info);
+      return;
+    }
     this.id = String(info.id);
     const path = `/r/${encodeURIComponent(this.id)}`;
     if (location.pathname !== path) history.replaceState(history.state, '', path);
@@ -985,8 +991,8 @@ class RoomView {
 }
 
 /** Opens the room view on a room id or code; `known` is its room object if we have it. */
-export function openRoom(ref, known) {
-  const view = new RoomView(ref, known);
+export function openRoom(ref, known, onChat) {
+  const view = new RoomView(ref, known, onChat);
   view.start();
   return view;
 }

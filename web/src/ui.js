@@ -2,10 +2,13 @@
 // status pill, the toast and the screen-reader announcer.
 import { $ } from './dom.js';
 
+const VIEWS = ['start', 'room', 'auth', 'dashboard', 'chat'];
+
 export function showView(name) {
-  $('start-view').hidden = name !== 'start';
-  $('room-view').hidden = name !== 'room';
-  if (name !== 'room') setStatus(null);
+  for (const v of VIEWS) $(`${v}-view`).hidden = name !== v;
+  // The footer speaks of drop rooms (gone after 24 hours); chat rooms are kept.
+  $('foot').hidden = name !== 'start' && name !== 'room';
+  if (name !== 'room' && name !== 'chat') setStatus(null);
 }
 
 /** kind: null (hidden), 'connecting', 'online', 'offline', 'ended'. */
