@@ -139,7 +139,8 @@ int conn_write(conn *c, const uint8_t *p, size_t len, buf *owner, uint64_t limit
 }
 
 /* Writes what the socket takes now of the queue (one writev), without
- * waiting; returns -1 when the connection failed and is closing. */
+ * waiting; returns 0, or the socket's error (the caller closes, when it is
+ * safe to: a close runs the protocol's callbacks at once). */
 static int write_what_fits(conn *c) {
   struct outq *q = c->outq;
   uv_buf_t bufs[WRITE_BATCH];
@@ -149,10 +150,8 @@ static int write_what_fits(conn *c) {
     bufs[i] = uv_buf_init((char *)it->ptr, it->len);
   }
   int written = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-  if (written < 0 && written != UV_EAGAIN) {
-    conn_close(c);
-    return -1;
-  }
+  if (written < 0 && written != UV_EAGAIN)
+    return written;
   size_t left = written > 0 ? (size_t)written : 0;
   while (left && c->outq) {
     struct out_item *it = outq_at(c->outq, 0);
@@ -173,8 +172,10 @@ static int write_what_fits(conn *c) {
 static void flush_now(conn *c) {
   if ((c->flags & CONN_CLOSING) || c->wreq || !c->outq)
     return;
-  if (write_what_fits(c) < 0)
+  if (write_what_fits(c) < 0) {
+    conn_close(c);
     return;
+  }
   if (c->outq)
     start_write(c);
   else
@@ -202,9 +203,13 @@ ssize_t conn_sendfile(conn *c, int fd, int64_t *offset, size_t len) {
     return UV_ECANCELED;
   /* A response head queued (corked) just before: out with it first, so a
    * small file goes with one sendfile instead of a read in the thread pool.
-   * Whatever stays queued is flushed at the end of the turn as usual. */
-  if (c->outq && !c->wreq && write_what_fits(c) < 0)
-    return UV_ECANCELED;
+   * Whatever stays queued is flushed at the end of the turn as usual; a
+   * failed socket is closed there too, not under this caller. */
+  if (c->outq && !c->wreq) {
+    int rc = write_what_fits(c);
+    if (rc < 0)
+      return rc;
+  }
   if (c->outq)
     return UV_EAGAIN;
   uv_os_fd_t sock;
