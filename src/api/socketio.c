@@ -28,6 +28,7 @@
 #include "http/query.h"
 #include "net/addr_table.h"
 #include "net/server.h"
+#include "util/json_scan.h"
 #include "util/log.h"
 #include "util/rand.h"
 #include "util/ratelimit.h"
@@ -418,7 +419,9 @@ static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args
     return; /* unknown, answered already, or given way */
   slot->id = 0;
   struct sio_session *sender = hmap_get(&sessions, slot->sender_sid, SID_LEN);
-  if (!sender || sender->ended || len < 2 || args[0] != '[')
+  /* Passed on as written, so checked to be a JSON array first. */
+  if (!sender || sender->ended || len < 2 || args[0] != '[' ||
+      json_scan_object(args, len, NULL, 0) != JSON_SCAN_NOT_OBJECT)
     return;
   send_buf(sender,
            packet_buf(count ? SIO_BINARY_ACK : SIO_ACK, count, slot->sender_ack, args, len));
