@@ -158,9 +158,12 @@ test('two pages type into one code room at once and converge on the server\'s te
     await b.page.evaluate(() => localStorage.setItem('tandem.theme', 'light'));
     await b.page.click('#theme-toggle'); // -> dark
     await b.page.click('#theme-toggle'); // -> light
-    await b.page.screenshot({ path: join(process.env.TANDEM_SCREENSHOTS, 'code-light.png'), fullPage: true, animations: 'disabled' });
+    await b.page.screenshot({ path: join(process.env.TANDEM_SCREENSHOTS, 'code-light.png'), fullPage: true });
+    // A moves, so its name shows again; the buttons' colour transitions settle.
+    await a.page.keyboard.press('ArrowLeft');
     await b.page.click('#theme-toggle');
-    await b.page.screenshot({ path: join(process.env.TANDEM_SCREENSHOTS, 'code-dark.png'), fullPage: true, animations: 'disabled' });
+    await sleep(300);
+    await b.page.screenshot({ path: join(process.env.TANDEM_SCREENSHOTS, 'code-dark.png'), fullPage: true });
   }
 
   // The language picker: A's choice reaches B and the server.

@@ -91,7 +91,10 @@ const editorTheme = EditorView.theme({
     content: 'attr(data-name)', position: 'absolute', left: '-2px', bottom: '100%', padding: '0 4px',
     borderRadius: '3px 3px 3px 0', backgroundColor: 'var(--remote)', color: 'var(--peer-label)', fontFamily: 'var(--font)',
     fontSize: '0.6875rem', fontWeight: '600', lineHeight: '1.4', whiteSpace: 'nowrap', zIndex: '5',
+    // The name says who moved; then it gets out of the way of the text above.
+    animation: 'cm-remote-name-fade 0.4s ease-in 2.5s forwards',
   },
+  '@keyframes cm-remote-name-fade': { to: { opacity: '0' } },
   '.cm-remote-selection': { backgroundColor: 'color-mix(in srgb, var(--remote) 25%, transparent)' },
   ...Object.fromEntries(Array.from({ length: PEER_COLOURS }, (_, i) => [`.cm-remote-c${i}`, { '--remote': `var(--peer-${i})` }])),
 });
@@ -120,14 +123,16 @@ export function peerColour(peerId) {
 }
 
 class CaretWidget extends WidgetType {
-  constructor(name, colour) {
+  /** moves: how often this cursor was set; a new count draws it anew, so its name shows again. */
+  constructor(name, colour, moves) {
     super();
     this.name = name;
     this.colour = colour;
+    this.moves = moves;
   }
 
   eq(other) {
-    return other.name === this.name && other.colour === this.colour;
+    return other.name === this.name && other.colour === this.colour && other.moves === this.moves;
   }
 
   toDOM() {
@@ -160,7 +165,8 @@ const remoteCursors = StateField.define({
         if (e.is(setRemoteCursor)) {
           const len = tr.state.doc.length;
           const { peerId, ...c } = e.value;
-          next.set(peerId, { ...c, anchor: Math.min(c.anchor, len), head: Math.min(c.head, len) });
+          const moves = (next.get(peerId)?.moves ?? 0) + 1;
+          next.set(peerId, { ...c, moves, anchor: Math.min(c.anchor, len), head: Math.min(c.head, len) });
         } else {
           next.delete(e.value);
         }
@@ -174,7 +180,7 @@ const remoteCursors = StateField.define({
       const from = Math.min(c.anchor, c.head);
       const to = Math.max(c.anchor, c.head);
       if (from < to) ranges.push(Decoration.mark({ class: `cm-remote-selection cm-remote-c${c.colour}` }).range(from, to));
-      ranges.push(Decoration.widget({ widget: new CaretWidget(c.name, c.colour), side: 1 }).range(c.head));
+      ranges.push(Decoration.widget({ widget: new CaretWidget(c.name, c.colour, c.moves), side: 1 }).range(c.head));
     }
     return Decoration.set(ranges, true);
   }),
