@@ -7,7 +7,8 @@
 // after a hash of their content (/assets/app-<hash>.js|css, immutable), and
 // src/index.html is rewritten to load them. What app.js imports with
 // import() (the code editor and each language's syntax) becomes chunks of
-// its own (/assets/chunk-<hash>.js), fetched only by the pages that need it. The C file defines the table
+// its own (/assets/chunk-<esbuild's hash>.js), fetched only by the pages
+// that need it. The C file defines the table
 // declared in src/api/assets.h. It is written only when its content changes,
 // so a rebuild that changes nothing recompiles nothing. --dir also writes the
 // files as a static site (index.html + assets/), for a quick look in a browser.
@@ -122,7 +123,7 @@ async function bundleScript(esbuild, entry) {
       write: false,
       metafile: true,
       outdir,
-      entryNames: '[name]-[hash]',
+      entryNames: '[name]',
       chunkNames: 'chunk-[hash]',
       logLevel: 'silent',
     });
@@ -136,16 +137,23 @@ async function bundleScript(esbuild, entry) {
     const msgs = await esbuild.formatMessages(result.warnings, { kind: 'warning', color: false });
     process.stderr.write(`${PROG}: warnings in src/${entry}:\n${msgs.join('')}`);
   }
-  const urlOf = (file) => `/assets/${path.relative(outdir, path.resolve(HERE, file)).split(path.sep).join('/')}`;
   const entryOut = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint);
   if (!entryOut) throw new BuildError(`esbuild made no entry file for src/${entry}`);
+  // The entry keeps tandem's naming (<name>-<8 hex of its sha256>); nothing
+  // imports it, so renaming it breaks no reference. Chunks keep esbuild's.
+  const entryFile = path.resolve(HERE, entryOut[0]);
+  const name = path.basename(entry, '.js');
   const files = result.outputFiles
     .filter((f) => f.path.endsWith('.js'))
-    .map((f) => ({ path: urlOf(path.relative(HERE, f.path)), bytes: Buffer.from(f.contents) }));
+    .map((f) => {
+      const bytes = Buffer.from(f.contents);
+      const file = f.path === entryFile ? `${name}-${sha256(bytes).slice(0, 8)}.js` : path.relative(outdir, f.path);
+      return { path: `/assets/${file.split(path.sep).join('/')}`, bytes, entry: f.path === entryFile };
+    });
   for (const f of files) {
     if (!/^\/assets\/[A-Za-z0-9_-]+\.js$/.test(f.path)) throw new BuildError(`unexpected output ${f.path}`);
   }
-  return { entry: urlOf(entryOut[0]), files };
+  return { entry: files.find((f) => f.entry).path, files };
 }
 
 /** Replaces exactly one tag matching re, or fails. */
