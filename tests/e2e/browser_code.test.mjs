@@ -28,7 +28,7 @@ after(async () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A page that records console errors and warnings (CSP refusals are errors).
-async function openPage(path) {
+async function openPage(path, srv = server) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   const problems = [];
   page.on('console', (m) => {
@@ -36,7 +36,7 @@ async function openPage(path) {
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`requestfailed: ${r.url()}`));
-  await page.goto(server.url + path, { waitUntil: 'load' });
+  await page.goto(srv.url + path, { waitUntil: 'load' });
   return { page, problems };
 }
 
@@ -53,8 +53,8 @@ async function putDoc(room, text) {
   assert.equal(res.status, 200);
 }
 
-async function getDoc(id) {
-  const res = await fetch(`${server.url}/api/rooms/${id}/doc`);
+async function getDoc(id, srv = server) {
+  const res = await fetch(`${srv.url}/api/rooms/${id}/doc`);
   assert.equal(res.status, 200);
   return res.json();
 }
@@ -72,10 +72,10 @@ async function waitOnline(page) {
 }
 
 /** Waits (at most 10 s) until every page shows the server's text; returns it. */
-async function converged(id, pages) {
+async function converged(id, pages, srv = server) {
   const deadline = Date.now() + 10000;
   for (;;) {
-    const doc = await getDoc(id);
+    const doc = await getDoc(id, srv);
     const texts = await Promise.all(pages.map(editorText));
     if (texts.every((t) => t === doc.text)) return doc;
     if (Date.now() > deadline) assert.fail(`no convergence: server ${JSON.stringify(doc.text)}, pages ${JSON.stringify(texts)}`);
@@ -175,4 +175,50 @@ test('two pages type into one code room at once and converge on the server\'s te
   assert.deepEqual(b.problems, []);
   await a.page.close();
   await b.page.close();
+});
+
+test('pages that lost the server keep what they typed and catch up when it is back', async () => {
+  // A server of its own, restarted on the same port and data directory.
+  const first = await startServer();
+  const res = await fetch(`${first.url}/api/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'code', language: 'javascript' }) });
+  assert.equal(res.status, 201);
+  const room = await res.json();
+  const a = await openPage(`/r/${room.id}`, first);
+  const b = await openPage(`/r/${room.id}`, first);
+  await waitOnline(a.page);
+  await waitOnline(b.page);
+  await a.page.locator('#code-editor .cm-content').click();
+  await a.page.keyboard.type('let a = 1;');
+  await converged(room.id, [a.page, b.page], first);
+
+  first.child.kill('SIGTERM');
+  assert.equal((await first.exited).code, 0);
+  for (const p of [a.page, b.page]) {
+    await p.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', null, { timeout: 10000 });
+  }
+  assert.ok(await b.page.locator('#banner').isVisible());
+  // Both edit while the server is away: A at the start, B at the end.
+  await a.page.keyboard.press('Control+Home');
+  await a.page.keyboard.type('// from a\n');
+  await b.page.locator('#code-editor .cm-content').click();
+  await b.page.keyboard.press('Control+End');
+  await b.page.keyboard.type(' // from b');
+
+  // A second --listen is added to the helper's 127.0.0.1:0: the old port is served again.
+  const second = await startServer(['--listen', `127.0.0.1:${first.port}`, '--data-dir', first.dataDir]);
+  for (const p of [a.page, b.page]) {
+    await p.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 20000 });
+  }
+  const doc = await converged(room.id, [a.page, b.page], first);
+  assert.equal(doc.text, '// from a\nlet a = 1; // from b');
+  assert.equal(await b.page.locator('#banner').isVisible(), false);
+
+  // What failed while the server was down (the reconnect attempts) is expected; nothing else.
+  const down = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|WebSocket connection|requestfailed: .*\/api\/rooms\//;
+  assert.deepEqual(a.problems.filter((p) => !down.test(p)), []);
+  assert.deepEqual(b.problems.filter((p) => !down.test(p)), []);
+  await a.page.close();
+  await b.page.close();
+  assert.equal((await second.stop()).code, 0);
+  await first.stop();
 });
