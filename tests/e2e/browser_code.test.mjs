@@ -140,6 +140,14 @@ test('two pages type into one code room at once and converge on the server\'s te
   await caret.waitFor({ timeout: 5000 });
   assert.equal(await caret.getAttribute('data-name'), nameA);
   assert.equal(await b.page.locator('#code-members li').count(), 2);
+  const idA = await a.page.locator('#code-members li.self').getAttribute('data-peer-id');
+  const colourOn = async (page, id) =>
+    /peer-c(\d)/.exec(await page.locator(`#code-members li[data-peer-id="${id}"] .swatch`).getAttribute('class'))[1];
+  const colourA = await colourOn(b.page, idA);
+  assert.match(await caret.getAttribute('class'), new RegExp(`\\bcm-remote-c${colourA}\\b`));
+  assert.equal(await colourOn(a.page, idA), colourA, 'both pages give A the same colour');
+  const idB = await b.page.locator('#code-members li.self').getAttribute('data-peer-id');
+  assert.notEqual(await colourOn(b.page, idB), colourA, 'two members, two colours');
 
   // Completions: a prefix of a word of the document, then Enter.
   await a.page.keyboard.press('Enter');

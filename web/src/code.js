@@ -115,11 +115,29 @@ const highlight = HighlightStyle.define([
 
 /* ---------- other people's cursors ---------- */
 
-/** A stable colour for a member: the same peer id always gets the same one. */
-export function peerColour(peerId) {
+function colourHash(peerId) {
   let hash = 0;
   for (const ch of String(peerId)) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   return hash % PEER_COLOURS;
+}
+
+/**
+ * A colour for each member present: the one its id hashes to, or the next
+ * one free when someone earlier (by id) has it. Every page sees the same
+ * members, so every page gives everyone the same colour, and two people
+ * share one only when more than eight are here.
+ */
+function assignColours(peerIds) {
+  const colours = new Map();
+  const taken = new Set();
+  for (const id of [...peerIds].sort()) {
+    let c = colourHash(id);
+    for (let i = 0; i < PEER_COLOURS && taken.has(c); i++) c = (c + 1) % PEER_COLOURS;
+    taken.add(c);
+    if (taken.size === PEER_COLOURS) taken.clear();
+    colours.set(id, c);
+  }
+  return colours;
 }
 
 class CaretWidget extends WidgetType {
@@ -310,6 +328,7 @@ export class CodeRoom {
     this.selfId = null;
     this.selfName = '';
     this.peers = new Map();
+    this.colours = new Map(); // peerId -> cursor colour (0..PEER_COLOURS-1)
     this.destroyed = false;
     this.listeners = new AbortController();
     this.themeObserver = null;
@@ -688,7 +707,7 @@ export class CodeRoom {
     const peer = this.peers.get(msg.peer_id);
     const name = typeof msg.name === 'string' && msg.name ? msg.name : this.nameOf(peer ?? msg);
     this.view.dispatch({
-      effects: setRemoteCursor.of({ peerId: msg.peer_id, name, colour: peerColour(msg.peer_id), anchor: msg.anchor, head: msg.head }),
+      effects: setRemoteCursor.of({ peerId: msg.peer_id, name, colour: this.colourOf(msg.peer_id), anchor: msg.anchor, head: msg.head }),
     });
   }
 
@@ -747,9 +766,25 @@ export class CodeRoom {
     return typeof p?.name === 'string' && p.name ? p.name : 'Someone';
   }
 
+  colourOf(peerId) {
+    return this.colours.get(peerId) ?? colourHash(peerId);
+  }
+
+  /** The members changed: colours again, and cursors drawn in their owner's new colour. */
+  recolour() {
+    this.colours = assignColours([...(this.selfId ? [this.selfId] : []), ...this.peers.keys()]);
+    if (!this.view) return;
+    const effects = [];
+    for (const [peerId, c] of this.view.state.field(remoteCursors)) {
+      if (c.colour !== this.colourOf(peerId)) effects.push(setRemoteCursor.of({ peerId, name: c.name, colour: this.colourOf(peerId), anchor: c.anchor, head: c.head }));
+    }
+    if (effects.length) this.view.dispatch({ effects });
+  }
+
   renderMembers() {
+    this.recolour();
     const row = (peerId, name, detail, self) => h('li', { className: `member${self ? ' self' : ''}`, dataset: { peerId } },
-      h('span', { className: `swatch peer-c${peerColour(peerId)}`, attrs: { 'aria-hidden': 'true' } }),
+      h('span', { className: `swatch peer-c${this.colourOf(peerId)}`, attrs: { 'aria-hidden': 'true' } }),
       h('span', { className: 'member-name' }, h('strong', { text: name }), h('span', { className: 'muted small', text: detail })));
     const rows = [];
     if (this.selfId) rows.push(row(this.selfId, this.selfName || 'You', 'You', true));
