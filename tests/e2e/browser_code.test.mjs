@@ -161,6 +161,19 @@ test('two pages type into one code room at once and converge on the server\'s te
   const completed = await converged(room.id, [a.page, b.page]);
   assert.ok(completed.text.endsWith(`${fromA}\ntotal_price`), JSON.stringify(completed.text));
 
+  // A snippet: on a def line, the name gets (): and a body whose `pass` is
+  // selected, so what A types next replaces it.
+  await a.page.keyboard.press('Enter');
+  await a.page.keyboard.type('def area');
+  const snippet = a.page.locator('#code-editor .cm-tooltip-autocomplete li[aria-selected]', { hasText: 'area(' });
+  await snippet.waitFor({ timeout: 5000 });
+  await sleep(300);
+  await a.page.keyboard.press('Enter');
+  await a.page.keyboard.type('return 1');
+  await a.page.keyboard.press('Escape');
+  const withSnippet = await converged(room.id, [a.page, b.page]);
+  assert.ok(withSnippet.text.endsWith('\ntotal_price\ndef area():\n    return 1'), JSON.stringify(withSnippet.text));
+
   if (process.env.TANDEM_SCREENSHOTS) {
     await b.page.emulateMedia({ colorScheme: 'light' });
     await b.page.evaluate(() => localStorage.setItem('tandem.theme', 'light'));
