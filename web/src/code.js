@@ -35,6 +35,7 @@ const COMPLETE_DELAY_MS = 120; // typing on does not ask the server for every ke
 const MAX_PUSH_UPDATES = 1000; // tandem's bound for one doc.push
 const PULL_PAGE = 500; // tandem answers a pull with at most this many updates
 const PEER_COLOURS = 8; // --peer-0 .. --peer-7 in app.css
+const MAX_COMPLETIONS = 20; // POST /api/autocomplete answers at most this many
 
 /* ---------- languages ---------- */
 
@@ -265,10 +266,15 @@ function serverCompletions(languageOf) {
     const to = Number.isInteger(body.to) ? body.to : ctx.pos;
     if (from < 0 || from > to || to > ctx.state.doc.length) return null;
     const count = body.completions.length;
+    // Typing on may filter this list in place only when it is complete (under
+    // tandem's 20) and holds no snippet: a snippet is made of the word typed
+    // (`def area` -> `area():`), and a full list may lack what a longer
+    // prefix ranks first. Otherwise the next key asks tandem again.
+    const refinable = count < MAX_COMPLETIONS && !body.completions.some((c) => c.kind === 'snippet');
     return {
       from,
       to,
-      validFor: /^[\w$]*$/,
+      validFor: refinable ? /^[\w$]*$/ : undefined,
       options: body.completions.map((c, i) => ({
         label: String(c.label),
         type: COMPLETION_TYPE[c.kind] ?? 'text',
