@@ -4,8 +4,11 @@
 //   node web/build.mjs --out build/generated/assets.c [--dir /tmp/site]
 //
 // src/app.js and src/app.css are bundled and minified with esbuild, named
-// after a hash of their content (/assets/app-<8 hex>.js|css, immutable), and
-// src/index.html is rewritten to load them. The C file defines the table
+// after a hash of their content (/assets/app-<hash>.js|css, immutable), and
+// src/index.html is rewritten to load them. What app.js imports with
+// import() (the code editor and each language's syntax) becomes chunks of
+// its own (/assets/chunk-<esbuild's hash>.js), fetched only by the pages
+// that need it. The C file defines the table
 // declared in src/api/assets.h. It is written only when its content changes,
 // so a rebuild that changes nothing recompiles nothing. --dir also writes the
 // files as a static site (index.html + assets/), for a quick look in a browser.
@@ -94,6 +97,63 @@ async function bundle(esbuild, entry, extra) {
     throw new BuildError(`esbuild produced ${files.length} files for src/${entry}, expected 1`);
   }
   return Buffer.from(files[0].contents);
+}
+
+/**
+ * Bundles a script entry point with code splitting: the entry and the chunks
+ * its dynamic imports become, each named by esbuild after a hash of its
+ * content. Returns {entry: url path, files: [{path, bytes}]}.
+ */
+async function bundleScript(esbuild, entry) {
+  const outdir = path.join(HERE, 'out');
+  let result;
+  try {
+    result = await esbuild.build({
+      entryPoints: [path.join(SRC, entry)],
+      absWorkingDir: HERE,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      target: 'es2020',
+      platform: 'browser',
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      charset: 'utf8',
+      write: false,
+      metafile: true,
+      outdir,
+      entryNames: '[name]',
+      chunkNames: 'chunk-[hash]',
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    const msgs = err.errors?.length
+      ? (await esbuild.formatMessages(err.errors, { kind: 'error', color: false })).join('')
+      : `${err.message}\n`;
+    throw new BuildError(`esbuild failed on src/${entry}:\n${msgs}`);
+  }
+  if (result.warnings.length) {
+    const msgs = await esbuild.formatMessages(result.warnings, { kind: 'warning', color: false });
+    process.stderr.write(`${PROG}: warnings in src/${entry}:\n${msgs.join('')}`);
+  }
+  const entryOut = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint);
+  if (!entryOut) throw new BuildError(`esbuild made no entry file for src/${entry}`);
+  // The entry keeps tandem's naming (<name>-<8 hex of its sha256>); nothing
+  // imports it, so renaming it breaks no reference. Chunks keep esbuild's.
+  const entryFile = path.resolve(HERE, entryOut[0]);
+  const name = path.basename(entry, '.js');
+  const files = result.outputFiles
+    .filter((f) => f.path.endsWith('.js'))
+    .map((f) => {
+      const bytes = Buffer.from(f.contents);
+      const file = f.path === entryFile ? `${name}-${sha256(bytes).slice(0, 8)}.js` : path.relative(outdir, f.path);
+      return { path: `/assets/${file.split(path.sep).join('/')}`, bytes, entry: f.path === entryFile };
+    });
+  for (const f of files) {
+    if (!/^\/assets\/[A-Za-z0-9_-]+\.js$/.test(f.path)) throw new BuildError(`unexpected output ${f.path}`);
+  }
+  return { entry: files.find((f) => f.entry).path, files };
 }
 
 /** Replaces exactly one tag matching re, or fails. */
@@ -204,9 +264,9 @@ function asset(urlPath, contentType, bytes, immutable) {
  * them under hashed names; returns the page and its two assets.
  */
 async function buildPage(esbuild, page, name, urlPath) {
-  const js = await bundle(esbuild, `${name}.js`, { format: 'esm', target: 'es2020', platform: 'browser' });
+  const js = await bundleScript(esbuild, `${name}.js`);
   const css = await bundle(esbuild, `${name}.css`, { target: ['chrome90', 'firefox90', 'safari14'] });
-  const jsPath = `/assets/${name}-${sha256(js).slice(0, 8)}.js`;
+  const jsPath = js.entry;
   const cssPath = `/assets/${name}-${sha256(css).slice(0, 8)}.css`;
 
   let html;
@@ -223,7 +283,7 @@ async function buildPage(esbuild, page, name, urlPath) {
     `<link rel="stylesheet" href="./${name}.css">`, page);
   return [
     asset(urlPath, 'text/html; charset=utf-8', Buffer.from(html, 'utf8'), false),
-    asset(jsPath, 'text/javascript; charset=utf-8', js, true),
+    ...js.files.map((f) => asset(f.path, 'text/javascript; charset=utf-8', f.bytes, true)),
     asset(cssPath, 'text/css; charset=utf-8', css, true),
   ];
 }
@@ -258,6 +318,7 @@ async function main() {
   const wrote = await writeIfChanged(out, generateC(assets));
   const total = assets.reduce((n, a) => n + a.bytes.length, 0);
   console.log(`${PROG}: ${wrote ? 'wrote' : 'unchanged'} ${out} (${assets.length} assets, ${total} bytes)`);
+  if (process.env.TANDEM_ASSET_SIZES) for (const a of assets) console.log(`  ${a.path} ${a.bytes.length}`);
 
   if (opts.dir) {
     const dir = path.resolve(opts.dir);

@@ -67,12 +67,17 @@ async function request(method, path, { json, headers = {}, signal } = {}) {
 const enc = encodeURIComponent;
 const roomPath = (room) => `/api/rooms/${enc(room)}`;
 
-export const createRoom = () => request('POST', '/api/rooms', { json: {} });
+/** body: {} for a drop room, {kind: 'code', language} for a code room. */
+export const createRoom = (body = {}) => request('POST', '/api/rooms', { json: body });
 export const getRoom = (room) => request('GET', roomPath(room));
 export const deleteRoom = (room, ownerToken) =>
   request('DELETE', roomPath(room), { headers: { Authorization: `Bearer ${ownerToken}` } });
 export const deleteItem = (room, itemId) => request('DELETE', `${roomPath(room)}/items/${enc(itemId)}`);
 export const qrUrl = (room) => `${roomPath(room)}/qr.svg`;
+
+/** What the word at `cursor` (a UTF-16 offset) may become; abortable with signal. */
+export const autocomplete = (code, cursor, language, signal) =>
+  request('POST', '/api/autocomplete', { json: { code, cursor, language }, signal });
 
 /** Posts a text item; resolves to the item. */
 export async function postText(room, text, alias) {

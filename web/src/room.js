@@ -1,7 +1,8 @@
 // The room view: the code, QR and link to bring devices in; the live list of
 // items (text and files); dropping text and uploading files with progress;
 // the devices present; the owner's delete; and staying connected (reconnect
-// with backoff, asking for what was missed).
+// with backoff, asking for what was missed). A code room is handed over to
+// code.js, loaded only then.
 import * as api from './api.js';
 import { serverNow } from './api.js';
 import { copyText } from './clipboard.js';
@@ -34,7 +35,7 @@ function bindUi() {
     peerCount: 'peer-count', peersHint: 'peers-hint', ownerTools: 'owner-tools', deleteRoom: 'delete-room',
     textForm: 'text-form', textInput: 'text-input', textSend: 'text-send', textError: 'text-error',
     fileInput: 'file-input', uploads: 'uploads', items: 'items', itemCount: 'item-count',
-    itemsEmpty: 'items-empty', dropOverlay: 'drop-overlay', dialog: 'confirm-dialog',
+    itemsEmpty: 'items-empty', dropOverlay: 'drop-overlay', dialog: 'confirm-dialog', codeBody: 'code-body',
   })) ui[key] = $(id);
 }
 
@@ -140,6 +141,7 @@ class RoomView {
     this.active = new Set();
     this.dragDepth = 0;
     this.listeners = new AbortController();
+    this.code = null; // the code room view, when the room is of kind code
   }
 
   /* ----- life cycle ----- */
@@ -170,6 +172,10 @@ class RoomView {
     const path = `/r/${encodeURIComponent(this.id)}`;
     if (location.pathname !== path) history.replaceState(history.state, '', path);
     this.setInfo(info);
+    if (this.info.kind === 'code') {
+      this.openCode();
+      return;
+    }
     this.wire();
     this.direct?.destroy();
     this.direct = new Direct({
@@ -196,9 +202,40 @@ class RoomView {
     if (!this.destroyed && !this.ended) this.connect();
   }
 
+  /** A code room: the editor view takes over (its module is fetched now). */
+  async openCode() {
+    ui.loadingText.textContent = 'Opening the editor…';
+    let mod;
+    try {
+      mod = await import('./code.js');
+    } catch {
+      if (this.destroyed) return;
+      ui.loading.hidden = true;
+      this.showBanner('error', 'Could not load the editor', 'Check your connection and try again.', { retry: () => this.restart() });
+      setStatus('offline', 'Offline');
+      return;
+    }
+    if (this.destroyed || this.ended) return;
+    ui.loading.hidden = true;
+    this.code?.destroy();
+    this.code = new mod.CodeRoom({
+      id: this.id,
+      info: this.info,
+      link: this.link,
+      onEnd: (reason) => this.end(reason),
+      banner: (kind, title, body, opts) => this.showBanner(kind, title, body, opts),
+      hideBanner: () => {
+        ui.banner.hidden = true;
+      },
+    });
+    this.code.start();
+  }
+
   /** Leaves the room view: closes the socket, cancels uploads, unhooks everything. */
   destroy() {
     this.destroyed = true;
+    this.code?.destroy();
+    this.code = null;
     this.stopTimers();
     clearInterval(this.expiryTimer);
     clearInterval(this.clockTimer);
@@ -220,6 +257,7 @@ class RoomView {
   resetUi() {
     ui.banner.hidden = true;
     ui.body.hidden = true;
+    ui.codeBody.hidden = true;
     ui.items.replaceChildren();
     ui.uploads.replaceChildren();
     ui.peers.replaceChildren();
@@ -512,6 +550,8 @@ class RoomView {
     clearInterval(this.expiryTimer);
     this.cancelUploads();
     this.direct?.destroy();
+    this.code?.destroy();
+    this.code = null;
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'room closed');

@@ -1,7 +1,9 @@
-// The start page: make a new room, or join one with its 6-digit code.
+// The start page: make a new room (for dropping things, or a code room in a
+// language), or join one with its 6-digit code.
 import * as api from './api.js';
-import { $ } from './dom.js';
+import { $, h } from './dom.js';
 import { formatCode, formatWait } from './format.js';
+import { LANGUAGES } from './languages.js';
 import { saveRoomRecord } from './storage.js';
 import { showView } from './ui.js';
 
@@ -25,13 +27,16 @@ function setBusy(button, busy, label) {
   if (label) button.textContent = label;
 }
 
-async function newRoom() {
-  const button = $('new-room');
-  const err = $('new-error');
+/** Makes a room (body as POST /api/rooms takes it) and goes in. */
+async function newRoom(body, button, err, label) {
   setError(err, null, null);
-  setBusy(button, true, 'Creating…');
+  const text = button.querySelector('span') ?? button;
+  button.disabled = true;
+  button.classList.add('busy');
+  button.setAttribute('aria-busy', 'true');
+  text.textContent = 'Creating…';
   try {
-    const room = await api.createRoom();
+    const room = await api.createRoom(body);
     saveRoomRecord(room.id, {
       owner_token: room.owner_token, url: room.url, qr_url: room.qr_url, expires_at: room.expires_at,
     });
@@ -41,7 +46,8 @@ async function newRoom() {
     const wait = e.status === 429 && e.retryAfter ? ` Try again in ${formatWait(e.retryAfter)}.` : '';
     setError(err, null, `Could not make a room. ${e.message}${wait}`);
   } finally {
-    setBusy(button, false, 'New room');
+    setBusy(button, false);
+    text.textContent = label;
   }
 }
 
@@ -104,7 +110,12 @@ async function join() {
 }
 
 function wire() {
-  $('new-room').addEventListener('click', newRoom);
+  $('new-room').addEventListener('click', () => newRoom({}, $('new-room'), $('new-error'), 'New room'));
+  const language = $('new-code-language');
+  for (const [id, name] of LANGUAGES) language.append(h('option', { value: id, text: name }));
+  language.value = 'python';
+  $('new-code-room').addEventListener('click', () =>
+    newRoom({ kind: 'code', language: language.value }, $('new-code-room'), $('new-code-error'), 'New code room'));
   $('join-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     join();
