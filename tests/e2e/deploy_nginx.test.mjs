@@ -103,6 +103,16 @@ http {
     url: `http://127.0.0.1:${port}`,
     wsUrl: (path) => `ws://127.0.0.1:${port}${path}`,
     accessLog: () => readFileSync(join(prefix, 'access.log'), 'utf8'),
+    // Points the upstreams elsewhere and reloads, as an operator would.
+    reload(ports) {
+      writeFileSync(join(prefix, 'tandem.conf'), siteConf(port, ports, opts));
+      child.kill('SIGHUP');
+    },
+    // The upstream addresses that served requests for paths starting with `path`.
+    upstreamsOf(path) {
+      return new Set(instance.accessLog().split('\n').filter((l) => l.split(' ')[1]?.startsWith(path))
+        .map((l) => l.split(' ')[3]));
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -358,6 +368,7 @@ test('PrivyDrop over Socket.IO: polling, the upgrade to websocket, and a polling
 test('every request of a polling session reaches one instance; without the hash they would not', { skip }, async () => {
   const sticky = await pollStatuses(pair.url, 4);
   assert.deepEqual(sticky.map((s) => s.status), [200, 200, 200, 200]);
+  assert.equal(pair.upstreamsOf('/socket.io/').size, 1, 'one client address, one instance');
   // The same file with the sticky line taken out: nginx's default round
   // robin sends the session's polls to the instance that never opened it.
   const spread = await startNginx([one.port, two.port], { sticky: false });
@@ -365,4 +376,51 @@ test('every request of a polling session reaches one instance; without the hash 
   const unknown = lost.find((s) => s.status === 400);
   assert.ok(unknown, `a poll should have hit the other instance: ${JSON.stringify(lost)}`);
   assert.match(unknown.body, /Session ID unknown/);
+});
+
+// ---------------------------------------------------------------------------
+// The upgrade of docs/operations.md: a second instance on the same data
+// directory, nginx moved to it by a reload, the first drained by SIGTERM.
+
+test('an upgrade: the new instance takes over the data, the old one drains, members reconnect through nginx', { skip }, async () => {
+  const shared = mkdtempSync(join(tmpdir(), 'tandem-upgrade-'));
+  try {
+    const old = await startServer(['--data-dir', shared]);
+    const proxy = await startNginx([old.port]);
+    const room = await newRoom(proxy.url);
+    const post = (text) => fetch(`${proxy.url}/api/rooms/${room.id}/items`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text }),
+    });
+    const first = member(proxy.wsUrl(`/ws/${room.id}`));
+    await first.next((f) => f.type === 'welcome');
+    const closed = new Promise((resolve) => first.ws.on('close', (code) => resolve(code)));
+    assert.equal((await post('before the upgrade')).status, 201);
+    await first.next((f) => f.type === 'item');
+
+    const next = await startServer(['--data-dir', shared]);
+    assert.equal((await fetch(`${next.url}/readyz`)).status, 200);
+    proxy.reload([next.port]);
+    const nextAddr = `127.0.0.1:${next.port}`;
+    for (let i = 0; i < 50 && !proxy.upstreamsOf('/healthz').has(nextAddr); i++) {
+      await fetch(`${proxy.url}/healthz`).then((r) => r.text());
+      await sleep(100);
+    }
+    assert.ok(proxy.upstreamsOf('/healthz').has(nextAddr), 'nginx sends new requests to the new instance');
+
+    assert.equal((await old.stop()).code, 0);
+    assert.equal(await closed, 1001, 'the old instance said it was going away');
+
+    const again = member(proxy.wsUrl(`/ws/${room.id}?after=1`));
+    assert.equal((await again.next((f) => f.type === 'welcome')).room, room.id);
+    assert.equal((await post('after the upgrade')).status, 201);
+    assert.equal((await again.next((f) => f.type === 'item')).item.text, 'after the upgrade');
+    const list = await (await fetch(`${proxy.url}/api/rooms/${room.id}/items`)).json();
+    assert.deepEqual(list.items.map((i) => i.text), ['before the upgrade', 'after the upgrade']);
+    assert.deepEqual(proxy.upstreamsOf(`/api/rooms/${room.id}/items`),
+      new Set([`127.0.0.1:${old.port}`, nextAddr]), 'the items were posted through both instances');
+    again.ws.close();
+    assert.equal((await next.stop()).code, 0);
+  } finally {
+    rmSync(shared, { recursive: true, force: true });
+  }
 });
