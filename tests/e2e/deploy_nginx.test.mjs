@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
+import { closeAll, openIdle, waitFor } from './lib/idle.mjs';
 
 const SHIPPED = new URL('../../deploy/nginx/tandem.conf', import.meta.url).pathname;
 const NGINX = spawnSync('nginx', ['-v']).error ? null : 'nginx';
@@ -79,7 +80,7 @@ async function startNginx(upstreamPorts, opts) {
 worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 8192; }
 http {
   log_format upstream '$request_method $uri $status $upstream_addr';
   access_log ${prefix}/access.log upstream;
@@ -103,6 +104,11 @@ http {
     url: `http://127.0.0.1:${port}`,
     wsUrl: (path) => `ws://127.0.0.1:${port}${path}`,
     accessLog: () => readFileSync(join(prefix, 'access.log'), 'utf8'),
+    // The one worker process's resident memory (the master only forks it).
+    workerRssKiB() {
+      const [worker] = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ');
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${worker}/status`, 'utf8'))[1]);
+    },
     // Points the upstreams elsewhere and reloads, as an operator would.
     reload(ports) {
       writeFileSync(join(prefix, 'tandem.conf'), siteConf(port, ports, opts));
@@ -286,6 +292,25 @@ test('nginx passes X-Forwarded-For, X-Real-IP, its own X-Forwarded-Proto and the
     echo.closeAllConnections();
     await new Promise((r) => echo.close(r));
   }
+});
+
+test('idle WebSockets through nginx: each is counted by tandem and closes cleanly; memory reported', { skip }, async (t) => {
+  const N = 2000;
+  await closeAll(await openIdle(front.port, 100)); // warm-up: tables and pools that then stay
+  await sleep(300);
+  const nginxBefore = front.workerRssKiB();
+  const tandemBefore = one.rssKiB();
+  const sockets = await openIdle(front.port, N);
+  await sleep(300);
+  const nginxOpen = front.workerRssKiB();
+  const tandemOpen = one.rssKiB();
+  assert.match(await (await fetch(`${front.url}/metrics`)).text(), new RegExp(`tandem_open_connections\\{protocol="ws"\\} ${N}\\b`));
+  const each = (before, open) => (((open - before) * 1024) / N).toFixed(0);
+  t.diagnostic(`${N} idle WebSockets through nginx: nginx worker ${each(nginxBefore, nginxOpen)} B each ` +
+    `(${nginxBefore} -> ${nginxOpen} KiB), tandem ${each(tandemBefore, tandemOpen)} B each (${tandemBefore} -> ${tandemOpen} KiB)`);
+  await closeAll(sockets);
+  const gone = async () => /tandem_open_connections\{protocol="ws"\} 0\b/.test(await (await fetch(`${front.url}/metrics`)).text());
+  assert.ok(await waitFor(gone, 10000), 'tandem saw every connection close through nginx');
 });
 
 // ---------------------------------------------------------------------------
