@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -49,8 +51,24 @@ static int make_dir(const char *path, char *err, size_t errlen) {
   return 0;
 }
 
+/* True when no process holds the upload lock of the file at path. */
+static bool unlocked(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  bool free_to_go = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd);
+  return free_to_go;
+}
+
+/* A file renamed into place this recently may be waiting for its row,
+ * committed by another tandem on the same data directory. */
+#define ORPHAN_MIN_AGE_S 600
+
 /* A crash may leave a half-written upload in tmp/, or (between the rename
- * and the commit) a whole file with no row: both go. */
+ * and the commit) a whole file with no row: both go, unless another tandem
+ * on this data directory is still at work on them (an upload it holds
+ * locked, a file younger than ORPHAN_MIN_AGE_S). */
 static void clean_up(struct store *store) {
   DIR *d = opendir(tmp_dir);
   struct dirent *e;
@@ -60,20 +78,21 @@ static void clean_up(struct store *store) {
     if (e->d_name[0] == '.')
       continue;
     snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-    if (unlink(path) == 0)
+    if (unlocked(path) && unlink(path) == 0)
       removed++;
   }
   if (d)
     closedir(d);
   d = opendir(blob_dir);
+  time_t young = time(NULL) - ORPHAN_MIN_AGE_S;
   while (d && (e = readdir(d))) {
     if (e->d_name[0] == '.' || strcmp(e->d_name, "tmp") == 0)
       continue;
-    if (store_item_exists(store, e->d_name) == 0) {
-      snprintf(path, sizeof path, "%s/%s", blob_dir, e->d_name);
-      if (unlink(path) == 0)
-        removed++;
-    }
+    snprintf(path, sizeof path, "%s/%s", blob_dir, e->d_name);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_mtime < young && store_item_exists(store, e->d_name) == 0 &&
+        unlink(path) == 0)
+      removed++;
   }
   if (d)
     closedir(d);
@@ -155,6 +174,16 @@ struct blob_upload *blob_upload_start(uv_loop_t *loop, const char *item_id, void
   uv_fs_req_cleanup(&req);
   if (fd < 0) {
     log_msg(LOG_ERROR, "blobs.open", "%s: %s", u->tmp_path, uv_strerror(fd));
+    upload_free(u);
+    return NULL;
+  }
+  /* Held while the upload is written: another tandem starting on this data
+   * directory (an upgrade beside this one) leaves a locked file alone. */
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    log_msg(LOG_ERROR, "blobs.lock", "%s: %s", u->tmp_path, strerror(errno));
+    uv_fs_close(loop, &req, fd, NULL);
+    uv_fs_req_cleanup(&req);
+    unlink(u->tmp_path);
     upload_free(u);
     return NULL;
   }
