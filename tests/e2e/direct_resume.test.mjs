@@ -70,7 +70,7 @@ test('the receiver reloads mid-file: the sender offers the rest by itself and th
   const from = Number(await sentRow.getAttribute('data-resumed-from'));
   const sent = Number(await sentRow.getAttribute('data-sent-bytes'));
   assert.equal(Number(await done.getAttribute('data-resumed-from')), from, 'both sides agree where it went on from');
-  assert.ok(from >= before.records[0].bytes && from % (1024 * 1024) === 0, `went on from ${from} of ${size} (whole 1 MiB parts)`);
+  assert.ok(from >= before.records[0].bytes, `went on from ${from} of ${size}`);
   assert.ok(sent <= size - from + 2 * 1024 * 1024 && sent < size * 0.85, `the sender sent ${sent} bytes of a ${size}-byte file after the reload`);
   console.log(`# before the reload: ${received}% received, ${before.records[0].bytes} bytes on disk`);
   console.log(`# receiver reload: went on from ${from} bytes; sent ${sent} of ${size} after the reload (saved ${size - sent})`);

@@ -1197,7 +1197,8 @@ export class Direct {
     f.hasher.update(data);
     f.received += data.length;
     const sink = f.sink;
-    const stored = sink.write(data, f.hasher); // a view of the message's own buffer: no copy
+    // A view of the message's own buffer: no copy. Kept on disk in parts of an acknowledgement's size.
+    const stored = sink.write(data, f.hasher, ACK_EVERY[link.kind()]);
     if (stored) stored.then(() => this.onStored(sink, data.length), (err) => this.onSinkError(sink, err));
     else this.onStored(sink, data.length);
     this.renderFile(t, f);

@@ -13,7 +13,7 @@ import { Sha256 } from './sha256.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-export const PART_BYTES = 1 * MiB; // under either path's window of unacknowledged bytes
+const PART_BYTES = 1 * MiB; // at most, so that a part stays well under the sender's window
 const PREFIX = 'tandem.partial.'; // localStorage: one record per file
 const DIR = 'tandem-partials'; // OPFS: one folder per record, named by its id
 const MAX_AGE_MS = 24 * 3600 * 1000; // a part nobody came back for is dropped after a day...
@@ -157,7 +157,9 @@ export class PartStore {
 
 /**
  * A sink (see sinks.js) writing one file into OPFS parts. write(bytes,
- * hasher) gathers chunks into the current part; when it holds PART_BYTES, or
+ * hasher, partBytes) gathers chunks into the current part; when it holds
+ * `partBytes` (the receiver's acknowledgement step: 1 MiB on a data channel,
+ * 256 KiB through the relay, whose window is only 1.5 MiB), or
  * the file is complete, the part is written and closed, then the record moves
  * to its end with `hasher`'s state there, and only then do the writes of that
  * part resolve. finish() hands the whole file back as a Blob URL and removes
@@ -174,7 +176,10 @@ export class PartSink {
     this.error = null;
     this.gone = false;
     this.folder = null;
+    this.firstPart = rec.parts; // parts before it are from an earlier page: read back at the end
+    this.chunks = []; // what arrived in this page, kept in memory too, as a MemorySink does
     store.inUse.add(rec.id);
+    this.openFolder().catch(() => {}); // ready before the first part; an error shows at its write
   }
 
   /** The SHA-256 of the bytes kept, to go on hashing after them. */
@@ -187,17 +192,18 @@ export class PartSink {
     return this.folder;
   }
 
-  write(bytes, hasher) {
+  write(bytes, hasher, partBytes = PART_BYTES) {
     if (!this.current) {
       const part = { parts: [], bytes: 0, written: null };
       part.done = new Promise((resolve) => (part.release = resolve)).then(() => part.written);
       this.current = part;
     }
     const part = this.current;
+    this.chunks.push(bytes);
     part.parts.push(bytes);
     part.bytes += bytes.length;
     this.written += bytes.length;
-    if (part.bytes >= PART_BYTES || this.written >= this.rec.size) this.seal(hasher.save());
+    if (part.bytes >= Math.min(partBytes, PART_BYTES) || this.written >= this.rec.size) this.seal(hasher.save());
     return part.done;
   }
 
@@ -240,16 +246,20 @@ export class PartSink {
     }
   }
 
-  /** The whole file as a Blob URL; the parts are read into memory and removed. */
+  /**
+   * The whole file as a Blob URL, from the parts an earlier page kept (read
+   * back) and what arrived here; then the parts are removed.
+   */
   async finish() {
     await this.chain;
     if (this.error) throw this.error;
     const buffers = [];
-    if (this.rec.parts) {
+    if (this.firstPart) {
       const folder = await this.openFolder();
-      for (let i = 0; i < this.rec.parts; i++) buffers.push(await (await (await folder.getFileHandle(partName(i))).getFile()).arrayBuffer());
+      for (let i = 0; i < this.firstPart; i++) buffers.push(await (await (await folder.getFileHandle(partName(i))).getFile()).arrayBuffer());
     }
-    const blob = new Blob(buffers, { type: this.rec.type || 'application/octet-stream' });
+    const blob = new Blob([...buffers, ...this.chunks], { type: this.rec.type || 'application/octet-stream' });
+    this.chunks = [];
     if (blob.size !== this.rec.size) throw new Error(`${blob.size} bytes kept of ${this.rec.size}`);
     this.gone = true;
     await this.store.remove(this.rec.id);
@@ -260,6 +270,7 @@ export class PartSink {
   discard() {
     this.gone = true;
     this.current = null;
+    this.chunks = [];
     this.chain.then(() => this.store.remove(this.rec.id));
   }
 
@@ -267,6 +278,7 @@ export class PartSink {
   detach() {
     this.gone = true;
     this.current = null;
+    this.chunks = [];
     this.store.inUse.delete(this.rec.id);
   }
 }
