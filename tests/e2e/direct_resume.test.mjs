@@ -2,8 +2,9 @@
 // arrived is kept in the origin private file system (one file per 1 MiB part)
 // with a record in localStorage; the reloaded page (a new peer id) says which
 // device it is, the sender offers the rest by itself, and the file arrives
-// whole. Also: what is kept is removed when a file completes or is cancelled,
-// and parts nobody came back for are dropped after a day.
+// whole. The same when only its room socket drops. Also: what is kept is
+// removed when a file completes or is cancelled, and parts nobody came back
+// for are dropped after a day.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -73,7 +74,7 @@ test('the receiver reloads mid-file: the sender offers the rest by itself and th
   assert.ok(from >= before.records[0].bytes, `went on from ${from} of ${size}`);
   assert.ok(sent <= size - from + 2 * 1024 * 1024 && sent < size * 0.85, `the sender sent ${sent} bytes of a ${size}-byte file after the reload`);
   console.log(`# before the reload: ${received}% received, ${before.records[0].bytes} bytes on disk`);
-  console.log(`# receiver reload: went on from ${from} bytes; sent ${sent} of ${size} after the reload (saved ${size - sent})`);
+  console.log(`# receiver reload: went on from ${from} bytes; sent ${sent} of ${size} after the reload (size - sent: ${size - sent})`);
   assert.match(await done.locator('.dfile-status').textContent(), /^Verified \(SHA-256\)/);
   assert.deepEqual(await savedSha256(b.page, done), { name: 'reload me.bin', sha: sha256(bytes) }, 'the same SHA-256');
   assert.deepEqual(await kept(b.page), { records: [], folders: [] }, 'nothing kept once the file is whole');
@@ -110,6 +111,40 @@ test('what is kept goes when the receiver cancels, and parts older than a day ar
   await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"] button.cancel').click();
   await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="cancelled"]').waitFor({ timeout: 10000 });
   await until(async () => JSON.stringify(await kept(b.page)) === '{"records":[],"folders":[]}', 'nothing kept after a cancel');
+  await closeClean(a, b);
+});
+
+/** Init script: every WebSocket the page opens, in window.__sockets, so a test can drop one. */
+const keepSockets = () => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+    }
+  };
+};
+
+test("the receiver's room socket drops mid-file: back with a new peer id, it gets the rest by itself", async () => {
+  const { a, b } = await pages.pair('', { init: keepSockets });
+  const size = 30 * 1024 * 1024 + 5;
+  const bytes = randomBytes(size);
+  await a.page.setInputFiles('#direct-files', { name: 'socket drop.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  await acceptOffer(b.page);
+  await until(async () => (await kept(b.page)).records[0]?.bytes >= size / 4, 'a quarter kept on disk', 60000);
+  await b.page.evaluate(() => window.__sockets.forEach((ws) => ws.close()));
+  // B keeps what arrived (in memory and on disk), reconnects, says who it is; A offers the rest.
+  const done = b.page.locator('#direct-transfers li.dtransfer[data-state="done"] li.dfile[data-state="verified"]');
+  await done.waitFor({ timeout: 90000 });
+  const sentRow = a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"] li.dfile');
+  await sentRow.waitFor({ timeout: 10000 });
+  const from = Number(await sentRow.getAttribute('data-resumed-from'));
+  const sent = Number(await sentRow.getAttribute('data-sent-bytes'));
+  assert.ok(from >= size / 4 && sent <= size - from + 2 * 1024 * 1024, `went on from ${from}, sent ${sent} of ${size}`);
+  console.log(`# receiver socket lost: went on from ${from} bytes; sent ${sent} of ${size} after it came back`);
+  assert.deepEqual(await savedSha256(b.page, done), { name: 'socket drop.bin', sha: sha256(bytes) });
+  assert.deepEqual(await kept(b.page), { records: [], folders: [] });
   await closeClean(a, b);
 });
 

@@ -86,9 +86,13 @@ export class PartStore {
     return this.root;
   }
 
-  /** Is anything kept from a transfer in `room` (so a sender there could go on)? */
+  /**
+   * Is anything kept from a transfer in `room`, so a sender there could go on?
+   * Records this page holds count too: after our own socket was lost, what
+   * we kept in memory is there to go on from.
+   */
   hasFrom(room) {
-    return records().some((r) => r.room === room && !this.inUse.has(r.id));
+    return records().some((r) => r.room === room);
   }
 
   /** The record of the file with resume key `key` and `size` bytes nobody here uses, or null. */
