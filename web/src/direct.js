@@ -57,17 +57,28 @@ function resumeKey(device, file) {
   return h.hex().slice(0, 32);
 }
 
-/**
- * What this browser says it is to the others in `room` (a `hello`, and in
- * `accept`), so a sender knows a reloaded receiver (a new peer id) for the
- * same device: derived from the device key, never the key itself, and
- * different in every room, so it does not follow the device from room to room.
- */
-function peerTag(device, room) {
+/** The first 32 hex digits of SHA-256 of `parts` as a JSON array. */
+function hash32(...parts) {
   const h = new Sha256();
-  h.update(enc.encode(JSON.stringify(['tandem.peer', device, room])));
+  h.update(enc.encode(JSON.stringify(parts)));
   return h.hex().slice(0, 32);
 }
+
+/**
+ * What this browser tells a sender it accepts files from (in `accept`), so
+ * the sender knows the same device when it comes back with a new peer id:
+ * derived from the device key, never the key itself, and different in every
+ * room, so it does not follow the device from room to room.
+ */
+const peerTag = (device, room) => hash32('tandem.peer', device, room);
+
+/**
+ * A `hello` goes to everyone in the room, so it does not carry the tag (whoever
+ * saw it could say it from their own peer id and get the files): it proves the
+ * tag for the peer id it comes from, which tandem sets (`from`) and nobody else
+ * can send from.
+ */
+const helloProof = (tag, peerId) => hash32('tandem.hello', tag, peerId);
 
 /**
  * Files cut into offers that each fit one message on any path: at most
@@ -627,7 +638,7 @@ export class Direct {
     this.renderPeers();
     // Holding part of a file from this room (kept from before a reload): say
     // who we are, so its sender, if still here, offers the rest again.
-    if (this.store?.hasFrom(this.room)) this.sendJson({ type: 'signal', data: { direct: 1, hello: this.tag } });
+    if (this.store?.hasFrom(this.room)) this.sendJson({ type: 'signal', data: { direct: 1, hello: helloProof(this.tag, this.selfId) } });
   }
 
   onPeer(msg) {
@@ -660,8 +671,10 @@ export class Direct {
   }
 
   dropAll(why) {
-    for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why);
-    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, true, true);
+    // No `cancel` to the peers: they see our peer id leave, and keep (or offer
+    // again) what a cancel would throw away, for when we are back.
+    for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why, false);
+    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, false, true);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }
@@ -723,9 +736,9 @@ export class Direct {
    * the receiver: the same device, a new peer id) are offered again to the new
    * peer id, with the same resume keys: the receiver answers with where it is.
    */
-  onHello(peer, tag) {
+  onHello(peer, proof) {
     for (const t of [...this.out.values()]) {
-      if (t.device !== tag || t.peer === peer) continue;
+      if (!t.device || t.peer === peer || helloProof(t.device, peer) !== proof) continue;
       if (!t.over) {
         // Its old peer id is not gone yet: it is, now.
         this.stopOut(t, 'failed', `${this.name(t.peer)} left the room`);
