@@ -5,6 +5,7 @@
 import { $, h, icon, ICONS } from './dom.js';
 import { extensionOf, fileKind, formatBytes } from './format.js';
 import { Sha256 } from './sha256.js';
+import { PartStore, canKeepParts } from './partials.js';
 import { DiskSink, MemorySink, canStreamToDisk, fileUnder } from './sinks.js';
 import { load, save } from './storage.js';
 import { announce, toast } from './ui.js';
@@ -55,6 +56,29 @@ function resumeKey(device, file) {
   h.update(enc.encode(JSON.stringify([device, file.webkitRelativePath || file.name, file.size, file.lastModified])));
   return h.hex().slice(0, 32);
 }
+
+/** The first 32 hex digits of SHA-256 of `parts` as a JSON array. */
+function hash32(...parts) {
+  const h = new Sha256();
+  h.update(enc.encode(JSON.stringify(parts)));
+  return h.hex().slice(0, 32);
+}
+
+/**
+ * What this browser tells a sender it accepts files from (in `accept`), so
+ * the sender knows the same device when it comes back with a new peer id:
+ * derived from the device key, never the key itself, and different in every
+ * room, so it does not follow the device from room to room.
+ */
+const peerTag = (device, room) => hash32('tandem.peer', device, room);
+
+/**
+ * A `hello` goes to everyone in the room, so it does not carry the tag (whoever
+ * saw it could say it from their own peer id and get the files): it proves the
+ * tag for the peer id it comes from, which tandem sets (`from`) and nobody else
+ * can send from.
+ */
+const helloProof = (tag, peerId) => hash32('tandem.hello', tag, peerId);
 
 /**
  * Files cut into offers that each fit one message on any path: at most
@@ -443,7 +467,7 @@ class Link {
 
 export class Direct {
   /**
-   * io: { sendJson(obj), socket() -> WebSocket|null }. The room view forwards
+   * io: { room, socket() -> WebSocket|null, dragInto() }. The room view forwards
    * welcome, peer.*, signal, binary frames and relay errors here.
    */
   constructor(io) {
@@ -459,6 +483,11 @@ export class Direct {
     this.chats = new Set(); // ids of chats seen
     this.partials = new Map(); // resume key -> {t, f}: part of a file kept after its sender went away
     this.device = deviceKey();
+    this.room = String(io.room ?? '');
+    this.tag = peerTag(this.device, this.room);
+    // Received parts kept across a reload of this page, where it can (partials.js).
+    this.store = canKeepParts() ? new PartStore() : null;
+    this.store?.prune();
     this.nextN = 1;
     this.iceServers = [];
     this.relayRate = 24 * MiB;
@@ -583,7 +612,8 @@ export class Direct {
   destroy() {
     this.listeners.abort();
     for (const t of this.out.values()) this.stopOut(t, 'cancelled', 'Left the room');
-    for (const t of this.in.values()) for (const f of t.files) this.dropSink(f);
+    // What is kept on disk stays for a later page to go on from.
+    for (const t of this.in.values()) for (const f of t.files) if (f.sink?.detach) f.sink.detach(); else this.dropSink(f);
     this.partials.clear();
     for (const l of this.links.values()) l.close();
     this.links.clear();
@@ -606,6 +636,9 @@ export class Direct {
     for (const id of [...this.selected]) if (!this.peers.has(id)) this.selected.delete(id);
     if (this.selected.size === 0 && this.peers.size === 1) this.selected.add([...this.peers.keys()][0]);
     this.renderPeers();
+    // Holding part of a file from this room (kept from before a reload): say
+    // who we are, so its sender, if still here, offers the rest again.
+    if (this.store?.hasFrom(this.room)) this.sendJson({ type: 'signal', data: { direct: 1, hello: helloProof(this.tag, this.selfId) } });
   }
 
   onPeer(msg) {
@@ -638,15 +671,21 @@ export class Direct {
   }
 
   dropAll(why) {
-    for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why);
-    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, true, true);
+    // No `cancel` to the peers: they see our peer id leave, and keep (or offer
+    // again) what a cancel would throw away, for when we are back.
+    for (const t of this.out.values()) if (!t.over) this.stopOut(t, 'failed', why, false);
+    for (const t of this.in.values()) if (!t.over) this.stopIn(t, 'failed', why, false, true);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }
 
   peerGone(peer) {
     const name = this.name(peer);
-    for (const t of this.out.values()) if (t.peer === peer && !t.over) this.stopOut(t, 'failed', `${name} left the room`);
+    for (const t of this.out.values()) {
+      if (t.peer !== peer || t.over) continue;
+      this.stopOut(t, 'failed', `${name} left the room`);
+      t.peerLeft = true; // offered again if the same device comes back (onHello)
+    }
     for (const t of this.in.values()) if (t.peer === peer && !t.over) this.stopIn(t, 'failed', `${name} left the room`, true, true);
     this.links.get(peer)?.close();
     this.links.delete(peer);
@@ -656,6 +695,10 @@ export class Direct {
     const data = msg.data;
     if (!data || typeof data !== 'object' || !data.direct || typeof msg.from !== 'string') return false;
     if (!this.peers.has(msg.from)) return true;
+    if ('hello' in data) {
+      if (typeof data.hello === 'string' && KEY_RE.test(data.hello)) this.onHello(msg.from, data.hello);
+      return true;
+    }
     this.link(msg.from).onSignal(data);
     return true;
   }
@@ -684,6 +727,31 @@ export class Direct {
     for (const t of this.out.values()) {
       if (t.over || t.peer !== link.peer) continue;
       for (const f of t.files) if (f.state === 'sending') f.endSent = false;
+    }
+  }
+
+  /**
+   * A peer says which device it is (it keeps parts of files from this room).
+   * Files this page was sending to that device when it went away (a reload of
+   * the receiver: the same device, a new peer id) are offered again to the new
+   * peer id, with the same resume keys: the receiver answers with where it is.
+   */
+  onHello(peer, proof) {
+    for (const t of [...this.out.values()]) {
+      if (!t.device || t.peer === peer || helloProof(t.device, peer) !== proof) continue;
+      if (!t.over) {
+        // Its old peer id is not gone yet: it is, now.
+        this.stopOut(t, 'failed', `${this.name(t.peer)} left the room`);
+        t.peerLeft = true;
+      }
+      if (!t.peerLeft) continue; // cancelled, declined or done: nothing to go on with
+      const files = t.files.filter((f) => f.state !== 'verified');
+      this.out.delete(t.id);
+      t.el?.remove(); // the new transfer says where it goes on from
+      if (!files.length) continue;
+      const keys = new Map(files.map((f) => [f.file, f.key]));
+      for (const group of offerGroups(files.map((f) => f.file))) this.offerTo(peer, group, keys);
+      announce(`${this.name(peer)} is back: sending the rest`);
     }
   }
 
@@ -762,6 +830,7 @@ export class Direct {
     if (!t || t.peer !== peer) return;
     if (t.dir === 'out') {
       if (msg.type === 'accept' && t.state === 'offered') {
+        if (typeof msg.device === 'string' && KEY_RE.test(msg.device)) t.device = msg.device;
         this.resumeOut(t, msg.resume_from);
         t.state = 'sending';
         this.renderHead(t);
@@ -1032,7 +1101,7 @@ export class Direct {
       }
     }
     const kept = this.partials.get(f.key);
-    if (!kept || kept.f.size !== f.size) return false;
+    if (!kept || kept.f.size !== f.size) return this.takeStored(f);
     this.partials.delete(f.key);
     const was = kept.f;
     Object.assign(f, {
@@ -1043,6 +1112,17 @@ export class Direct {
     was.kept = false;
     // The old row has nothing left to show once all it kept goes on elsewhere.
     if (!kept.t.files.some((x) => x.kept)) this.forgetIn(kept.t);
+    return true;
+  }
+
+  /** Like takePartial, from what an earlier load of this page kept on disk. */
+  takeStored(f) {
+    const rec = this.store?.find(f.key, f.size);
+    if (!rec) return false;
+    const sink = this.store.resume(rec);
+    Object.assign(f, {
+      sink, hasher: sink.hasher(), received: rec.bytes, stored: rec.bytes, lastAck: rec.bytes, resumedFrom: rec.bytes,
+    });
     return true;
   }
 
@@ -1060,15 +1140,26 @@ export class Direct {
     if (t.state !== 'offered') return;
     t.state = 'receiving';
     t.t0 = performance.now();
+    this.store?.prune();
     for (const f of t.files) {
       f.state = 'receiving';
       f.t0 = t.t0;
-      f.sink ??= new MemorySink(f.type);
+      f.sink ??= this.newSink(f);
       f.sink.owner = { t, f };
     }
     const resume = t.files.filter((f) => f.received > 0).map((f) => ({ n: f.n, offset: f.received }));
-    this.link(t.peer).control({ type: 'accept', id: t.id, ...(resume.length ? { resume_from: resume } : {}) });
+    this.link(t.peer).control({ type: 'accept', id: t.id, device: this.tag, ...(resume.length ? { resume_from: resume } : {}) });
     this.renderTransfer(t);
+  }
+
+  /**
+   * Where a file accepted without a place picked goes: kept on disk in parts
+   * that outlive a reload of this page, where it can and the file has a resume
+   * key; otherwise in memory.
+   */
+  newSink(f) {
+    if (!this.store || !f.key || f.size === 0) return new MemorySink(f.type);
+    return this.store.create({ key: f.key, room: this.room, name: f.name, size: f.size, type: f.type });
   }
 
   /** Accept, writing each file to disk as it arrives, where the person picks. */
@@ -1119,7 +1210,8 @@ export class Direct {
     f.hasher.update(data);
     f.received += data.length;
     const sink = f.sink;
-    const stored = sink.write(data); // a view of the message's own buffer: no copy
+    // A view of the message's own buffer: no copy. Kept on disk in parts of an acknowledgement's size.
+    const stored = sink.write(data, f.hasher, ACK_EVERY[link.kind()]);
     if (stored) stored.then(() => this.onStored(sink, data.length), (err) => this.onSinkError(sink, err));
     else this.onStored(sink, data.length);
     this.renderFile(t, f);

@@ -179,6 +179,7 @@ class RoomView {
     this.wire();
     this.direct?.destroy();
     this.direct = new Direct({
+      room: this.id,
       socket: () => (this.connected ? this.ws : null),
       dragInto: () => {
         this.dragDepth = 0;

@@ -67,6 +67,33 @@ export class Sha256 {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
   }
 
+  /**
+   * The state after the bytes so far, as plain JSON-able values, so a hash can
+   * go on in another page load (a receiver that reloaded mid-file): the eight
+   * words, the bytes past the last 64-byte block (none at a block boundary),
+   * and the count.
+   */
+  save() {
+    return {
+      h: [...this.h].map((x) => x.toString(16).padStart(8, '0')).join(''),
+      tail: [...this.buf.subarray(0, this.bufLen)].map((x) => x.toString(16).padStart(2, '0')).join(''),
+      total: this.total,
+    };
+  }
+
+  /** A hash that goes on from `state` (from save()); null if `state` is not one. */
+  static restore(state) {
+    const { h, tail, total } = state ?? {};
+    if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h) || typeof tail !== 'string' || !/^(?:[0-9a-f]{2}){0,63}$/.test(tail)) return null;
+    if (!Number.isSafeInteger(total) || total < 0 || total % 64 !== tail.length / 2) return null;
+    const s = new Sha256();
+    for (let i = 0; i < 8; i++) s.h[i] = parseInt(h.slice(i * 8, i * 8 + 8), 16);
+    for (let i = 0; i < tail.length / 2; i++) s.buf[i] = parseInt(tail.slice(i * 2, i * 2 + 2), 16);
+    s.bufLen = tail.length / 2;
+    s.total = total;
+    return s;
+  }
+
   /** The digest as 64 lowercase hex digits; the object is spent afterwards. */
   hex() {
     const bits = this.total * 8;
