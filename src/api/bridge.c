@@ -1,11 +1,10 @@
 #include "api/bridge.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/socketio.h"
+#include "api/ws_room.h"
 #include "metrics.h"
-#include "ws/ws_conn.h"
 
 void bridge_native_presence(struct hub_member *m, bool joined) {
   if (!m->room || !m->room->socketio)
@@ -59,13 +58,8 @@ void bridge_signal_to_native(struct hub_member *target, const char *from, const 
     data = json_pack("{sO}", "candidate", json_object_get(payload, "candidate"));
   json_t *msg = data ? json_pack("{sssssO}", "type", "signal", "from", from, "data", data) : NULL;
   json_decref(data);
-  char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-  json_decref(msg);
-  buf *f = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
-  free(text);
-  if (!f)
+  if (!msg)
     return;
   metrics.signals_relayed++;
-  ws_send(target->c, f);
-  buf_unref(f);
+  ws_room_emit_json(msg, target->c, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "api/auth.h"
 #include "api/chat_ws.h"
 #include "api/pwjob.h"
+#include "api/rooms_api.h"
 #include "hub/hub.h"
 #include "http/query.h"
 #include "rooms/alias.h"
@@ -272,15 +273,7 @@ void chat_delete(struct http_req *r, const struct room_row *room) {
   struct api_account me;
   if (!owner_only(r, room, &me))
     return;
-  char id[STORE_ID_LEN + 1];
-  memcpy(id, room->id, sizeof id);
-  if (room_close(app_of(r), id, "deleted") < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not delete the room; try again.");
-    return;
-  }
-  struct log_field f[] = {LOG_STR("room", id), LOG_NUM("account", me.id)};
-  log_fields(LOG_INFO, "room.deleted", f, 2);
-  http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  rooms_delete(r, room, me.id);
 }
 
 /* A route with a JSON body and a :room: the body is parsed before the room

@@ -147,14 +147,18 @@ static void remove_room(struct http_req *r, const struct room_row *room) {
     api_respond_unauthorised(r);
     return;
   }
+  rooms_delete(r, room, 0);
+}
+
+void rooms_delete(struct http_req *r, const struct room_row *room, int64_t account) {
   char id[STORE_ID_LEN + 1];
   memcpy(id, room->id, sizeof id);
   if (room_close(app_of(r), id, "deleted") < 0) {
     http_respond_error(r, 503, "storage_unavailable", "Could not delete the room; try again.");
     return;
   }
-  struct log_field f = LOG_STR("room", id);
-  log_fields(LOG_INFO, "room.deleted", &f, 1);
+  struct log_field f[] = {LOG_STR("room", id), LOG_NUM("account", account)};
+  log_fields(LOG_INFO, "room.deleted", f, account ? 2 : 1);
   http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
 }
 
