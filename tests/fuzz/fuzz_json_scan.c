@@ -2,7 +2,7 @@
  *
  * On UTF-8 input (all a WebSocket text frame can carry) the scanner and
  * jansson must agree on what is JSON, except where jansson is stricter for
- * reasons of its own (numbers it cannot represent) or the scanner is
+ * reasons of its own (numbers it cannot represent, NUL in keys) or the scanner is
  * (nesting beyond JSON_SCAN_MAX_DEPTH). Every span the scanner reports must
  * itself be a valid JSON value. */
 #include <jansson.h>
@@ -64,7 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK((r == JSON_SCAN_OK) == (json_is_object(v) != 0) || r == JSON_SCAN_INVALID);
     json_decref(v);
   } else if (r != JSON_SCAN_INVALID) {
-    CHECK(strstr(err.text, "too big") || strstr(err.text, "overflow"));
+    /* Valid JSON that jansson declines for reasons of its own: numbers it
+     * cannot hold, and \u0000 in a key (it keeps keys as C strings). */
+    CHECK(strstr(err.text, "too big") || strstr(err.text, "overflow") ||
+          strstr(err.text, "NUL byte in object key"));
   }
   return 0;
 }
