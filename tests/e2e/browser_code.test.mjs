@@ -71,8 +71,8 @@ const editorText = (page) => page.evaluate(() => {
 });
 
 async function waitOnline(page) {
-  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 10000 });
-  await page.locator('#code-editor .cm-content').waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 30000 });
+  await page.locator('#code-editor .cm-content').waitFor({ timeout: 30000 });
 }
 
 /** Waits (at most 10 s) until every page shows the server's text; returns it. */
@@ -223,7 +223,7 @@ test('pages that lost the server keep what they typed and catch up when it is ba
   first.child.kill('SIGTERM');
   assert.equal((await first.exited).code, 0);
   for (const p of [a.page, b.page]) {
-    await p.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('status')?.dataset.state === 'offline', null, { timeout: 30000 });
   }
   assert.ok(await b.page.locator('#banner').isVisible());
   // Both edit while the server is away: A at the start, B at the end.

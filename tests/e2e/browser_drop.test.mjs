@@ -59,7 +59,7 @@ async function screenshot(page, name) {
 }
 
 const online = (page) =>
-  page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 10000 });
+  page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 30000 });
 
 test('the start page offers a new room and joining with a code, light and dark', async () => {
   for (const colorScheme of ['light', 'dark']) {
@@ -109,7 +109,7 @@ test('A makes a room, B joins with the code, a text and a file reach B live and 
   await a.page.fill('#text-input', text);
   await a.page.click('#text-send');
   const bText = b.page.locator('#items li[data-kind="text"]', { hasText: 'hello from A' });
-  await bText.waitFor({ timeout: 10000 });
+  await bText.waitFor({ timeout: 30000 });
   assert.equal(await bText.locator('.text-body').textContent(), text);
   assert.equal(await b.page.locator('#items b').count(), 0, 'dropped text is never parsed as HTML');
 
@@ -124,7 +124,7 @@ test('A makes a room, B joins with the code, a text and a file reach B live and 
 
   // B shows it without a reload, newest first, with its size.
   const bFile = b.page.locator('#items li[data-kind="file"]', { hasText: name });
-  await bFile.waitFor({ timeout: 10000 });
+  await bFile.waitFor({ timeout: 30000 });
   assert.match(await bFile.textContent(), /1\.0 MB/);
   assert.equal(await b.page.locator('#items li').first().getAttribute('data-kind'), 'file', 'newest first');
   assert.equal(await b.page.locator('#items li').count(), 2);

@@ -63,7 +63,7 @@ test('where the browser can, a received file is written to the file picked as it
   const bytes = randomBytes(12 * 1024 * 1024 + 3);
   await a.page.setInputFiles('#direct-files', { name: 'stream me.bin', mimeType: 'application/octet-stream', buffer: bytes });
   const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
-  await offer.waitFor({ timeout: 10000 });
+  await offer.waitFor({ timeout: 30000 });
   assert.equal(await offer.locator('button.save-to').textContent(), 'Save to…');
   assert.equal(await offer.locator('.dtransfer-warn').count(), 0);
   await offer.locator('button.save-to').click();
@@ -75,7 +75,7 @@ test('where the browser can, a received file is written to the file picked as it
   assert.equal(await done.locator('a.download').count(), 0, 'nothing kept in memory to save');
   assert.deepEqual(await b.page.evaluate(() => window.__picked), [['file', 'stream me.bin']]);
   assert.deepEqual(await savedOnDisk(b.page, 'stream me.bin'), { size: bytes.length, sha: sha256(bytes) });
-  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
+  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 30000 });
   await closeClean(a, b);
 });
 
@@ -84,7 +84,7 @@ test('above 1 GiB: a browser that cannot write to disk as it goes warns; one tha
   const a = await pages.openPage(`/r/${id}`);
   const b = await pages.openPage(`/r/${id}`, { init: noDiskApi });
   const c = await pages.openPage(`/r/${id}`, { init: opfsPickers });
-  await a.page.locator('#direct-peers li').nth(1).waitFor({ timeout: 10000 });
+  await a.page.locator('#direct-peers li').nth(1).waitFor({ timeout: 30000 });
   for (const box of await a.page.locator('#direct-peers input[type=checkbox]').all()) await box.check();
   // A sparse file: 1.5 GiB on paper, nothing on disk; declined before a byte is read.
   const dir = mkdtempSync(join(tmpdir(), 'tandem-big-'));
@@ -95,8 +95,8 @@ test('above 1 GiB: a browser that cannot write to disk as it goes warns; one tha
     await a.page.setInputFiles('#direct-files', file);
     const offerB = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
     const offerC = c.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
-    await offerB.waitFor({ timeout: 10000 });
-    await offerC.waitFor({ timeout: 10000 });
+    await offerB.waitFor({ timeout: 30000 });
+    await offerC.waitFor({ timeout: 30000 });
     assert.equal(await offerB.locator('.dtransfer-warn').textContent(),
       'This browser cannot write received files to disk as they arrive, so it keeps them in memory until you save them: 1.6 GB may be too much for it.');
     assert.equal(await offerB.locator('button.save-to').count(), 0);
@@ -104,7 +104,7 @@ test('above 1 GiB: a browser that cannot write to disk as it goes warns; one tha
     assert.equal(await offerC.locator('.dtransfer-warn').count(), 0);
     assert.equal(await offerC.locator('button.accept').textContent(), 'Accept and save…', 'no in-memory accept for it');
     for (const o of [offerB, offerC]) await o.locator('button.decline').click();
-    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="declined"]').nth(1).waitFor({ timeout: 10000 });
+    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="declined"]').nth(1).waitFor({ timeout: 30000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -129,7 +129,7 @@ test('a folder goes with its relative paths, shown on the other side and kept as
   try {
     await a.page.setInputFiles('#direct-folder', join(root, 'trip'));
     const offer = b.page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
-    await offer.waitFor({ timeout: 10000 });
+    await offer.waitFor({ timeout: 30000 });
     assert.match(await offer.locator('.dtransfer-title').textContent(), /3 files in trip\//);
     const shown = (await offer.locator('li.dfile .file-name').allTextContents()).sort();
     assert.deepEqual(shown, Object.keys(files).sort());
@@ -139,7 +139,7 @@ test('a folder goes with its relative paths, shown on the other side and kept as
     for (const [path, bytes] of Object.entries(files)) {
       assert.deepEqual(await savedOnDisk(b.page, path), { size: bytes.length, sha: sha256(bytes) }, path);
     }
-    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 10000 });
+    await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"]').waitFor({ timeout: 30000 });
     assert.deepEqual((await a.page.locator('#direct-transfers li.dfile .file-name').allTextContents()).sort(), Object.keys(files).sort());
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -78,7 +78,7 @@ test('the receiver reloads mid-file: the sender offers the rest by itself and th
   const done = b.page.locator('#direct-transfers li.dfile[data-state="verified"]');
   await done.waitFor({ timeout: 90000 });
   const sentRow = a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"] li.dfile');
-  await sentRow.waitFor({ timeout: 10000 });
+  await sentRow.waitFor({ timeout: 30000 });
   assert.equal(await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"]').count(), 1, 'the interrupted row made way for the resumed one');
 
   const from = Number(await sentRow.getAttribute('data-resumed-from'));
@@ -122,7 +122,7 @@ test('what is kept goes when the receiver cancels, and parts older than a day ar
   assert.equal(during.records.length, 1);
   assert.deepEqual(during.folders, [during.records[0].id]);
   await b.page.locator('#direct-transfers li.dtransfer[data-dir="in"] button.cancel').click();
-  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="cancelled"]').waitFor({ timeout: 10000 });
+  await a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="cancelled"]').waitFor({ timeout: 30000 });
   await until(async () => JSON.stringify(await kept(b.page)) === '{"records":[],"folders":[]}', 'nothing kept after a cancel');
   await closeClean(a, b);
 });
@@ -151,7 +151,7 @@ test("the receiver's room socket drops mid-file: back with a new peer id, it get
   const done = b.page.locator('#direct-transfers li.dtransfer[data-state="done"] li.dfile[data-state="verified"]');
   await done.waitFor({ timeout: 90000 });
   const sentRow = a.page.locator('#direct-transfers li.dtransfer[data-dir="out"][data-state="done"] li.dfile');
-  await sentRow.waitFor({ timeout: 10000 });
+  await sentRow.waitFor({ timeout: 30000 });
   const from = Number(await sentRow.getAttribute('data-resumed-from'));
   const sent = Number(await sentRow.getAttribute('data-sent-bytes'));
   assert.ok(from >= size / 4 && sent <= size - from + 2 * 1024 * 1024, `went on from ${from}, sent ${sent} of ${size}`);

@@ -54,7 +54,7 @@ export function directPages(browser, server) {
     const id = await newRoom();
     const a = await openPage(`/r/${id}${query}`, options);
     const b = await openPage(`/r/${id}${query}`, options);
-    for (const p of [a.page, b.page]) await p.locator('#direct-peers li').first().waitFor({ timeout: 10000 });
+    for (const p of [a.page, b.page]) await p.locator('#direct-peers li').first().waitFor({ timeout: 30000 });
     return { id, a, b };
   }
 
@@ -62,13 +62,13 @@ export function directPages(browser, server) {
 }
 
 export async function waitOnline(page) {
-  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'online', null, { timeout: 30000 });
 }
 
 /** B accepts the next offer it is shown. */
 export async function acceptOffer(page) {
   const offer = page.locator('#direct-transfers li.dtransfer[data-dir="in"][data-state="offered"]');
-  await offer.waitFor({ timeout: 10000 });
+  await offer.waitFor({ timeout: 30000 });
   await offer.locator('button.accept').click();
 }
 
