@@ -48,10 +48,10 @@
 #define DEFAULT_SIO_JOINS 2                      /* PrivyDrop joins per window per address */
 #define DEFAULT_SIO_JOIN_WINDOW_MS 5000
 #define DEFAULT_SESSION_TTL_MS (14ull * 24 * 3600 * 1000) /* a facilitator's sign-in */
-#define DEFAULT_LOGIN_ATTEMPTS 10  /* a minute, per address and per account -> 429 */
-#define DEFAULT_UNLOCK_ATTEMPTS 10 /* room password tries a minute per address -> 429 */
-#define CHAT_TEXT_MAX 4096         /* bytes of one chat message */
-#define DEFAULT_CHAT_RATE 5        /* chat messages a second per member (burst: twice) */
+#define DEFAULT_LOGIN_ATTEMPTS 10          /* a minute, per address and per account -> 429 */
+#define DEFAULT_UNLOCK_ATTEMPTS 10         /* room password tries a minute per address -> 429 */
+#define CHAT_TEXT_MAX 4096                 /* bytes of one chat message */
+#define DEFAULT_CHAT_RATE 5                /* chat messages a second per member (burst: twice) */
 #define DEFAULT_MAX_DOC_BYTES (1ull << 20) /* a code room's document, UTF-8 */
 #define DEFAULT_DOC_SNAPSHOT_EVERY 100     /* updates between stored snapshots */
 
@@ -101,7 +101,7 @@ struct config {
   uint64_t sio_join_window_ms;
   uint64_t max_doc_bytes;
   uint64_t doc_snapshot_every;
-  const char *admin_token;    /* reads GET /api/stats/...; NULL: those routes are off */
+  const char *admin_token; /* reads GET /api/stats/...; NULL: those routes are off */
   uint64_t session_ttl_ms;
   uint64_t login_attempts;
   uint64_t unlock_attempts;

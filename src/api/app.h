@@ -47,7 +47,6 @@ static inline struct app *app_of(struct http_req *r) {
 /* Sends a JSON body (takes the reference to `body`). */
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);
 
-
 /* Looks the `:room` parameter up (id or code, codes rate limited per
  * address) and calls `found` with a live room; answers 404/410/429 itself. */
 typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);

@@ -25,7 +25,7 @@ struct body {
 
 static void on_headers(struct http_req *r) {
   api_addr_rate_limited(r, &app_of(r)->autocompletes,
-                   "Too many autocomplete requests from this address; try again later.");
+                        "Too many autocomplete requests from this address; try again later.");
 }
 
 static void on_body(struct http_req *r, const uint8_t *data, size_t len) {

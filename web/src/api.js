@@ -182,3 +182,15 @@ export async function listMessages(room, { before = null, limit = 100, token = n
 
 export const deleteMessage = (room, id) => request('DELETE', `${roomPath(room)}/messages/${enc(String(id))}`);
 export const removeMember = (room, alias) => request('POST', `${roomPath(room)}/remove`, { json: { alias } });
+
+/** A server frame of the room protocol as an object, or null when it is not
+ * a JSON object (binary relay frames, anything malformed). */
+export function parseFrame(raw) {
+  if (typeof raw !== 'string') return null;
+  try {
+    const msg = JSON.parse(raw);
+    return msg && typeof msg === 'object' ? msg : null;
+  } catch {
+    return null;
+  }
+}

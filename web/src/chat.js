@@ -431,13 +431,8 @@ class ChatView {
     this.ws = ws;
     ws.addEventListener('message', (ev) => {
       if (this.ws !== ws) return;
-      let msg;
-      try {
-        msg = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (msg && typeof msg === 'object') this.onMessage(msg);
+      const msg = api.parseFrame(ev.data);
+      if (msg) this.onMessage(msg);
     });
     ws.addEventListener('close', () => {
       if (this.ws !== ws) return;

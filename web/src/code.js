@@ -525,13 +525,8 @@ export class CodeRoom {
   }
 
   onFrame(raw) {
-    let msg;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg !== 'object') return;
+    const msg = api.parseFrame(raw);
+    if (!msg) return;
     switch (msg.type) {
       case 'welcome':
         this.onWelcome(msg);

@@ -385,14 +385,8 @@ class RoomView {
   }
 
   onFrame(raw) {
-    if (typeof raw !== 'string') return;
-    let msg;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg !== 'object') return;
+    const msg = api.parseFrame(raw);
+    if (!msg) return;
     switch (msg.type) {
       case 'welcome':
         this.onWelcome(msg);
