@@ -43,6 +43,16 @@ static void done_status(void *ctx, int status) {
   *(int *)ctx = status;
 }
 
+struct made_id {
+  int status;
+  int64_t id;
+};
+
+static void made_id(void *ctx, int status, int64_t id) {
+  struct made_id *out = ctx;
+  *out = (struct made_id){status, id};
+}
+
 /* The password is hashed (off the loop): store the account. */
 static void account_hashed(struct http_req *r, struct pw_job *job) {
   if (!job->ok) {
@@ -51,8 +61,10 @@ static void account_hashed(struct http_req *r, struct pw_job *job) {
   }
   struct account_row a = {
       .email = job->email, .password_hash = job->hash, .created_at = time_now_ms()};
-  int status = STORE_FAILED;
-  store_account_insert(app_of(r)->store, &a, done_status, &status);
+  struct made_id made = {STORE_FAILED, 0};
+  store_account_insert(app_of(r)->store, &a, made_id, &made);
+  int status = made.status;
+  a.id = made.id;
   if (status == STORE_CONFLICT) {
     http_respond_error(r, 409, "email_taken", "An account with this email exists.");
     return;

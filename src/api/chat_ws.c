@@ -175,8 +175,14 @@ static void replay(conn *c, const char *room_id, int64_t after) {
                        replay_one, c);
 }
 
-static void got_status(void *ctx, int status) {
-  *(int *)ctx = status;
+struct got_id {
+  int status;
+  int64_t id;
+};
+
+static void got_id(void *ctx, int status, int64_t id) {
+  struct got_id *out = ctx;
+  *out = (struct got_id){status, id};
 }
 
 static bool alias_live(void *ctx, const char *alias) {
@@ -348,9 +354,10 @@ static void chat(conn *c, struct hub_member *m, json_t *msg) {
   struct message_row row = {
       .alias = m->name, .text = json_string_value(text), .text_len = len, .created_at = now};
   memcpy(row.room_id, m->room->name, STORE_ID_LEN);
-  int status = STORE_FAILED;
-  store_message_insert(app->store, &row, got_status, &status);
-  if (status < 0) {
+  struct got_id saved = {STORE_FAILED, 0};
+  store_message_insert(app->store, &row, got_id, &saved);
+  row.id = saved.id;
+  if (saved.status < 0) {
     ws_room_send_error(c, "storage_unavailable", "The message was not saved; send it again.");
     return;
   }

@@ -225,8 +225,14 @@ static void announce(struct post *p, const struct item_row *it) {
   buf_unref(b);
 }
 
-static void inserted(void *ctx, int status) {
-  *(int *)ctx = status;
+struct inserted {
+  int status;
+  int64_t seq;
+};
+
+static void inserted(void *ctx, int status, int64_t seq) {
+  struct inserted *out = ctx;
+  *out = (struct inserted){status, seq};
 }
 
 /* Every file is whole: one row each, announced, then the response. */
@@ -245,9 +251,10 @@ static void commit(struct post *p) {
                           .created_at = now};
     memcpy(it.id, f->id, sizeof it.id);
     memcpy(it.room_id, p->room_id, sizeof it.room_id);
-    int status = STORE_FAILED;
-    store_item_insert(p->app->store, &it, inserted, &status);
-    if (status < 0) {
+    struct inserted ins = {STORE_FAILED, 0};
+    store_item_insert(p->app->store, &it, inserted, &ins);
+    it.seq = ins.seq;
+    if (ins.status < 0) {
       json_decref(items);
       post_fail(p, 503, "storage_unavailable", "Could not save the item; try again.");
       return;
@@ -305,9 +312,10 @@ static void commit_text(struct post *p) {
       .created_at = time_now_ms()};
   room_new_id(it.id);
   memcpy(it.room_id, p->room_id, sizeof it.room_id);
-  int status = STORE_FAILED;
-  store_item_insert(p->app->store, &it, inserted, &status);
-  if (status < 0) {
+  struct inserted ins = {STORE_FAILED, 0};
+  store_item_insert(p->app->store, &it, inserted, &ins);
+  it.seq = ins.seq;
+  if (ins.status < 0) {
     json_decref(in);
     post_fail(p, 503, "storage_unavailable", "Could not save the item; try again.");
     return;

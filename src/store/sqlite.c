@@ -399,27 +399,27 @@ void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb 
 
 /* The next seq and the insert run in one transaction: the loop thread is
  * the only writer here, and the UNIQUE (room_id, seq) guards the rest. */
-void store_item_insert(struct store *s, struct item_row *it, store_done_cb cb, void *ctx) {
+void store_item_insert(struct store *s, const struct item_row *it, store_id_cb cb, void *ctx) {
   char why[128];
   if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
-    cb(ctx, fail(s, "item insert begin"));
+    cb(ctx, fail(s, "item insert begin"), 0);
     return;
   }
   sqlite3_stmt *st = prep(s, ST_ITEM_NEXT_SEQ);
   sqlite3_bind_text(st, 1, it->room_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  it->seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
   if (rc != SQLITE_ROW) {
     int status = fail(s, "item seq");
     exec(s, "ROLLBACK", why, sizeof why);
-    cb(ctx, status);
+    cb(ctx, status, 0);
     return;
   }
   st = prep(s, ST_ITEM_INSERT);
   sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, it->room_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, it->seq);
+  sqlite3_bind_int64(st, 3, seq);
   sqlite3_bind_text(st, 4, it->kind == ITEM_FILE ? "file" : "text", -1, SQLITE_STATIC);
   bind_text_or_null(st, 5, it->alias);
   if (it->text)
@@ -436,16 +436,16 @@ void store_item_insert(struct store *s, struct item_row *it, store_done_cb cb, v
   if (rc != SQLITE_DONE) {
     int status = rc == SQLITE_CONSTRAINT ? STORE_CONFLICT : fail(s, "item insert");
     exec(s, "ROLLBACK", why, sizeof why);
-    cb(ctx, status);
+    cb(ctx, status, 0);
     return;
   }
   if (exec(s, "COMMIT", why, sizeof why) < 0) {
     int status = fail(s, "item insert commit");
     exec(s, "ROLLBACK", why, sizeof why);
-    cb(ctx, status);
+    cb(ctx, status, 0);
     return;
   }
-  cb(ctx, STORE_OK);
+  cb(ctx, STORE_OK, seq);
 }
 
 void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
@@ -725,7 +725,7 @@ static void one_account(struct store *s, sqlite3_stmt *st, const char *what, sto
   sqlite3_reset(st);
 }
 
-void store_account_insert(struct store *s, struct account_row *a, store_done_cb cb, void *ctx) {
+void store_account_insert(struct store *s, const struct account_row *a, store_id_cb cb, void *ctx) {
   sqlite3_stmt *st = prep(s, ST_ACCOUNT_INSERT);
   sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, a->password_hash, -1, SQLITE_STATIC);
@@ -734,10 +734,9 @@ void store_account_insert(struct store *s, struct account_row *a, store_done_cb 
   int status = rc == SQLITE_DONE         ? STORE_OK
                : rc == SQLITE_CONSTRAINT ? STORE_CONFLICT
                                          : fail(s, "account insert");
-  if (status == STORE_OK)
-    a->id = sqlite3_last_insert_rowid(s->db);
+  int64_t id = status == STORE_OK ? sqlite3_last_insert_rowid(s->db) : 0;
   sqlite3_reset(st);
-  cb(ctx, status);
+  cb(ctx, status, id);
 }
 
 void store_account_by_email(struct store *s, const char *email, store_account_cb cb, void *ctx) {
@@ -817,7 +816,7 @@ static void read_message(sqlite3_stmt *st, struct message_row *m) {
   m->created_at = sqlite3_column_int64(st, 4);
 }
 
-void store_message_insert(struct store *s, struct message_row *m, store_done_cb cb, void *ctx) {
+void store_message_insert(struct store *s, const struct message_row *m, store_id_cb cb, void *ctx) {
   sqlite3_stmt *st = prep(s, ST_MESSAGE_INSERT);
   sqlite3_bind_text(st, 1, m->room_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, m->alias, -1, SQLITE_STATIC);
@@ -825,10 +824,9 @@ void store_message_insert(struct store *s, struct message_row *m, store_done_cb 
   sqlite3_bind_int64(st, 4, m->created_at);
   int rc = sqlite3_step(st);
   int status = rc == SQLITE_DONE ? STORE_OK : fail(s, "message insert");
-  if (status == STORE_OK)
-    m->id = sqlite3_last_insert_rowid(s->db);
+  int64_t id = status == STORE_OK ? sqlite3_last_insert_rowid(s->db) : 0;
   sqlite3_reset(st);
-  cb(ctx, status);
+  cb(ctx, status, id);
 }
 
 static void each_message(struct store *s, sqlite3_stmt *st, const char *what, store_message_cb each,

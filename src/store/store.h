@@ -2,9 +2,11 @@
  * (sqlite.c now; PostgreSQL for scale-out later).
  *
  * Calls answer through a callback so an engine may answer later (a network
- * database on the loop); SQLite answers before the call returns. Rows passed
- * to a callback are valid only during the callback. Status codes: 0, or a
- * negative STORE_* error. */
+ * database on the loop); SQLite answers before the call returns. Callers
+ * must be right either way: nothing after a call may assume the answer has
+ * come. What a call is given (rows, strings) is copied before it returns;
+ * rows passed to a callback are valid only during the callback. Status
+ * codes: 0, or a negative STORE_* error. */
 #ifndef TANDEM_STORE_H
 #define TANDEM_STORE_H
 
@@ -17,8 +19,9 @@
 enum store_status {
   STORE_OK = 0,
   STORE_NOT_FOUND = -1,
-  STORE_CONFLICT = -2, /* a unique key is taken (a room code, an item seq) */
-  STORE_FAILED = -3,   /* the database failed; logged by the engine */
+  STORE_CONFLICT = -2,    /* a unique key is taken (a room code, an item seq) */
+  STORE_FAILED = -3,      /* the database failed; logged by the engine */
+  STORE_UNAVAILABLE = -4, /* the database cannot be reached now (callers answer 503) */
 };
 
 struct store;
@@ -82,6 +85,9 @@ int store_ping(struct store *s);
 typedef void (*store_room_cb)(void *ctx, int status, const struct room_row *room);
 typedef void (*store_item_cb)(void *ctx, int status, const struct item_row *item);
 typedef void (*store_done_cb)(void *ctx, int status);
+/* A write that makes a number (an item's seq, an account's or a message's
+ * id): the number, valid when status is STORE_OK. */
+typedef void (*store_id_cb)(void *ctx, int status, int64_t id);
 /* Called once per row, then once with row NULL and the final status. */
 typedef void (*store_items_cb)(void *ctx, int status, const struct item_row *item);
 
@@ -94,8 +100,9 @@ void store_room_delete(struct store *s, const char *id, store_done_cb cb, void *
 /* Rooms whose expires_at <= now, at most `limit`, oldest first. */
 void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each, void *ctx);
 
-/* Inserts an item under the room's next seq (written into item->seq). */
-void store_item_insert(struct store *s, struct item_row *item, store_done_cb cb, void *ctx);
+/* Inserts an item under the room's next seq (item->seq is ignored; the
+ * callback gets the seq). */
+void store_item_insert(struct store *s, const struct item_row *item, store_id_cb cb, void *ctx);
 void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
                     void *ctx);
 void store_item_delete(struct store *s, const char *room_id, const char *item_id, store_done_cb cb,
@@ -167,8 +174,9 @@ int store_item_exists(struct store *s, const char *item_id);
 
 /* Accounts and their sessions (facilitators). */
 typedef void (*store_account_cb)(void *ctx, int status, const struct account_row *account);
-/* Inserts an account and writes its id; STORE_CONFLICT when the email is taken. */
-void store_account_insert(struct store *s, struct account_row *account, store_done_cb cb,
+/* Inserts an account (the callback gets its id); STORE_CONFLICT when the
+ * email is taken. */
+void store_account_insert(struct store *s, const struct account_row *account, store_id_cb cb,
                           void *ctx);
 void store_account_by_email(struct store *s, const char *email, store_account_cb cb, void *ctx);
 /* A session's token hash -> its account, while the session has not expired at now. */
@@ -189,7 +197,8 @@ void store_room_update(struct store *s, const struct room_row *room, store_done_
 
 /* Chat messages. */
 typedef void (*store_message_cb)(void *ctx, int status, const struct message_row *message);
-void store_message_insert(struct store *s, struct message_row *message, store_done_cb cb,
+/* The callback gets the message's id. */
+void store_message_insert(struct store *s, const struct message_row *message, store_id_cb cb,
                           void *ctx);
 /* Messages with id > after, oldest first, at most limit; then row NULL. */
 void store_messages_after(struct store *s, const char *room_id, int64_t after, int limit,

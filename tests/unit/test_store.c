@@ -48,6 +48,16 @@ static void note(void *ctx, int status) {
   *(int *)ctx = status;
 }
 
+struct noted_id {
+  int status;
+  int64_t id;
+};
+
+static void note_id(void *ctx, int status, int64_t id) {
+  struct noted_id *out = ctx;
+  *out = (struct noted_id){status, id};
+}
+
 static struct room_row make_room(const char *code) {
   struct room_row r = {.created_at = 1, .expires_at = 1000};
   room_new_id(r.id);
@@ -97,10 +107,10 @@ static int insert_text(struct store *s, const char *room_id, int64_t *seq) {
   struct item_row it = {.kind = ITEM_TEXT, .text = "hi", .text_len = 2, .created_at = 5};
   room_new_id(it.id);
   memcpy(it.room_id, room_id, sizeof it.room_id);
-  int status = 1;
-  store_item_insert(s, &it, note, &status);
-  *seq = it.seq;
-  return status;
+  struct noted_id got = {1, 0};
+  store_item_insert(s, &it, note_id, &got);
+  *seq = got.id;
+  return got.status;
 }
 
 static void test_store_numbers_items_per_room(void **state) {
@@ -233,10 +243,10 @@ static void test_store_counts_referrer_visits_per_day_with_a_cap(void **state) {
 
 static int64_t make_account(struct store *s, const char *email) {
   struct account_row a = {.email = email, .password_hash = "$argon2id$x", .created_at = 1};
-  int status = 1;
-  store_account_insert(s, &a, note, &status);
-  assert_int_equal(status, STORE_OK);
-  return a.id;
+  struct noted_id got = {1, 0};
+  store_account_insert(s, &a, note_id, &got);
+  assert_int_equal(got.status, STORE_OK);
+  return got.id;
 }
 
 struct account_found {
@@ -258,9 +268,9 @@ static void test_store_account_emails_are_unique(void **state) {
   struct fixture *f = *state;
   int64_t id = make_account(f->s, "ada@example.org");
   struct account_row dup = {.email = "ada@example.org", .password_hash = "h", .created_at = 2};
-  int status = 1;
-  store_account_insert(f->s, &dup, note, &status);
-  assert_int_equal(status, STORE_CONFLICT);
+  struct noted_id made = {1, 0};
+  store_account_insert(f->s, &dup, note_id, &made);
+  assert_int_equal(made.status, STORE_CONFLICT);
   struct account_found got = {0};
   store_account_by_email(f->s, "ada@example.org", got_account, &got);
   assert_int_equal(got.status, STORE_OK);
@@ -332,10 +342,10 @@ static void test_store_messages_page_both_ways_and_delete(void **state) {
   for (int i = 0; i < 3; i++) {
     struct message_row m = {.alias = "Ada", .text = texts[i], .text_len = strlen(texts[i])};
     memcpy(m.room_id, room.id, sizeof m.room_id);
-    int status = 1;
-    store_message_insert(f->s, &m, note, &status);
-    assert_int_equal(status, STORE_OK);
-    ids[i] = m.id;
+    struct noted_id got = {1, 0};
+    store_message_insert(f->s, &m, note_id, &got);
+    assert_int_equal(got.status, STORE_OK);
+    ids[i] = got.id;
   }
   assert_true(ids[0] < ids[1] && ids[1] < ids[2]);
   struct texts after = {0}, before = {0};
