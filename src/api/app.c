@@ -123,6 +123,38 @@ json_t *api_body_json(struct http_req *r) {
   return j;
 }
 
+void api_pending_start(struct http_req *r, struct api_pending *p) {
+  p->r = r;
+  r->handler_state = p;
+}
+
+struct http_req *api_pending_end(struct api_pending *p) {
+  struct http_req *r = p->r;
+  if (r)
+    r->handler_state = NULL;
+  p->r = NULL;
+  return r;
+}
+
+void api_pending_abort(struct http_req *r) {
+  if (!r->completed) {
+    api_body_abort(r); /* the body was still being collected */
+    return;
+  }
+  struct api_pending *p = r->handler_state;
+  r->handler_state = NULL;
+  if (p)
+    p->r = NULL;
+}
+
+void api_respond_store_error(struct http_req *r, int status) {
+  if (status == STORE_UNAVAILABLE)
+    http_respond_error(r, 503, "storage_unavailable",
+                       "The database cannot be reached; try again shortly.");
+  else
+    http_respond_error(r, 500, "internal", "The database failed.");
+}
+
 void api_body_abort(struct http_req *r) {
   free(r->handler_state);
   r->handler_state = NULL;

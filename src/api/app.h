@@ -71,6 +71,27 @@ void api_body_collect(struct http_req *r, const uint8_t *data, size_t len);
 json_t *api_body_json(struct http_req *r);
 void api_body_abort(struct http_req *r);
 
+/* Waiting for the store (or the thread pool) on behalf of a request.
+ *
+ * The client may go away before the answer comes; the request is freed
+ * then. A route that waits keeps its state in a struct whose first member
+ * is a `struct api_pending`, marks the request with api_pending_start, and
+ * has api_pending_abort as (or called from) its on_abort. The answer's
+ * callback calls api_pending_end first: NULL means the request went away,
+ * and the callback only frees its state. */
+struct api_pending {
+  struct http_req *r; /* NULL once the request went away */
+};
+void api_pending_start(struct http_req *r, struct api_pending *p);
+/* The request still waiting on p, or NULL; the wait is over either way. */
+struct http_req *api_pending_end(struct api_pending *p);
+/* on_abort: a JSON body still being collected is released; a request that
+ * waits is forgotten by its pending state (which its callback frees). */
+void api_pending_abort(struct http_req *r);
+/* Answers a failed store call: 503 storage_unavailable when the database
+ * cannot be reached (STORE_UNAVAILABLE), 500 otherwise. */
+void api_respond_store_error(struct http_req *r, int status);
+
 /* True when the request carries the room's owner token
  * (Authorization: Bearer). */
 bool api_owner_authorised(struct http_req *r, const struct room_row *room);

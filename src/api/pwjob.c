@@ -40,9 +40,8 @@ static void work(uv_work_t *w) {
 
 static void after_work(uv_work_t *w, int status) {
   struct pw_job *j = w->data;
-  struct http_req *r = j->r;
+  struct http_req *r = api_pending_end(&j->pending);
   if (r) {
-    r->handler_state = NULL;
     if (status < 0)
       http_respond_error(r, 500, "internal", "Could not check the password.");
     else
@@ -52,23 +51,11 @@ static void after_work(uv_work_t *w, int status) {
 }
 
 void pw_job_start(struct http_req *r, struct pw_job *job) {
-  job->r = r;
   job->work.data = job;
   if (uv_queue_work(app_of(r)->loop, &job->work, work, after_work) < 0) {
     job_free(job);
     http_respond_error(r, 500, "internal", "Could not check the password.");
     return;
   }
-  r->handler_state = job;
-}
-
-void pw_job_abort(struct http_req *r) {
-  if (!r->completed) {
-    api_body_abort(r); /* still the body being collected */
-    return;
-  }
-  struct pw_job *j = r->handler_state;
-  r->handler_state = NULL;
-  if (j)
-    j->r = NULL;
+  api_pending_start(r, &job->pending);
 }

@@ -3,7 +3,7 @@
  * meanwhile, so sign-up, sign-in and room unlocking run it on libuv's
  * thread pool and answer when it is done.
  *
- * The job belongs to the request while it runs (r->handler_state); a
+ * The job is the request's pending state while it runs (api_pending); a
  * request that goes away meanwhile (pw_job_abort as the handler's
  * on_abort) leaves the job to free itself when the work returns. */
 #ifndef TANDEM_PWJOB_H
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/app.h"
 #include "http/http.h"
 #include "rooms/password.h"
 #include "store/store.h"
@@ -25,8 +26,8 @@ struct pw_job;
 typedef void (*pw_job_done)(struct http_req *r, struct pw_job *job);
 
 struct pw_job {
+  struct api_pending pending; /* first: the request, NULL once it went away */
   uv_work_t work;
-  struct http_req *r; /* NULL once the request went away */
   pw_job_done done;
   bool verify;                  /* check pw against hash; else hash pw into hash */
   bool ok;                      /* the check passed / the hash was made */
@@ -49,6 +50,6 @@ struct pw_job *pw_job_new(const char *pw, size_t len, pw_job_done done);
 void pw_job_start(struct http_req *r, struct pw_job *job);
 
 /* on_abort for routes that take a JSON body and may start a job. */
-void pw_job_abort(struct http_req *r);
+#define pw_job_abort api_pending_abort
 
 #endif

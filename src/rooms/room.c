@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/rand.h"
@@ -53,4 +54,33 @@ int64_t room_expires_at(int64_t created_at, uint64_t ttl_ms) {
 bool room_expired(const struct room_row *room, int64_t now) {
   /* A facilitator's room keeps its history until its owner deletes it. */
   return !room->owner_id && now >= room->expires_at;
+}
+
+static size_t text_size(const char *s) {
+  return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies s to *at (when given) and moves *at past it; NULL stays NULL. */
+static const char *place(char **at, const char *s) {
+  if (!s)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *out = memcpy(*at, s, n);
+  *at += n;
+  return out;
+}
+
+struct room_row *room_row_dup(const struct room_row *room) {
+  size_t extra = text_size(room->title) + text_size(room->password_hash) +
+                 text_size(room->language) + text_size(room->kind);
+  struct room_row *copy = malloc(sizeof *copy + extra);
+  if (!copy)
+    return NULL;
+  *copy = *room;
+  char *at = (char *)(copy + 1);
+  copy->title = place(&at, room->title);
+  copy->password_hash = place(&at, room->password_hash);
+  copy->language = place(&at, room->language);
+  copy->kind = place(&at, room->kind);
+  return copy;
 }

@@ -29,6 +29,11 @@ bool room_key_is_id(const char *key, size_t len);
 /* True when `key` is 6 digits. */
 bool room_key_is_code(const char *key, size_t len);
 
+/* A copy of a room row in one allocation (its strings included), for an
+ * answer that must outlive the store's callback; free() releases it.
+ * NULL when out of memory. */
+struct room_row *room_row_dup(const struct room_row *room);
+
 /* Expiry arithmetic: a room made at `created_at` lives `ttl_ms`. */
 int64_t room_expires_at(int64_t created_at, uint64_t ttl_ms);
 bool room_expired(const struct room_row *room, int64_t now);

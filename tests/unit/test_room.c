@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rooms/room.h"
@@ -75,6 +76,30 @@ static void test_room_expiry_saturates_instead_of_overflowing(void **state) {
   assert_int_equal(room_expires_at(0, UINT64_MAX), INT64_MAX);
 }
 
+static void test_room_row_dup_copies_strings_and_keeps_nulls(void **state) {
+  (void)state;
+  char title[] = "Standup";
+  struct room_row r = {.id = "abc",
+                       .code = "123456",
+                       .title = title,
+                       .language = NULL,
+                       .kind = "chat",
+                       .owner_id = 7,
+                       .opens_at = 10,
+                       .closes_at = 20};
+  struct room_row *copy = room_row_dup(&r);
+  assert_non_null(copy);
+  title[0] = 'X'; /* the copy must not see the caller's memory */
+  assert_string_equal(copy->title, "Standup");
+  assert_string_equal(copy->kind, "chat");
+  assert_string_equal(copy->id, "abc");
+  assert_null(copy->language);
+  assert_null(copy->password_hash);
+  assert_int_equal(copy->owner_id, 7);
+  assert_int_equal(copy->closes_at, 20);
+  free(copy);
+}
+
 int main(void) {
   if (rand_init() < 0)
     return 1;
@@ -85,6 +110,7 @@ int main(void) {
       cmocka_unit_test(test_room_owner_token_matches_only_itself),
       cmocka_unit_test(test_room_expiry_is_creation_plus_ttl),
       cmocka_unit_test(test_room_expiry_saturates_instead_of_overflowing),
+      cmocka_unit_test(test_room_row_dup_copies_strings_and_keeps_nulls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
