@@ -9,6 +9,7 @@
 
 #include "api/app.h"
 #include "config.h"
+#include "api/ws_wait.h"
 #include "net/server.h"
 #include "rooms/changeset.h"
 #include "rooms/peer_info.h"
@@ -20,16 +21,6 @@ static struct doc *doc_of(struct app *app, const struct hub_member *m) {
   if (!(m->doc_flags & WS_DOC_OPEN) || !m->room)
     return NULL;
   return docs_find(&app->docs, m->room->name, m->room->name_len);
-}
-
-int ws_doc_join(struct app *app, struct hub_member *m, const char *language) {
-  struct doc *d;
-  char room_id[STORE_ID_LEN + 1];
-  snprintf(room_id, sizeof room_id, "%.*s", (int)m->room->name_len, m->room->name);
-  if (doc_open(&app->docs, room_id, language, &d) != DOC_OK)
-    return -1;
-  m->doc_flags |= WS_DOC_OPEN;
-  return 0;
 }
 
 void ws_doc_leave(struct app *app, struct hub_member *m) {
@@ -134,8 +125,51 @@ static void refuse(conn *c, struct doc *d, int status, const struct doc_error *e
   }
 }
 
+/* A member's doc.* message waiting on the store: the frames it sends
+ * meanwhile are held (api/ws_wait.h), so its answers come in order. */
+struct doc_wait {
+  struct app *app;
+  struct ws_wait *w;
+  char peer_id[HUB_PEER_ID_LEN + 1];
+};
+
+static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_wait *w) {
+  struct doc_wait *dw = malloc(sizeof *dw);
+  if (!dw) {
+    send_doc_error(c, "internal", "Out of memory.", -1, false);
+    return NULL;
+  }
+  dw->app = c->srv->app;
+  dw->w = ws_wait_begin(w);
+  memcpy(dw->peer_id, m->peer_id, sizeof dw->peer_id);
+  return dw;
+}
+
+static void doc_wait_end(struct doc_wait *dw) {
+  ws_wait_end(dw->w);
+  free(dw);
+}
+
+/* A push's answer. Updates another instance stored first reach every
+ * member here, whoever pushed; the pusher, if still connected, hears why
+ * its push was refused (stale_version: it pulls, rebases, pushes again). */
+static void pushed(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct doc_wait *dw = ctx;
+  conn *c = ws_wait_conn(dw->w);
+  if (res->caught_up && json_array_size(res->caught_up) > 0)
+    ws_doc_broadcast(&dw->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  if (res->status == DOC_OK && res->applied && d->version > res->from) {
+    /* A whole-text member hears its own code_update back only if it left. */
+    const struct hub_member *except = c ? ws_app_state(c) : NULL;
+    ws_doc_broadcast(&dw->app->docs, d, res->from, res->applied, except);
+  } else if (c && res->status != DOC_OK && res->status != DOC_UNCHANGED) {
+    refuse(c, d, res->status, &res->err);
+  }
+  doc_wait_end(dw);
+}
+
 /* {"type":"doc.push","version":N,"updates":[{"clientID","changes"}...]} */
-static void push(conn *c, struct doc *d, json_t *msg) {
+static void push(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d, json_t *msg) {
   struct app *app = c->srv->app;
   json_t *version = json_object_get(msg, "version"), *updates = json_object_get(msg, "updates");
   if (!json_is_integer(version) || !json_is_array(updates)) {
@@ -144,65 +178,33 @@ static void push(conn *c, struct doc *d, json_t *msg) {
   }
   size_t count = json_array_size(updates);
   struct doc_update *list = calloc(count ? count : 1, sizeof *list);
-  json_t *out = json_array();
-  if (!list || !out) {
-    free(list);
-    json_decref(out);
+  if (!list) {
     send_doc_error(c, "internal", "Out of memory.", -1, false);
     return;
   }
+  /* Only what collab reads is taken, never other fields. */
   for (size_t i = 0; i < count; i++) {
     json_t *u = json_array_get(updates, i);
     list[i].client_id = json_string_value(json_object_get(u, "clientID"));
     list[i].changes = json_object_get(u, "changes");
-    /* Only what collab reads is passed on, never other fields. */
-    json_array_append_new(out, json_pack("{s:O?, s:O?}", "clientID", json_object_get(u, "clientID"),
-                                         "changes", json_object_get(u, "changes")));
   }
-  int64_t from = d->version;
-  struct doc_error err;
-  int status = doc_push(&app->docs, d, json_integer_value(version), list, count, &err);
+  struct doc_wait *dw = doc_wait_begin(c, m, w);
+  if (dw)
+    doc_push_async(&app->docs, d, json_integer_value(version), list, count, pushed, dw);
   free(list);
-  if (status == DOC_OK && d->version > from)
-    ws_doc_broadcast(&app->docs, d, from, out, NULL);
-  else if (status != DOC_OK)
-    refuse(c, d, status, &err);
-  json_decref(out);
 }
 
-struct pull_answer {
-  json_t *updates;
-  bool failed;
-};
-
-static void pulled(void *ctx, int status, const struct doc_update_row *u) {
-  struct pull_answer *a = ctx;
-  if (!u)
-    return;
-  json_error_t jerr;
-  json_t *changes = json_loadb(u->changes, u->changes_len, 0, &jerr);
-  json_t *o =
-      changes ? json_pack("{s:s, s:o}", "clientID", u->client_id, "changes", changes) : NULL;
-  if (!o || json_array_append_new(a->updates, o) < 0)
-    a->failed = true;
-}
-
-/* {"type":"doc.pull","version":N} -> doc.updates from N (at most
- * DOC_PULL_MAX; the client pulls again while `version` grows). */
-static void pull(conn *c, struct doc *d, json_t *msg) {
-  struct app *app = c->srv->app;
-  json_t *version = json_object_get(msg, "version");
-  if (!json_is_integer(version)) {
-    send_doc_error(c, "bad_message", "doc.pull needs the version the client has.", -1, true);
-    return;
-  }
-  int64_t from = json_integer_value(version);
-  struct pull_answer a = {.updates = json_array()};
-  int status = a.updates ? doc_pull(&app->docs, d, from, pulled, &a) : DOC_NO_MEMORY;
-  if (status == DOC_OK && !a.failed) {
-    size_t n = json_array_size(a.updates);
+static void pulled(void *ctx, int status, json_t *updates, int64_t version) {
+  struct doc_wait *dw = ctx;
+  conn *c = ws_wait_conn(dw->w);
+  struct hub_member *m = c ? ws_app_state(c) : NULL;
+  struct doc *d = m ? doc_of(dw->app, m) : NULL;
+  int64_t from = version - (int64_t)json_array_size(updates);
+  if (!d) {
+    /* gone, or no longer in the room: nobody to answer */
+  } else if (status == DOC_OK) {
     send_json(c, json_pack("{s:s, s:I, s:I, s:O}", "type", "doc.updates", "from", (json_int_t)from,
-                           "version", (json_int_t)(from + (int64_t)n), "updates", a.updates));
+                           "version", (json_int_t)version, "updates", updates));
   } else if (status == DOC_BAD_VERSION) {
     send_doc_error(c, "bad_version", "A pull is from a version between 0 and the current one.",
                    d->version, true);
@@ -210,9 +212,23 @@ static void pull(conn *c, struct doc *d, json_t *msg) {
     send_doc_error(c, "version_gone", "That history is gone: reconnect for the whole document.",
                    d->version, false);
   } else {
-    refuse(c, d, status == DOC_OK ? DOC_NO_MEMORY : status, NULL);
+    refuse(c, d, status, NULL);
   }
-  json_decref(a.updates);
+  doc_wait_end(dw);
+}
+
+/* {"type":"doc.pull","version":N} -> doc.updates from N (at most
+ * DOC_PULL_MAX; the client pulls again while `version` grows). */
+static void pull(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d, json_t *msg) {
+  struct app *app = c->srv->app;
+  json_t *version = json_object_get(msg, "version");
+  if (!json_is_integer(version)) {
+    send_doc_error(c, "bad_message", "doc.pull needs the version the client has.", -1, true);
+    return;
+  }
+  struct doc_wait *dw = doc_wait_begin(c, m, w);
+  if (dw)
+    doc_pull_async(&app->docs, d, json_integer_value(version), pulled, dw);
 }
 
 /* Cursor positions are whole numbers within what any document may hold. */
@@ -246,9 +262,25 @@ static void cursor(conn *c, struct hub_member *m, struct doc *d, json_t *msg) {
   buf_unref(f);
 }
 
+static void language_set(void *ctx, int status, struct doc *d) {
+  struct doc_wait *dw = ctx;
+  conn *c = ws_wait_conn(dw->w);
+  struct hub_room *room = hub_find_room(d->room_id, strlen(d->room_id));
+  if (status == DOC_OK && room) {
+    buf *f = frame_of(json_pack("{s:s, s:s, s:s}", "type", "doc.language", "language", d->language,
+                                "peer_id", dw->peer_id));
+    if (f)
+      hub_broadcast(room, f, NULL);
+    buf_unref(f);
+  } else if (status != DOC_OK && c) {
+    refuse(c, d, status, NULL);
+  }
+  doc_wait_end(dw);
+}
+
 /* {"type":"doc.language","language":"python"} -> stored, and everyone
  * (the sender too) hears it. */
-static void language(conn *c, struct hub_member *m, struct doc *d, json_t *msg) {
+static void language(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d, json_t *msg) {
   struct app *app = c->srv->app;
   json_t *lang = json_object_get(msg, "language");
   if (!json_is_string(lang) ||
@@ -257,44 +289,30 @@ static void language(conn *c, struct hub_member *m, struct doc *d, json_t *msg) 
                    -1, true);
     return;
   }
-  if (doc_set_language(&app->docs, d, json_string_value(lang), json_string_length(lang)) !=
-      DOC_OK) {
-    refuse(c, d, DOC_STORE_FAILED, NULL);
-    return;
-  }
-  buf *f = frame_of(json_pack("{s:s, s:s, s:s}", "type", "doc.language", "language", d->language,
-                              "peer_id", m->peer_id));
-  if (f)
-    hub_broadcast(m->room, f, NULL);
-  buf_unref(f);
+  struct doc_wait *dw = doc_wait_begin(c, m, w);
+  if (dw)
+    doc_set_language_async(&app->docs, d, json_string_value(lang), json_string_length(lang),
+                           language_set, dw);
 }
 
 /* {"type":"code_update","code":"..."}: the whole text, turned into the
  * smallest change and applied like a push by this member. */
-static void code_update(conn *c, struct hub_member *m, struct doc *d, json_t *msg) {
+static void code_update(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d,
+                        json_t *msg) {
   struct app *app = c->srv->app;
   json_t *code = json_object_get(msg, "code");
   if (!json_is_string(code)) {
     send_doc_error(c, "bad_message", "code_update needs the code as a string.", -1, true);
     return;
   }
-  int64_t from = d->version;
-  json_t *changes;
-  int status = doc_replace(&app->docs, d, json_string_value(code), json_string_length(code),
-                           m->peer_id, &changes);
-  if (status == DOC_UNCHANGED)
-    return;
-  if (status != DOC_OK) {
-    refuse(c, d, status, NULL);
-    return;
-  }
-  json_t *updates = json_pack("[{s:s, s:o}]", "clientID", m->peer_id, "changes", changes);
-  if (updates)
-    ws_doc_broadcast(&app->docs, d, from, updates, m);
-  json_decref(updates);
+  struct doc_wait *dw = doc_wait_begin(c, m, w);
+  if (dw)
+    doc_replace_async(&app->docs, d, json_string_value(code), json_string_length(code), m->peer_id,
+                      pushed, dw);
 }
 
-bool ws_doc_message(conn *c, struct hub_member *m, const char *type, json_t *msg) {
+bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char *type,
+                    json_t *msg) {
   bool collab = strncmp(type, "doc.", 4) == 0;
   if (!collab && strcmp(type, "code_update") != 0)
     return false;
@@ -306,15 +324,15 @@ bool ws_doc_message(conn *c, struct hub_member *m, const char *type, json_t *msg
   if (collab)
     m->doc_flags |= WS_DOC_COLLAB;
   if (strcmp(type, "doc.push") == 0)
-    push(c, d, msg);
+    push(c, m, w, d, msg);
   else if (strcmp(type, "doc.pull") == 0)
-    pull(c, d, msg);
+    pull(c, m, w, d, msg);
   else if (strcmp(type, "doc.cursor") == 0)
     cursor(c, m, d, msg);
   else if (strcmp(type, "doc.language") == 0)
-    language(c, m, d, msg);
+    language(c, m, w, d, msg);
   else if (!collab)
-    code_update(c, m, d, msg);
+    code_update(c, m, w, d, msg);
   else
     return false;
   return true;

@@ -16,10 +16,10 @@
 #define WS_DOC_COLLAB 2 /* spoke doc.*: a collab client, sent no code_update */
 
 struct app;
+struct ws_wait;
 
-/* Opens the room's document for a new member. 0, or -1 (logged). */
-int ws_doc_join(struct app *app, struct hub_member *m, const char *language);
-/* Lets the document go when the member leaves. */
+/* A member holds a use of its room's document (doc_open_async) from its
+ * join, with WS_DOC_OPEN set; ws_doc_leave lets it go. */
 void ws_doc_leave(struct app *app, struct hub_member *m);
 
 /* {"version","text","language"} of the member's document, or NULL. */
@@ -27,8 +27,10 @@ json_t *ws_doc_state(struct app *app, const struct hub_member *m);
 /* The whole-text greeting: {"type":"init","code","language"}. */
 void ws_doc_send_init(struct app *app, struct hub_member *m);
 
-/* Handles a doc.* or code_update message; false for any other type. */
-bool ws_doc_message(conn *c, struct hub_member *m, const char *type, json_t *msg);
+/* Handles a doc.* or code_update message; false for any other type. One
+ * that waits on the store holds the member's later frames through `w`. */
+bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char *type,
+                    json_t *msg);
 
 /* Tells every member of the document's room about updates from version
  * `from` to the document's current one: doc.updates to all, and the

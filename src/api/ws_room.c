@@ -10,6 +10,7 @@
 #include "api/chat_ws.h"
 #include "api/privydrop.h"
 #include "api/ws_doc.h"
+#include "api/ws_wait.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -35,10 +36,14 @@ struct join_request {
 };
 
 _Static_assert(sizeof(struct join_request) <= WS_APP_STATE, "join request fits");
-_Static_assert(sizeof(struct hub_member) <= WS_APP_STATE, "member fits");
+_Static_assert(sizeof(struct ws_member) <= WS_APP_STATE, "member fits");
+
+static struct ws_member *ws_member(conn *c) {
+  return ws_app_state(c);
+}
 
 static struct hub_member *member(conn *c) {
-  return ws_app_state(c);
+  return &ws_member(c)->m;
 }
 
 /* A growable text for outgoing JSON. Room names and peer ids are of a safe
@@ -149,10 +154,7 @@ struct room_facts {
   int found;
 };
 
-static void got_room(void *ctx, int status, const struct room_row *room) {
-  struct room_facts *f = ctx;
-  if (!room)
-    return;
+static void read_facts(struct room_facts *f, const struct room_row *room) {
   f->found = 1;
   memcpy(f->code, room->code, sizeof f->code);
   time_iso8601(room->expires_at, f->expires_at, sizeof f->expires_at);
@@ -214,58 +216,160 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
   send_frame(c, text_frame(&t));
 }
 
-static void replay_one(void *ctx, int status, const struct item_row *it) {
-  conn *c = ctx;
-  if (!it)
+/* A member joining: its room looked up, a code room's document opened,
+ * the items it missed read, before it joins the hub and hears its welcome
+ * (the first frame), all in one turn. Frames it sends meanwhile are held. */
+struct joining {
+  struct app *app;
+  struct ws_wait *w;
+  struct join_request req;
+  struct room_facts facts;
+  struct doc *doc; /* a code room's, with a use, until the member takes it */
+  buf **replayed;  /* the missed items' frames, in seq order */
+  size_t replayed_count;
+  int replay_status;
+};
+
+static void join_free(struct joining *j) {
+  if (j->doc)
+    doc_close(&j->app->docs, j->doc);
+  for (size_t i = 0; i < j->replayed_count; i++)
+    buf_unref(j->replayed[i]);
+  free(j->replayed);
+  ws_wait_end(j->w); /* frames held meanwhile are handled now */
+  free(j);
+}
+
+/* The join cannot go on: the client hears why and the socket closes. */
+static void join_refuse(struct joining *j, const char *code, const char *message,
+                        const char *reason) {
+  conn *c = ws_wait_conn(j->w);
+  if (c) {
+    ws_room_send_error(c, code, message);
+    ws_close(c, 1011, reason);
+  }
+  join_free(j);
+}
+
+static void join_finish(struct joining *j) {
+  conn *c = ws_wait_conn(j->w);
+  if (!c) {
+    join_free(j);
     return;
+  }
+  struct hub_member *m = member(c);
+  const struct join_request *req = &j->req;
+  if (hub_join(m, c, req->room, req->len) < 0) {
+    join_refuse(j, "internal", "Out of memory.", "out of memory");
+    return;
+  }
+  if (req->stored)
+    m->room->stored = 1;
+  struct log_field f[] = {LOG_STRN("room", req->room, req->len), LOG_STR("peer", m->peer_id),
+                          LOG_STR("addr", conn_peer_text(c))};
+  log_fields(LOG_INFO, "ws.open", f, 3);
+  if (j->doc) { /* the member's use of the document from now on */
+    m->doc_flags |= WS_DOC_OPEN;
+    j->doc = NULL;
+  }
+  send_welcome(c, m, req->stored ? &j->facts : NULL);
+  if (j->facts.code_room)
+    ws_doc_send_init(j->app, m);
+  for (size_t i = 0; i < j->replayed_count; i++)
+    ws_send(c, j->replayed[i]);
+  if (j->replay_status < 0)
+    ws_room_send_error(c, "storage_unavailable",
+                       "The items missed could not be read; reload the room's items.");
+  ws_room_peer_event(m, "peer.joined");
+  join_free(j);
+}
+
+static void replay_one(void *ctx, int status, const struct item_row *it) {
+  struct joining *j = ctx;
+  if (!it) {
+    j->replay_status = status;
+    join_finish(j);
+    return;
+  }
+  if (!ws_wait_conn(j->w) || j->replayed_count >= REPLAY_MAX)
+    return;
+  if (!j->replayed && !(j->replayed = calloc(REPLAY_MAX, sizeof *j->replayed))) {
+    j->replay_status = STORE_FAILED;
+    return;
+  }
   json_t *frame = json_pack("{s:s, s:o}", "type", "item", "item", api_item_json(it));
   char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
   json_decref(frame);
-  if (text)
-    ws_send_text(c, text, strlen(text));
+  buf *f = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
   free(text);
+  if (f)
+    j->replayed[j->replayed_count++] = f;
 }
 
 /* A reconnecting client gets what it missed before anything new. */
-static void replay(conn *c, const char *room_id, int64_t after) {
-  struct app *app = c->srv->app;
-  store_items_list(app->store, room_id, after, REPLAY_MAX, replay_one, c);
+static void join_replay(struct joining *j) {
+  if (j->req.stored && j->req.after >= 0 && ws_wait_conn(j->w))
+    store_items_list(j->app->store, j->req.room, j->req.after, REPLAY_MAX, replay_one, j);
+  else
+    join_finish(j);
 }
+
+static void doc_opened(void *ctx, int status, struct doc *d) {
+  struct joining *j = ctx;
+  j->doc = d;
+  if (status == DOC_NO_MEMORY)
+    join_refuse(j, "internal", "Out of memory.", "out of memory");
+  else if (status != DOC_OK)
+    join_refuse(j, "storage_unavailable", "The document could not be read; try again.",
+                "document unavailable");
+  else
+    join_replay(j);
+}
+
+static void got_room(void *ctx, int status, const struct room_row *room) {
+  struct joining *j = ctx;
+  if (room)
+    read_facts(&j->facts, room);
+  if (!ws_wait_conn(j->w)) {
+    join_free(j);
+  } else if (status < 0 && status != STORE_NOT_FOUND) {
+    join_refuse(j, "storage_unavailable", "The room could not be read; try again.",
+                "storage unavailable");
+  } else if (j->facts.code_room) {
+    doc_open_async(&j->app->docs, j->req.room, j->facts.language[0] ? j->facts.language : NULL,
+                   doc_opened, j);
+  } else {
+    join_replay(j);
+  }
+}
+
+static void handle_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len);
 
 static void on_open(conn *c) {
   struct join_request req;
   memcpy(&req, ws_app_state(c), sizeof req);
-  struct hub_member *m = member(c);
-  memset(m, 0, sizeof *m);
-  m->device = req.device;
-  if (hub_join(m, c, req.room, req.len) < 0) {
+  struct ws_member *wm = ws_member(c);
+  memset(wm, 0, sizeof *wm);
+  wm->m.device = req.device;
+  wm->wait = ws_wait_new(c, handle_message);
+  struct joining *j = wm->wait ? calloc(1, sizeof *j) : NULL;
+  if (!j) {
     ws_close(c, 1011, "out of memory");
     return;
   }
+  j->app = c->srv->app;
+  j->w = ws_wait_begin(wm->wait);
+  j->req = req;
   if (req.stored)
-    m->room->stored = 1;
-
-  struct log_field f[] = {LOG_STRN("room", req.room, req.len), LOG_STR("peer", m->peer_id),
-                          LOG_STR("addr", conn_peer_text(c))};
-  log_fields(LOG_INFO, "ws.open", f, 3);
-  struct app *app = c->srv->app;
-  struct room_facts facts = {0};
-  if (req.stored)
-    store_room_get(app->store, req.room, req.len, got_room, &facts);
-  if (facts.code_room && ws_doc_join(app, m, facts.language[0] ? facts.language : NULL) < 0) {
-    ws_close(c, 1011, "document unavailable");
-    return;
-  }
-  send_welcome(c, m, req.stored ? &facts : NULL);
-  if (facts.code_room)
-    ws_doc_send_init(app, m);
-  if (req.stored && req.after >= 0)
-    replay(c, req.room, req.after);
-  ws_room_peer_event(m, "peer.joined");
+    store_room_get(j->app->store, req.room, req.len, got_room, j);
+  else
+    join_finish(j); /* an ad-hoc room keeps nothing to look up */
 }
 
 static void on_close(conn *c) {
   struct hub_member *m = member(c);
+  ws_wait_closed(ws_member(c)->wait); /* answers still due find no connection */
+  ws_member(c)->wait = NULL;
   if (!m->room)
     return;
   struct log_field f[] = {LOG_STRN("room", m->room->name, m->room->name_len),
@@ -416,12 +520,12 @@ static void handle_parsed(conn *c, struct hub_member *m, const char *type, const
   }
   if (strcmp(type, "peer.update") == 0)
     update_peer(c, m, msg);
-  else if (!ws_doc_message(c, m, type, msg)) /* the editor's messages */
+  else if (!ws_doc_message(c, m, ws_member(c)->wait, type, msg)) /* the editor's messages */
     refuse(c, "unknown_type", "Unknown message type.");
   json_decref(msg);
 }
 
-static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+static void handle_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
   struct hub_member *m = member(c);
   if (!m->room)
     return;
@@ -444,6 +548,16 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
     relay_signal(c, m, f[1].value, f[2].value, len);
   else
     handle_parsed(c, m, type, data, len);
+}
+
+/* While the member waits on the store (its join, a push), what it sends
+ * waits behind, in order. */
+static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+  struct ws_wait *w = ws_member(c)->wait;
+  if (w && ws_wait_busy(w))
+    ws_wait_hold(w, op, data, len);
+  else
+    handle_message(c, op, data, len);
 }
 
 static const struct ws_handler room_ws = {

@@ -10,6 +10,16 @@
 
 extern const http_handler ws_room_handler;
 
+struct ws_wait;
+
+/* The app state of a native or chat member's connection: the hub member
+ * first (the hub and api/ws_doc.c see only it), and its handle for store
+ * answers that may come after the connection went (api/ws_wait.h). */
+struct ws_member {
+  struct hub_member m;
+  struct ws_wait *wait;
+};
+
 /* Tells the room's native members of m ("peer.joined", "peer.left" while m
  * is still in the room, "peer.updated"); also used for Socket.IO members. */
 void ws_room_peer_event(struct hub_member *m, const char *type);

@@ -16,7 +16,19 @@ void docs_init(struct docs *docs, struct store *store, const struct doc_limits *
   docs->limits = *limits;
 }
 
+/* Waiting for a document being loaded. */
+struct doc_opener {
+  struct doc_opener *next;
+  doc_open_cb done;
+  void *ctx;
+};
+
 static void doc_free(struct doc *d) {
+  while (d->openers) { /* only at exit, with a load still in flight */
+    struct doc_opener *o = d->openers;
+    d->openers = o->next;
+    free(o);
+  }
   free(d->text);
   free(d);
 }
@@ -74,60 +86,127 @@ static int apply_json(const struct docs *docs, const json_t *changes, const char
   return DOC_OK;
 }
 
-/* Loading: the latest snapshot, then each update after it. */
+/* A push or a whole-text replacement, run when the document's previous
+ * append has been answered. Inputs are copies: the caller's are gone. */
+struct doc_request {
+  struct doc_request *next;
+  int64_t version;
+  size_t count;      /* pushed updates; 0 for a replacement */
+  char **client_ids; /* [count] */
+  json_t **changes;  /* [count] */
+  char *text;        /* a replacement's whole text (normalised), else NULL */
+  size_t text_len;
+  char client_id[DOC_CLIENT_ID_MAX + 1]; /* a replacement's */
+  doc_push_cb done;
+  void *ctx;
+};
+
+/* Loading: the latest snapshot, then each update after it, DOC_PULL_MAX
+ * a round until none are left (snapshots keep that short). */
 struct loading {
-  const struct docs *docs;
+  struct docs *docs;
   struct doc *doc;
   int status;
+  int64_t before; /* the version when the round began */
 };
+
+static void load_round(struct loading *l);
+
+/* The load is over: every opener hears, the document is live or gone. */
+static void load_finish(struct loading *l) {
+  struct docs *docs = l->docs;
+  struct doc *d = l->doc;
+  int status = l->status;
+  free(l);
+  d->loading = false;
+  if (status != DOC_OK) {
+    struct log_field f = LOG_STR("room", d->room_id);
+    log_fields(LOG_ERROR, "doc.load_failed", &f, 1);
+    hmap_del(&docs->by_room, d->room_id, strlen(d->room_id));
+  }
+  struct doc_opener *o = d->openers;
+  d->openers = NULL;
+  /* An opener may close at once (its client went away): hold the document
+   * while every opener hears. */
+  d->users++;
+  while (o) {
+    struct doc_opener *next = o->next;
+    if (status == DOC_OK) {
+      o->done(o->ctx, DOC_OK, d);
+    } else {
+      d->users--;
+      o->done(o->ctx, status, NULL);
+    }
+    free(o);
+    o = next;
+  }
+  if (status == DOC_OK)
+    doc_close(docs, d);
+  else
+    doc_free(d);
+}
 
 static void got_snapshot(void *ctx, int status, const struct doc_snapshot_row *snap) {
   struct loading *l = ctx;
-  if (status == STORE_NOT_FOUND)
-    return; /* a new document: empty at version 0 */
-  if (status < 0) {
+  if (status == STORE_OK) {
+    char *text = malloc(snap->text_len + 1);
+    if (text) {
+      memcpy(text, snap->text, snap->text_len);
+      text[snap->text_len] = '\0';
+      free(l->doc->text);
+      l->doc->text = text;
+      l->doc->len = snap->text_len;
+      l->doc->version = l->doc->snapshot_version = snap->version;
+    } else {
+      l->status = DOC_NO_MEMORY;
+    }
+  } else if (status != STORE_NOT_FOUND) { /* not found: a new document, empty at version 0 */
     l->status = DOC_STORE_FAILED;
-    return;
   }
-  char *text = malloc(snap->text_len + 1);
-  if (!text) {
-    l->status = DOC_NO_MEMORY;
-    return;
-  }
-  memcpy(text, snap->text, snap->text_len);
-  text[snap->text_len] = '\0';
-  free(l->doc->text);
-  l->doc->text = text;
-  l->doc->len = snap->text_len;
-  l->doc->version = l->doc->snapshot_version = snap->version;
+  if (l->status == DOC_OK)
+    load_round(l);
+  else
+    load_finish(l);
 }
 
-static void replay_update(void *ctx, int status, const struct doc_update_row *u) {
-  struct loading *l = ctx;
-  if (status < 0)
-    l->status = DOC_STORE_FAILED;
-  if (!u || l->status != DOC_OK)
-    return;
-  if (u->version != l->doc->version + 1) {
-    l->status = DOC_STORE_FAILED; /* a gap: the history is not whole */
-    return;
-  }
+/* Applies one stored update to the document; DOC_OK or why not. */
+static int apply_stored(const struct docs *docs, struct doc *d, const struct doc_update_row *u) {
+  if (u->version != d->version + 1)
+    return DOC_STORE_FAILED; /* a gap: the history is not whole */
   json_error_t jerr;
   json_t *changes = json_loadb(u->changes, u->changes_len, 0, &jerr);
   struct doc_error err = {0};
   char *text = NULL;
   size_t len = 0;
-  int rc = changes ? apply_json(l->docs, changes, l->doc->text, l->doc->len, &text, &len, &err)
-                   : DOC_BAD_UPDATE;
+  int rc = changes ? apply_json(docs, changes, d->text, d->len, &text, &len, &err) : DOC_BAD_UPDATE;
   json_decref(changes);
-  if (rc != DOC_OK) {
-    l->status = rc == DOC_NO_MEMORY ? rc : DOC_STORE_FAILED;
+  if (rc != DOC_OK)
+    return rc == DOC_NO_MEMORY ? rc : DOC_STORE_FAILED;
+  free(d->text);
+  d->text = text;
+  d->len = len;
+  d->version = u->version;
+  return DOC_OK;
+}
+
+static void replay_update(void *ctx, int status, const struct doc_update_row *u) {
+  struct loading *l = ctx;
+  if (status < 0 && l->status == DOC_OK)
+    l->status = DOC_STORE_FAILED;
+  if (u && l->status == DOC_OK)
+    l->status = apply_stored(l->docs, l->doc, u);
+  if (u)
     return;
-  }
-  free(l->doc->text);
-  l->doc->text = text;
-  l->doc->len = len;
-  l->doc->version = u->version;
+  if (l->status == DOC_OK && l->doc->version != l->before)
+    load_round(l); /* a full round: there may be more */
+  else
+    load_finish(l);
+}
+
+static void load_round(struct loading *l) {
+  l->before = l->doc->version;
+  store_doc_updates_list(l->docs->store, l->doc->room_id, l->doc->version, DOC_PULL_MAX,
+                         replay_update, l);
 }
 
 static void set_language(struct doc *d, const char *language) {
@@ -136,46 +215,45 @@ static void set_language(struct doc *d, const char *language) {
                                                                       : DOC_DEFAULT_LANGUAGE);
 }
 
-/* Reads the document from the store; replays at most DOC_PULL_MAX updates
- * a round until none are left (snapshots keep that short). */
-static int load(struct docs *docs, struct doc *d) {
-  struct loading l = {docs, d, DOC_OK};
-  store_doc_snapshot_latest(docs->store, d->room_id, got_snapshot, &l);
-  for (int64_t before = -1; l.status == DOC_OK && before != d->version;) {
-    before = d->version;
-    store_doc_updates_list(docs->store, d->room_id, d->version, DOC_PULL_MAX, replay_update, &l);
-  }
-  if (l.status != DOC_OK) {
-    struct log_field f = LOG_STR("room", d->room_id);
-    log_fields(LOG_ERROR, "doc.load_failed", &f, 1);
-  }
-  return l.status;
+static int add_opener(struct doc *d, doc_open_cb done, void *ctx) {
+  struct doc_opener *o = malloc(sizeof *o);
+  if (!o)
+    return -1;
+  *o = (struct doc_opener){d->openers, done, ctx};
+  d->openers = o;
+  d->users++;
+  return 0;
 }
 
-int doc_open(struct docs *docs, const char *room_id, const char *language, struct doc **out) {
+void doc_open_async(struct docs *docs, const char *room_id, const char *language, doc_open_cb done,
+                    void *ctx) {
   struct doc *d = docs_find(docs, room_id, strlen(room_id));
+  if (d && d->loading) {
+    if (add_opener(d, done, ctx) < 0)
+      done(ctx, DOC_NO_MEMORY, NULL);
+    return;
+  }
   if (d) {
     d->users++;
-    *out = d;
-    return DOC_OK;
+    done(ctx, DOC_OK, d);
+    return;
   }
+  struct loading *l = calloc(1, sizeof *l);
   d = calloc(1, sizeof *d);
-  if (!d || !(d->text = calloc(1, 1))) {
-    free(d);
-    return DOC_NO_MEMORY;
+  if (d)
+    snprintf(d->room_id, sizeof d->room_id, "%s", room_id);
+  if (!l || !d || !(d->text = calloc(1, 1)) || add_opener(d, done, ctx) < 0 ||
+      hmap_put(&docs->by_room, d->room_id, strlen(d->room_id), d) < 0) {
+    free(l);
+    if (d)
+      doc_free(d);
+    done(ctx, DOC_NO_MEMORY, NULL);
+    return;
   }
-  snprintf(d->room_id, sizeof d->room_id, "%s", room_id);
   set_language(d, language);
-  int rc = load(docs, d);
-  if (rc == DOC_OK && hmap_put(&docs->by_room, d->room_id, strlen(d->room_id), d) < 0)
-    rc = DOC_NO_MEMORY;
-  if (rc != DOC_OK) {
-    doc_free(d);
-    return rc;
-  }
-  d->users = 1;
-  *out = d;
-  return DOC_OK;
+  d->loading = true;
+  *l = (struct loading){.docs = docs, .doc = d, .status = DOC_OK};
+  store_doc_snapshot_latest(docs->store, d->room_id, got_snapshot, l);
 }
 
 void doc_close(struct docs *docs, struct doc *d) {
@@ -185,40 +263,36 @@ void doc_close(struct docs *docs, struct doc *d) {
   doc_free(d);
 }
 
-static void note_status(void *ctx, int status) {
-  *(int *)ctx = status;
+/* Saving a snapshot; the document is held until the store answers. */
+struct saving {
+  struct docs *docs;
+  struct doc *doc;
+  int64_t version;
+};
+
+static void snapshot_saved(void *ctx, int status) {
+  struct saving *s = ctx;
+  s->doc->saving = false;
+  if (status == STORE_OK && s->version > s->doc->snapshot_version)
+    s->doc->snapshot_version = s->version;
+  doc_close(s->docs, s->doc);
+  free(s);
 }
 
 /* Every snapshot_every updates the whole text is stored, so loading
  * replays little; a failure costs only a longer replay next time. */
 static void maybe_snapshot(struct docs *docs, struct doc *d) {
-  if ((uint64_t)(d->version - d->snapshot_version) < docs->limits.snapshot_every)
+  if (d->saving || (uint64_t)(d->version - d->snapshot_version) < docs->limits.snapshot_every)
     return;
+  struct saving *s = malloc(sizeof *s);
+  if (!s)
+    return;
+  *s = (struct saving){docs, d, d->version};
+  d->saving = true;
+  d->users++;
   struct doc_snapshot_row snap = {.version = d->version, .text = d->text, .text_len = d->len};
-  int status = STORE_FAILED;
   store_doc_snapshot_save(docs->store, d->room_id, &snap, time_now_ms(),
-                          d->version - DOC_HISTORY_KEPT, note_status, &status);
-  if (status == STORE_OK)
-    d->snapshot_version = d->version;
-}
-
-/* Stores the updates as versions doc->version + 1... and makes `text` the
- * document's (taking it). */
-static int commit(struct docs *docs, struct doc *d, struct doc_update_row *rows, size_t count,
-                  char *text, size_t len) {
-  int status = STORE_FAILED;
-  store_doc_updates_append(docs->store, d->room_id, rows, count, note_status, &status);
-  if (status != STORE_OK) {
-    free(text);
-    /* A taken version means another writer got there first. */
-    return status == STORE_CONFLICT ? DOC_STALE : DOC_STORE_FAILED;
-  }
-  free(d->text);
-  d->text = text;
-  d->len = len;
-  d->version += (int64_t)count;
-  maybe_snapshot(docs, d);
-  return DOC_OK;
+                          d->version - DOC_HISTORY_KEPT, snapshot_saved, s);
 }
 
 static bool client_id_valid(const char *id) {
@@ -228,35 +302,34 @@ static bool client_id_valid(const char *id) {
 
 /* Applies the updates one after another to a copy of the text; the rows
  * get their JSON (owned by the caller, freed with free_rows). */
-static int apply_all(struct docs *docs, struct doc *d, const struct doc_update *updates,
-                     size_t count, struct doc_update_row *rows, char **out, size_t *out_len,
+static int apply_all(struct docs *docs, struct doc *d, const struct doc_request *q,
+                     struct doc_update_row *rows, char **out, size_t *out_len,
                      struct doc_error *err) {
   char *text = NULL;
   size_t len = d->len;
   int64_t now = time_now_ms();
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < q->count; i++) {
     err->index = i;
-    if (!client_id_valid(updates[i].client_id) || !updates[i].changes) {
+    if (!client_id_valid(q->client_ids[i]) || !q->changes[i]) {
       err->message = "An update is {clientID: 1 to 64 bytes of text, changes: a ChangeSet}.";
       free(text);
       return DOC_BAD_UPDATE;
     }
     char *next;
     size_t next_len;
-    int rc =
-        apply_json(docs, updates[i].changes, text ? text : d->text, len, &next, &next_len, err);
+    int rc = apply_json(docs, q->changes[i], text ? text : d->text, len, &next, &next_len, err);
     free(text);
     if (rc != DOC_OK)
       return rc;
     text = next;
     len = next_len;
-    char *json = json_dumps(updates[i].changes, JSON_COMPACT);
+    char *json = json_dumps(q->changes[i], JSON_COMPACT);
     if (!json) {
       free(text);
       return DOC_NO_MEMORY;
     }
     rows[i] = (struct doc_update_row){.version = d->version + 1 + (int64_t)i,
-                                      .client_id = updates[i].client_id,
+                                      .client_id = q->client_ids[i],
                                       .changes = json,
                                       .changes_len = strlen(json),
                                       .created_at = now};
@@ -272,27 +345,242 @@ static void free_rows(struct doc_update_row *rows, size_t count) {
   free(rows);
 }
 
-int doc_push(struct docs *docs, struct doc *d, int64_t version, const struct doc_update *updates,
-             size_t count, struct doc_error *err) {
-  memset(err, 0, sizeof *err);
-  if (version != d->version)
-    return DOC_STALE;
-  if (count == 0)
-    return DOC_OK;
-  if (count > DOC_PUSH_MAX) {
-    err->message = "At most 1000 updates in one push.";
-    return DOC_BAD_UPDATE;
+static void request_free(struct doc_request *q) {
+  for (size_t i = 0; q->client_ids && i < q->count; i++)
+    free(q->client_ids[i]);
+  for (size_t i = 0; q->changes && i < q->count; i++)
+    json_decref(q->changes[i]);
+  free(q->client_ids);
+  free(q->changes);
+  free(q->text);
+  free(q);
+}
+
+/* [{clientID, changes}...] of a request, for the caller to broadcast. */
+static json_t *request_updates(const struct doc_request *q) {
+  json_t *out = json_array();
+  for (size_t i = 0; out && i < q->count; i++)
+    if (json_array_append_new(out, json_pack("{s:s, s:O}", "clientID", q->client_ids[i], "changes",
+                                             q->changes[i])) < 0) {
+      json_decref(out);
+      return NULL;
+    }
+  return out;
+}
+
+/* An append in flight: the request, its new text and rows. */
+struct appending {
+  struct docs *docs;
+  struct doc *doc;
+  struct doc_request *q;
+  char *text;
+  size_t len;
+  struct doc_push_result res;
+};
+
+static void run_next(struct docs *docs, struct doc *d);
+
+/* The request has its answer: the caller hears, the next request runs. */
+static void answer(struct docs *docs, struct doc *d, struct doc_request *q,
+                   struct doc_push_result *res) {
+  q->done(q->ctx, d, res);
+  json_decref(res->applied);
+  json_decref(res->caught_up);
+  request_free(q);
+  d->appending = false;
+  run_next(docs, d);
+  doc_close(docs, d); /* the request's hold */
+}
+
+static void caught_up_row(void *ctx, int status, const struct doc_update_row *u);
+
+/* STORE_CONFLICT: another instance stored those versions. Read and apply
+ * them (as loading does), for the caller to pass on; its push is stale. */
+static void catch_up(struct appending *a) {
+  a->res.caught_up_from = a->doc->version;
+  a->res.caught_up = json_array();
+  if (!a->res.caught_up) {
+    a->res.status = DOC_NO_MEMORY;
+    struct doc_request *q = a->q;
+    struct docs *docs = a->docs;
+    struct doc *d = a->doc;
+    struct doc_push_result res = a->res;
+    free(a);
+    answer(docs, d, q, &res);
+    return;
   }
-  struct doc_update_row *rows = calloc(count, sizeof *rows);
-  if (!rows)
+  store_doc_updates_list(a->docs->store, a->doc->room_id, a->doc->version, DOC_PULL_MAX,
+                         caught_up_row, a);
+}
+
+static void caught_up_row(void *ctx, int status, const struct doc_update_row *u) {
+  struct appending *a = ctx;
+  if (status < 0 && a->res.status == DOC_STALE)
+    a->res.status = DOC_STORE_FAILED;
+  if (u) {
+    if (a->res.status != DOC_STALE || apply_stored(a->docs, a->doc, u) != DOC_OK) {
+      a->res.status = DOC_STORE_FAILED;
+      return;
+    }
+    json_error_t jerr;
+    json_t *changes = json_loadb(u->changes, u->changes_len, 0, &jerr);
+    json_t *o = changes ? json_pack("{s:s, s:o}", "clientID", u->client_id ? u->client_id : "",
+                                    "changes", changes)
+                        : NULL;
+    if (json_array_append_new(a->res.caught_up, o) < 0)
+      a->res.status = DOC_STORE_FAILED;
+    return;
+  }
+  struct docs *docs = a->docs;
+  struct doc *d = a->doc;
+  struct doc_request *q = a->q;
+  struct doc_push_result res = a->res;
+  free(a);
+  answer(docs, d, q, &res);
+}
+
+static void appended(void *ctx, int status) {
+  struct appending *a = ctx;
+  struct doc *d = a->doc;
+  if (status == STORE_OK) {
+    free(d->text);
+    d->text = a->text;
+    d->len = a->len;
+    a->res.from = d->version;
+    d->version += (int64_t)a->q->count;
+    a->res.status = DOC_OK;
+    a->res.applied = request_updates(a->q);
+    maybe_snapshot(a->docs, d);
+  } else {
+    free(a->text);
+    a->res.status = status == STORE_CONFLICT ? DOC_STALE : DOC_STORE_FAILED;
+  }
+  a->text = NULL;
+  if (status == STORE_CONFLICT) {
+    catch_up(a);
+    return;
+  }
+  struct docs *docs = a->docs;
+  struct doc_request *q = a->q;
+  struct doc_push_result res = a->res;
+  free(a);
+  answer(docs, d, q, &res);
+}
+
+/* A replacement becomes a push of the minimal change at the version the
+ * document has now. */
+static int replacement_to_push(struct doc *d, struct doc_request *q) {
+  if (q->text_len == d->len && memcmp(q->text, d->text, d->len) == 0)
+    return DOC_UNCHANGED;
+  json_t *changes = textdiff(d->text, d->len, q->text, q->text_len, TEXTDIFF_MAX_EDITS);
+  q->client_ids = calloc(1, sizeof *q->client_ids);
+  q->changes = calloc(1, sizeof *q->changes);
+  if (!changes || !q->client_ids || !q->changes || !(q->client_ids[0] = strdup(q->client_id))) {
+    json_decref(changes);
     return DOC_NO_MEMORY;
-  char *text = NULL;
-  size_t len = 0;
-  int rc = apply_all(docs, d, updates, count, rows, &text, &len, err);
-  if (rc == DOC_OK)
-    rc = commit(docs, d, rows, count, text, len);
-  free_rows(rows, count);
-  return rc;
+  }
+  q->changes[0] = changes;
+  q->count = 1;
+  q->version = d->version;
+  return DOC_OK;
+}
+
+/* Runs one request: refused at once, or applied to a copy of the text and
+ * appended (the answer comes with the store's). */
+static void run(struct docs *docs, struct doc *d, struct doc_request *q) {
+  struct doc_push_result res = {.status = DOC_OK};
+  d->appending = true;
+  if (q->text)
+    res.status = replacement_to_push(d, q);
+  else if (q->version != d->version)
+    res.status = DOC_STALE;
+  else if (q->count > DOC_PUSH_MAX) {
+    res.err.message = "At most 1000 updates in one push.";
+    res.status = DOC_BAD_UPDATE;
+  }
+  struct doc_update_row *rows = NULL;
+  struct appending *a = NULL;
+  if (res.status == DOC_OK && q->count > 0) {
+    rows = calloc(q->count, sizeof *rows);
+    a = calloc(1, sizeof *a);
+    if (!rows || !a)
+      res.status = DOC_NO_MEMORY;
+    else
+      res.status = apply_all(docs, d, q, rows, &a->text, &a->len, &res.err);
+  }
+  if (res.status != DOC_OK || q->count == 0) {
+    if (rows)
+      free_rows(rows, q->count);
+    free(a);
+    answer(docs, d, q, &res);
+    return;
+  }
+  *a = (struct appending){
+      .docs = docs, .doc = d, .q = q, .text = a->text, .len = a->len, .res = res};
+  store_doc_updates_append(docs->store, d->room_id, rows, q->count, appended, a);
+  free_rows(rows, q->count);
+}
+
+static void run_next(struct docs *docs, struct doc *d) {
+  struct doc_request *q = d->queue;
+  if (!q || d->appending)
+    return;
+  d->queue = q->next;
+  if (!d->queue)
+    d->queue_tail = NULL;
+  run(docs, d, q);
+}
+
+/* Queues a request behind the append in flight (if any) and runs what
+ * can run. The document is held until the request is answered. */
+static void submit(struct docs *docs, struct doc *d, struct doc_request *q) {
+  d->users++;
+  if (d->queue_tail)
+    d->queue_tail->next = q;
+  else
+    d->queue = q;
+  d->queue_tail = q;
+  run_next(docs, d);
+}
+
+static void refuse_request(struct doc *d, int status, doc_push_cb done, void *ctx) {
+  struct doc_push_result res = {.status = status};
+  done(ctx, d, &res);
+}
+
+void doc_push_async(struct docs *docs, struct doc *d, int64_t version,
+                    const struct doc_update *updates, size_t count, doc_push_cb done, void *ctx) {
+  if (count > DOC_PUSH_MAX) {
+    struct doc_push_result res = {.status = DOC_BAD_UPDATE};
+    res.err.message = "At most 1000 updates in one push.";
+    done(ctx, d, &res);
+    return;
+  }
+  struct doc_request *q = calloc(1, sizeof *q);
+  if (q) {
+    q->client_ids = calloc(count ? count : 1, sizeof *q->client_ids);
+    q->changes = calloc(count ? count : 1, sizeof *q->changes);
+  }
+  if (!q || !q->client_ids || !q->changes) {
+    if (q)
+      request_free(q);
+    refuse_request(d, DOC_NO_MEMORY, done, ctx);
+    return;
+  }
+  q->count = count;
+  q->version = version;
+  q->done = done;
+  q->ctx = ctx;
+  for (size_t i = 0; i < count; i++) {
+    /* A missing or oversized id is refused when the push runs. */
+    if (updates[i].client_id && !(q->client_ids[i] = strdup(updates[i].client_id))) {
+      request_free(q);
+      refuse_request(d, DOC_NO_MEMORY, done, ctx);
+      return;
+    }
+    q->changes[i] = json_incref((json_t *)updates[i].changes);
+  }
+  submit(docs, d, q);
 }
 
 /* "\r\n" and lone "\r" become "\n", as CodeMirror reads them. Returns a
@@ -316,49 +604,46 @@ static char *normalise_line_breaks(const char *text, size_t len, size_t *out_len
   return out;
 }
 
-int doc_replace(struct docs *docs, struct doc *d, const char *text, size_t len,
-                const char *client_id, json_t **changes) {
-  *changes = NULL;
-  size_t n;
-  char *normal = normalise_line_breaks(text, len, &n);
-  if (!normal)
-    return DOC_NO_MEMORY;
-  int rc = DOC_OK;
-  if (n > docs->limits.max_bytes)
-    rc = DOC_TOO_LARGE;
-  else if (n == d->len && memcmp(normal, d->text, n) == 0)
-    rc = DOC_UNCHANGED;
-  else if (!(*changes = textdiff(d->text, d->len, normal, n, TEXTDIFF_MAX_EDITS)))
-    rc = DOC_NO_MEMORY;
-  if (rc == DOC_OK) {
-    struct doc_update update = {client_id, *changes};
-    struct doc_error err;
-    rc = doc_push(docs, d, d->version, &update, 1, &err);
+void doc_replace_async(struct docs *docs, struct doc *d, const char *text, size_t len,
+                       const char *client_id, doc_push_cb done, void *ctx) {
+  struct doc_request *q = calloc(1, sizeof *q);
+  if (!q || !(q->text = normalise_line_breaks(text, len, &q->text_len))) {
+    free(q);
+    refuse_request(d, DOC_NO_MEMORY, done, ctx);
+    return;
   }
-  free(normal);
-  if (rc != DOC_OK) {
-    json_decref(*changes);
-    *changes = NULL;
+  if (q->text_len > docs->limits.max_bytes) {
+    request_free(q);
+    refuse_request(d, DOC_TOO_LARGE, done, ctx);
+    return;
   }
-  return rc;
+  snprintf(q->client_id, sizeof q->client_id, "%s", client_id);
+  q->done = done;
+  q->ctx = ctx;
+  submit(docs, d, q);
 }
 
+/* Pulling: rows after `from`, up to the version the document had when
+ * asked (never ahead of what this instance has applied). */
 struct pulling {
   int64_t expect; /* the version the next row must have */
+  int64_t upto;
   bool gone;
-  int status;
   store_doc_update_cb each;
+  void (*finish)(struct pulling *p, int status);
   void *ctx;
 };
 
 static void pulled(void *ctx, int status, const struct doc_update_row *u) {
   struct pulling *p = ctx;
   if (!u) {
-    p->status = status;
+    p->finish(p, p->gone ? DOC_GONE : status < 0 ? DOC_STORE_FAILED : DOC_OK);
     return;
   }
   /* The first row must follow `from` at once, or that history is gone. */
-  if (p->gone || u->version != p->expect) {
+  if (p->gone || u->version > p->upto)
+    return;
+  if (u->version != p->expect) {
     p->gone = true;
     return;
   }
@@ -366,18 +651,182 @@ static void pulled(void *ctx, int status, const struct doc_update_row *u) {
   p->each(p->ctx, status, u);
 }
 
+/* Starts a pull; finish is called once, perhaps before this returns. */
+static void pull_rows(struct docs *docs, struct doc *d, struct pulling *p, int64_t from) {
+  if (from < 0 || from > d->version) {
+    p->finish(p, DOC_BAD_VERSION);
+    return;
+  }
+  p->expect = from + 1;
+  p->upto = d->version;
+  if (from == d->version) {
+    p->finish(p, DOC_OK);
+    return;
+  }
+  store_doc_updates_list(docs->store, d->room_id, from, DOC_PULL_MAX, pulled, p);
+}
+
+struct pull_async {
+  struct pulling p;
+  json_t *updates;
+  int64_t version;
+  bool failed;
+  doc_pull_cb done;
+  void *ctx;
+};
+
+static void pull_async_row(void *ctx, int status, const struct doc_update_row *u) {
+  struct pull_async *pa = ctx;
+  json_error_t jerr;
+  json_t *changes = json_loadb(u->changes, u->changes_len, 0, &jerr);
+  json_t *o = changes ? json_pack("{s:s, s:o}", "clientID", u->client_id ? u->client_id : "",
+                                  "changes", changes)
+                      : NULL;
+  if (json_array_append_new(pa->updates, o) < 0)
+    pa->failed = true;
+  pa->version = u->version;
+}
+
+static void pull_async_finish(struct pulling *p, int status) {
+  struct pull_async *pa = (struct pull_async *)p;
+  if (status == DOC_OK && pa->failed)
+    status = DOC_NO_MEMORY;
+  pa->done(pa->ctx, status, pa->updates, pa->version);
+  json_decref(pa->updates);
+  free(pa);
+}
+
+void doc_pull_async(struct docs *docs, struct doc *d, int64_t from, doc_pull_cb done, void *ctx) {
+  struct pull_async *pa = calloc(1, sizeof *pa);
+  json_t *updates = pa ? json_array() : NULL;
+  if (!updates) {
+    free(pa);
+    done(ctx, DOC_NO_MEMORY, NULL, from);
+    return;
+  }
+  *pa = (struct pull_async){.p = {.each = pull_async_row, .finish = pull_async_finish},
+                            .updates = updates,
+                            .version = from,
+                            .done = done,
+                            .ctx = ctx};
+  pa->p.ctx = pa;
+  pull_rows(docs, d, &pa->p, from);
+}
+
+/* Setting the language: stored first, then the document's. */
+struct language_change {
+  struct docs *docs;
+  struct doc *doc;
+  char language[DOC_LANGUAGE_MAX + 1];
+  doc_done_cb done;
+  void *ctx;
+};
+
+static void language_stored(void *ctx, int status) {
+  struct language_change *lc = ctx;
+  if (status == STORE_OK)
+    memcpy(lc->doc->language, lc->language, sizeof lc->language);
+  lc->done(lc->ctx, status == STORE_OK ? DOC_OK : DOC_STORE_FAILED, lc->doc);
+  doc_close(lc->docs, lc->doc);
+  free(lc);
+}
+
+void doc_set_language_async(struct docs *docs, struct doc *d, const char *language, size_t len,
+                            doc_done_cb done, void *ctx) {
+  struct language_change *lc = calloc(1, sizeof *lc);
+  if (!lc) {
+    done(ctx, DOC_NO_MEMORY, d);
+    return;
+  }
+  *lc = (struct language_change){.docs = docs, .doc = d, .done = done, .ctx = ctx};
+  snprintf(lc->language, sizeof lc->language, "%.*s", (int)len, language);
+  d->users++;
+  store_room_set_language(docs->store, d->room_id, lc->language, language_stored, lc);
+}
+
+/* The synchronous forms: each notes the answer where the caller reads it. */
+struct sync_answer {
+  bool answered;
+  int status;
+  struct doc *doc;
+  struct doc_error err;
+  json_t *changes;
+};
+
+static void sync_opened(void *ctx, int status, struct doc *d) {
+  struct sync_answer *a = ctx;
+  *a = (struct sync_answer){.answered = true, .status = status, .doc = d};
+}
+
+int doc_open(struct docs *docs, const char *room_id, const char *language, struct doc **out) {
+  struct sync_answer a = {0};
+  doc_open_async(docs, room_id, language, sync_opened, &a);
+  if (!a.answered)
+    return DOC_PENDING;
+  *out = a.doc;
+  return a.status;
+}
+
+static void sync_pushed(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct sync_answer *a = ctx;
+  a->answered = true;
+  a->status = res->status;
+  a->err = res->err;
+  json_t *first = json_array_get(res->applied, 0);
+  a->changes = json_incref(json_object_get(first, "changes"));
+}
+
+int doc_push(struct docs *docs, struct doc *d, int64_t version, const struct doc_update *updates,
+             size_t count, struct doc_error *err) {
+  struct sync_answer a = {0};
+  doc_push_async(docs, d, version, updates, count, sync_pushed, &a);
+  json_decref(a.changes);
+  *err = a.err;
+  return a.answered ? a.status : DOC_PENDING;
+}
+
+int doc_replace(struct docs *docs, struct doc *d, const char *text, size_t len,
+                const char *client_id, json_t **changes) {
+  struct sync_answer a = {0};
+  doc_replace_async(docs, d, text, len, client_id, sync_pushed, &a);
+  *changes = a.status == DOC_OK ? a.changes : NULL;
+  if (a.status != DOC_OK)
+    json_decref(a.changes);
+  return a.answered ? a.status : DOC_PENDING;
+}
+
+struct sync_pull {
+  struct pulling p;
+  bool answered;
+  int status;
+  store_doc_update_cb each;
+  void *ctx;
+};
+
+static void sync_pull_finish(struct pulling *p, int status) {
+  struct sync_pull *sp = (struct sync_pull *)p;
+  sp->answered = true;
+  sp->status = status;
+  if (status == DOC_OK)
+    sp->each(sp->ctx, STORE_OK, NULL);
+}
+
 int doc_pull(struct docs *docs, struct doc *d, int64_t from, store_doc_update_cb each, void *ctx) {
-  if (from < 0 || from > d->version)
-    return DOC_BAD_VERSION;
-  struct pulling p = {.expect = from + 1, .each = each, .ctx = ctx};
-  if (from < d->version)
-    store_doc_updates_list(docs->store, d->room_id, from, DOC_PULL_MAX, pulled, &p);
-  if (p.gone)
-    return DOC_GONE;
-  if (p.status < 0)
-    return DOC_STORE_FAILED;
-  each(ctx, STORE_OK, NULL);
-  return DOC_OK;
+  struct sync_pull sp = {
+      .p = {.each = each, .finish = sync_pull_finish, .ctx = ctx}, .each = each, .ctx = ctx};
+  pull_rows(docs, d, &sp.p, from);
+  return sp.answered ? sp.status : DOC_PENDING;
+}
+
+static void sync_done(void *ctx, int status, struct doc *d) {
+  struct sync_answer *a = ctx;
+  *a = (struct sync_answer){.answered = true, .status = status, .doc = d};
+}
+
+int doc_set_language(struct docs *docs, struct doc *d, const char *language, size_t len) {
+  struct sync_answer a = {0};
+  doc_set_language_async(docs, d, language, len, sync_done, &a);
+  return a.answered ? a.status : DOC_PENDING;
 }
 
 bool doc_language_valid(const char *language, size_t len) {
@@ -390,15 +839,4 @@ bool doc_language_valid(const char *language, size_t len) {
       return false;
   }
   return true;
-}
-
-int doc_set_language(struct docs *docs, struct doc *d, const char *language, size_t len) {
-  char copy[DOC_LANGUAGE_MAX + 1];
-  snprintf(copy, sizeof copy, "%.*s", (int)len, language);
-  int status = STORE_FAILED;
-  store_room_set_language(docs->store, d->room_id, copy, note_status, &status);
-  if (status != STORE_OK)
-    return DOC_STORE_FAILED;
-  memcpy(d->language, copy, sizeof copy);
-  return DOC_OK;
 }

@@ -11,6 +11,16 @@
  * updates after it. Every `snapshot_every` updates the whole text is
  * stored, and history older than DOC_HISTORY_KEPT updates behind it goes.
  *
+ * The store may answer on a later turn of the loop, so the operations
+ * that touch it answer through a callback (the _async functions). A
+ * document is loaded once however many open it meanwhile; one append of
+ * a document is in flight at a time, and pushes that come meanwhile wait
+ * behind it, so no update is applied at a version the store has not
+ * taken. When the store refuses a version (STORE_CONFLICT: another
+ * tandem on the same database took it), the document reads what that
+ * instance stored, applies it, and the push is answered DOC_STALE with
+ * those updates for the caller to pass on to its members.
+ *
  * Line breaks are "\n" only: CodeMirror splits lines at "\r\n" and "\r"
  * too and would count them differently, so whole texts are normalised and
  * change sets that insert "\r" are refused. */
@@ -43,6 +53,7 @@ enum doc_status {
   DOC_STORE_FAILED = -5, /* storage failed: nothing changed */
   DOC_NO_MEMORY = -6,
   DOC_BAD_VERSION = -7, /* a pull from a version that is not 0..current */
+  DOC_PENDING = -8,     /* the store answers later (the synchronous wrappers) */
 };
 
 struct doc_limits {
@@ -57,7 +68,12 @@ struct doc {
   int64_t version;
   int64_t snapshot_version;
   char language[DOC_LANGUAGE_MAX + 1];
-  uint32_t users; /* doc_open calls not yet closed */
+  uint32_t users; /* doc_open calls not yet closed, and operations in flight */
+  bool loading;   /* being read from the store: openers wait in `openers` */
+  bool appending; /* an append is in flight: requests wait in `queue` */
+  bool saving;    /* a snapshot is being stored */
+  struct doc_opener *openers;
+  struct doc_request *queue, *queue_tail;
 };
 
 /* Every live document, by room id. */
@@ -81,39 +97,79 @@ struct doc_update {
   const json_t *changes; /* ChangeSet JSON */
 };
 
+/* What a push (or a whole-text replacement) came to. */
+struct doc_push_result {
+  int status;             /* DOC_OK, DOC_UNCHANGED, or a negative DOC_* */
+  struct doc_error err;   /* DOC_BAD_UPDATE */
+  int64_t from;           /* DOC_OK: the version before the updates */
+  json_t *applied;        /* DOC_OK: [{clientID, changes}...] as applied; NULL otherwise */
+  int64_t caught_up_from; /* the version before `caught_up` */
+  /* Updates another instance stored first (STORE_CONFLICT), now applied
+   * here: the caller tells its members. NULL when none. */
+  json_t *caught_up;
+};
+
+typedef void (*doc_open_cb)(void *ctx, int status, struct doc *doc);
+typedef void (*doc_push_cb)(void *ctx, struct doc *doc, const struct doc_push_result *res);
+typedef void (*doc_done_cb)(void *ctx, int status, struct doc *doc);
+/* A pull's answer: status, the updates [{clientID, changes}...] and the
+ * version they lead to (valid during the call). */
+typedef void (*doc_pull_cb)(void *ctx, int status, json_t *updates, int64_t version);
+
 void docs_init(struct docs *docs, struct store *store, const struct doc_limits *limits);
 /* Frees every document (all users gone). */
 void docs_free(struct docs *docs);
 
-/* The live document of a code room, loaded on first use. `language` is the
- * room's (NULL: the default). Returns DOC_OK with *out, or a negative
- * status. Every successful doc_open is matched by one doc_close. */
-int doc_open(struct docs *docs, const char *room_id, const char *language, struct doc **out);
+/* The live document of a code room, loaded on first use (opens while it
+ * loads wait for that load). `language` is the room's (NULL: the
+ * default). `done` gets DOC_OK with the document, counted as a use that
+ * one doc_close ends, or a negative status and NULL; perhaps before this
+ * returns. */
+void doc_open_async(struct docs *docs, const char *room_id, const char *language, doc_open_cb done,
+                    void *ctx);
 void doc_close(struct docs *docs, struct doc *doc);
 /* The document if it is live, else NULL. */
 struct doc *docs_find(struct docs *docs, const char *room_id, size_t len);
 
 /* Applies updates pushed at `version`: all or none, stored before they
- * count. DOC_OK, DOC_STALE, DOC_BAD_UPDATE (with *err), DOC_TOO_LARGE,
- * DOC_STORE_FAILED or DOC_NO_MEMORY. */
-int doc_push(struct docs *docs, struct doc *doc, int64_t version, const struct doc_update *updates,
-             size_t count, struct doc_error *err);
+ * count. `done` gets DOC_OK, DOC_STALE, DOC_BAD_UPDATE (with err),
+ * DOC_TOO_LARGE, DOC_STORE_FAILED (STORE_UNAVAILABLE included: nothing
+ * applied) or DOC_NO_MEMORY. The updates are copied before this returns;
+ * the document is held until `done` has run. */
+void doc_push_async(struct docs *docs, struct doc *doc, int64_t version,
+                    const struct doc_update *updates, size_t count, doc_push_cb done, void *ctx);
 
 /* Replaces the whole text (valid UTF-8; line breaks normalised to "\n") as
- * one update by `client_id`: the minimal change against the current text.
- * On DOC_OK *changes is that change set (a new reference); DOC_UNCHANGED
- * when the text is the same. */
-int doc_replace(struct docs *docs, struct doc *doc, const char *text, size_t len,
-                const char *client_id, json_t **changes);
+ * one update by `client_id`: the minimal change against the text the
+ * document has when its turn comes. DOC_OK (res->applied holds the
+ * change), DOC_UNCHANGED when the text is the same, or a push's errors. */
+void doc_replace_async(struct docs *docs, struct doc *doc, const char *text, size_t len,
+                       const char *client_id, doc_push_cb done, void *ctx);
 
-/* Updates after version `from` (at most DOC_PULL_MAX), oldest first, each
- * with the version it made; then once with row NULL. Returns DOC_OK,
- * DOC_GONE (history dropped), DOC_BAD_VERSION or DOC_STORE_FAILED. */
-int doc_pull(struct docs *docs, struct doc *doc, int64_t from, store_doc_update_cb each, void *ctx);
+/* Updates after version `from` up to the document's version now (at most
+ * DOC_PULL_MAX), oldest first. DOC_OK, DOC_GONE (history dropped),
+ * DOC_BAD_VERSION, DOC_STORE_FAILED or DOC_NO_MEMORY. */
+void doc_pull_async(struct docs *docs, struct doc *doc, int64_t from, doc_pull_cb done, void *ctx);
 
 /* True for 1..DOC_LANGUAGE_MAX characters of [A-Za-z0-9+#._-]. */
 bool doc_language_valid(const char *language, size_t len);
-/* Stores and sets the language (valid). DOC_OK or DOC_STORE_FAILED. */
+/* Stores and sets the language (valid): DOC_OK or DOC_STORE_FAILED, with
+ * the document held until `done` has run. */
+void doc_set_language_async(struct docs *docs, struct doc *doc, const char *language, size_t len,
+                            doc_done_cb done, void *ctx);
+
+/* The same, for a store that answers before the call returns (SQLite,
+ * and the unit tests): the answer is returned, or DOC_PENDING when the
+ * store has not answered yet (never with SQLite; servers use the _async
+ * calls). */
+int doc_open(struct docs *docs, const char *room_id, const char *language, struct doc **out);
+int doc_push(struct docs *docs, struct doc *doc, int64_t version, const struct doc_update *updates,
+             size_t count, struct doc_error *err);
+/* On DOC_OK *changes is the change set (a new reference). */
+int doc_replace(struct docs *docs, struct doc *doc, const char *text, size_t len,
+                const char *client_id, json_t **changes);
+/* Rows after `from` to `each`, then once with row NULL. */
+int doc_pull(struct docs *docs, struct doc *doc, int64_t from, store_doc_update_cb each, void *ctx);
 int doc_set_language(struct docs *docs, struct doc *doc, const char *language, size_t len);
 
 #endif
