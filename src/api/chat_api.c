@@ -515,21 +515,38 @@ static void delete_msg(struct http_req *r) {
   api_with_room(r, delete_message);
 }
 
+/* A removal waiting for the member's ban to be stored. */
+struct removing {
+  struct api_pending pending; /* first: api_pending_abort finds it */
+};
+
+static void member_removed(void *ctx, int rc) {
+  struct removing *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  free(st);
+  if (!r)
+    return;
+  if (rc == 0)
+    http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  else if (rc == STORE_NOT_FOUND)
+    http_respond_error(r, 404, "alias_not_found", "Nobody with this alias is in the room.");
+  else
+    api_respond_store_error(r, rc);
+}
+
 static void remove_member(struct http_req *r, const struct room_row *room) {
   struct api_account me;
   json_t *in = body_of(r);
   json_t *alias = in ? json_object_get(in, "alias") : NULL;
+  struct removing *st = NULL;
   if (!owner_only(r, room, &me)) {
   } else if (!json_is_string(alias) || json_string_length(alias) > ALIAS_MAX) {
     http_respond_error(r, 400, "bad_request", "The body is {\"alias\": ...}.");
+  } else if (!(st = calloc(1, sizeof *st))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
   } else {
-    int rc = chat_ws_remove(app_of(r), room->id, json_string_value(alias));
-    if (rc == 0)
-      http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
-    else if (rc == STORE_NOT_FOUND)
-      http_respond_error(r, 404, "alias_not_found", "Nobody with this alias is in the room.");
-    else
-      http_respond_error(r, 503, "storage_unavailable", "Could not remove the member.");
+    api_pending_start(r, &st->pending);
+    chat_ws_remove(app_of(r), room->id, json_string_value(alias), member_removed, st);
   }
 }
 
@@ -706,7 +723,7 @@ const http_handler chat_delete_msg_handler = {.on_complete = delete_msg};
 const http_handler chat_remove_handler = {
     .on_body = api_body_collect,
     .on_complete = remove_post,
-    .on_abort = api_body_abort,
+    .on_abort = api_pending_abort,
     .max_body = CHAT_BODY_MAX,
 };
 const http_handler chat_transcript_handler = {.on_complete = transcript};

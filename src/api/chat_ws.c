@@ -8,6 +8,7 @@
 #include "api/app.h"
 #include "api/chat_api.h"
 #include "api/ws_room.h"
+#include "api/ws_wait.h"
 #include "bus/bus.h"
 #include "config.h"
 #include "http/query.h"
@@ -38,7 +39,7 @@ struct chat_join {
 };
 
 _Static_assert(sizeof(struct chat_join) <= WS_APP_STATE, "chat join fits");
-_Static_assert(sizeof(struct hub_member) <= WS_APP_STATE, "member fits");
+_Static_assert(sizeof(struct ws_member) <= WS_APP_STATE, "member fits");
 
 /* A chat room with members here: its closing timer. */
 struct live_room {
@@ -52,8 +53,12 @@ static hmap live_rooms; /* id -> live_room */
 static struct live_room *live_list;
 static bool stopped; /* no new timers once shutdown began */
 
-static struct hub_member *member(conn *c) {
+static struct ws_member *ws_member(conn *c) {
   return ws_app_state(c);
+}
+
+static struct hub_member *member(conn *c) {
+  return &ws_member(c)->m;
 }
 
 static void live_free(uv_handle_t *h) {
@@ -165,24 +170,24 @@ static json_t *message_frame(const struct message_row *msg) {
   return o;
 }
 
+/* {"type":"replay"}: the messages after an id, sent as they are read;
+ * what the member sends meanwhile waits behind them. */
 static void replay_one(void *ctx, int status, const struct message_row *msg) {
-  if (msg)
-    ws_room_emit_json(message_frame(msg), ctx, NULL, NULL);
+  struct ws_wait *w = ctx;
+  conn *c = ws_wait_conn(w);
+  if (msg) {
+    if (c)
+      ws_room_emit_json(message_frame(msg), c, NULL, NULL);
+    return;
+  }
+  if (c && status < 0)
+    ws_room_send_error(c, "storage_unavailable", "The messages could not be read; try again.");
+  ws_wait_end(w);
 }
 
 static void replay(conn *c, const char *room_id, int64_t after) {
   store_messages_after(((struct app *)c->srv->app)->store, room_id, after, CHAT_REPLAY_MAX,
-                       replay_one, c);
-}
-
-struct got_id {
-  int status;
-  int64_t id;
-};
-
-static void got_id(void *ctx, int status, int64_t id) {
-  struct got_id *out = ctx;
-  *out = (struct got_id){status, id};
+                       replay_one, ws_wait_begin(ws_member(c)->wait));
 }
 
 static bool alias_live(void *ctx, const char *alias) {
@@ -229,10 +234,7 @@ struct room_facts {
   char title[ROOM_TITLE_MAX + 1];
 };
 
-static void got_facts(void *ctx, int status, const struct room_row *room) {
-  struct room_facts *f = ctx;
-  if (!room)
-    return;
+static void read_facts(struct room_facts *f, const struct room_row *room) {
   f->found = 1;
   f->opens_at = room->opens_at;
   f->closes_at = room->closes_at;
@@ -278,44 +280,147 @@ static int take_alias(struct hub_member *m, const struct chat_join *j) {
   return 0;
 }
 
+/* A member joining: its ban looked up, the room's facts read, the
+ * messages it missed read, before it joins under its alias and hears its
+ * welcome, all in one turn. Frames it sends meanwhile are held. */
+struct chat_joining {
+  struct app *app;
+  struct ws_wait *w;
+  struct chat_join j;
+  struct room_facts facts;
+  json_t *replayed; /* frames of the messages missed */
+  int replay_status;
+};
+
+static void joining_free(struct chat_joining *cj) {
+  json_decref(cj->replayed);
+  ws_wait_end(cj->w);
+  free(cj);
+}
+
+static void join_fail(struct chat_joining *cj, const char *code, const char *message) {
+  conn *c = ws_wait_conn(cj->w);
+  if (c) {
+    ws_room_send_error(c, code, message);
+    ws_close(c, 1011, "join failed");
+  }
+  joining_free(cj);
+}
+
+static void join_finish(struct chat_joining *cj) {
+  conn *c = ws_wait_conn(cj->w);
+  if (!c) {
+    joining_free(cj);
+    return;
+  }
+  const struct chat_join *j = &cj->j;
+  struct hub_member *m = member(c);
+  replace_same_device(j->room, j->device_hash);
+  if (hub_join(m, c, j->room, STORE_ID_LEN) < 0) {
+    join_fail(cj, "join_failed", "Could not join the room; try again.");
+    return;
+  }
+  m->room->stored = 1;
+  if (!live_for(c, j->room, &cj->facts) || take_alias(m, j) < 0) {
+    hub_leave(m);
+    live_release(j->room);
+    join_fail(cj, "join_failed", "Could not join the room; try again.");
+    return;
+  }
+  struct log_field f[] = {LOG_STR("room", j->room), LOG_STR("peer", m->peer_id),
+                          LOG_STR("addr", conn_peer_text(c))};
+  log_fields(LOG_INFO, "chat.join", f, 3);
+  send_welcome(c, m, j->room, &cj->facts);
+  send_presence(c, j->room);
+  size_t i;
+  json_t *frame;
+  json_array_foreach(cj->replayed, i, frame) {
+    ws_room_emit_json(json_incref(frame), c, NULL, NULL);
+  }
+  if (cj->replay_status < 0)
+    ws_room_send_error(c, "storage_unavailable",
+                       "The messages missed could not be read; send a replay.");
+  if (m->room)
+    peer_event(m, "peer.joined", m);
+  joining_free(cj);
+}
+
+static void replayed_one(void *ctx, int status, const struct message_row *msg) {
+  struct chat_joining *cj = ctx;
+  if (!msg) {
+    cj->replay_status = status;
+    join_finish(cj);
+    return;
+  }
+  if (!ws_wait_conn(cj->w))
+    return;
+  if (!cj->replayed)
+    cj->replayed = json_array();
+  if (json_array_append_new(cj->replayed, message_frame(msg)) < 0)
+    cj->replay_status = STORE_FAILED;
+}
+
+static void got_facts(void *ctx, int status, const struct room_row *room) {
+  struct chat_joining *cj = ctx;
+  if (room)
+    read_facts(&cj->facts, room);
+  if (!ws_wait_conn(cj->w))
+    joining_free(cj);
+  else if (status < 0 && status != STORE_NOT_FOUND)
+    join_fail(cj, "storage_unavailable", "The room could not be read; try again.");
+  else if (!cj->facts.found)
+    join_fail(cj, "join_failed", "Could not join the room; try again.");
+  else if (cj->j.after_or_opens_at >= 0)
+    store_messages_after(cj->app->store, cj->j.room, cj->j.after_or_opens_at, CHAT_REPLAY_MAX,
+                         replayed_one, cj);
+  else
+    join_finish(cj);
+}
+
+static void got_ban(void *ctx, int status) {
+  struct chat_joining *cj = ctx;
+  conn *c = ws_wait_conn(cj->w);
+  if (!c) {
+    joining_free(cj);
+  } else if (status == STORE_OK) {
+    cj->j.refusal = JOIN_REMOVED;
+    refuse(c, &cj->j);
+    joining_free(cj);
+  } else if (status != STORE_NOT_FOUND) {
+    join_fail(cj, "storage_unavailable", "The room could not be read; try again.");
+  } else {
+    store_room_get(cj->app->store, cj->j.room, STORE_ID_LEN, got_facts, cj);
+  }
+}
+
+static void handle_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len);
+
 static void on_open(conn *c) {
   struct chat_join j;
   memcpy(&j, ws_app_state(c), sizeof j);
-  struct hub_member *m = member(c);
-  memset(m, 0, sizeof *m);
+  struct ws_member *wm = ws_member(c);
+  memset(wm, 0, sizeof *wm);
   if (j.refusal != JOIN_OK) {
     refuse(c, &j);
     return;
   }
-  memcpy(m->device_hash, j.device_hash, DEVICE_HASH_LEN);
-  replace_same_device(j.room, j.device_hash);
-  if (hub_join(m, c, j.room, STORE_ID_LEN) < 0) {
+  memcpy(wm->m.device_hash, j.device_hash, DEVICE_HASH_LEN);
+  wm->wait = ws_wait_new(c, handle_message);
+  struct chat_joining *cj = wm->wait ? calloc(1, sizeof *cj) : NULL;
+  if (!cj) {
     ws_close(c, 1011, "out of memory");
     return;
   }
-  m->room->stored = 1;
-
-  struct room_facts facts = {0};
-  store_room_get(((struct app *)c->srv->app)->store, j.room, STORE_ID_LEN, got_facts, &facts);
-  if (!facts.found || !live_for(c, j.room, &facts) || take_alias(m, &j) < 0) {
-    hub_leave(m);
-    live_release(j.room);
-    ws_room_send_error(c, "join_failed", "Could not join the room; try again.");
-    ws_close(c, 1011, "join failed");
-    return;
-  }
-  struct log_field f[] = {LOG_STR("room", j.room), LOG_STR("peer", m->peer_id),
-                          LOG_STR("addr", conn_peer_text(c))};
-  log_fields(LOG_INFO, "chat.join", f, 3);
-  send_welcome(c, m, j.room, &facts);
-  send_presence(c, j.room);
-  if (j.after_or_opens_at >= 0)
-    replay(c, j.room, j.after_or_opens_at);
-  peer_event(m, "peer.joined", m);
+  cj->app = c->srv->app;
+  cj->w = ws_wait_begin(wm->wait);
+  cj->j = j;
+  store_ban_exists(cj->app->store, j.room, j.device_hash, got_ban, cj);
 }
 
 static void on_close(conn *c) {
   struct hub_member *m = member(c);
+  ws_wait_closed(ws_member(c)->wait); /* answers still due find no connection */
+  ws_member(c)->wait = NULL;
   if (!m->room)
     return;
   struct log_field f[] = {LOG_STRN("room", m->room->name, m->room->name_len),
@@ -327,6 +432,47 @@ static void on_close(conn *c) {
 static void bad(conn *c, const char *code, const char *message) {
   ws_room_send_error(c, code, message);
   ws_count_error(c);
+}
+
+/* A chat message being stored: its row (with copies of the alias and the
+ * text), to be sent once the store gives its id. */
+struct chat_send {
+  struct ws_wait *w;
+  struct message_row row;
+};
+
+static struct chat_send *chat_send_new(conn *c, const struct hub_member *m, const char *text,
+                                       size_t len, int64_t now) {
+  size_t alias_len = strlen(m->name);
+  struct chat_send *cs = malloc(sizeof *cs + alias_len + 1 + len + 1);
+  if (!cs)
+    return NULL;
+  char *alias = (char *)(cs + 1), *copy = alias + alias_len + 1;
+  memcpy(alias, m->name, alias_len + 1);
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  cs->row = (struct message_row){.alias = alias, .text = copy, .text_len = len, .created_at = now};
+  memcpy(cs->row.room_id, m->room->name, STORE_ID_LEN);
+  cs->row.room_id[STORE_ID_LEN] = '\0';
+  cs->w = ws_wait_begin(ws_member(c)->wait);
+  return cs;
+}
+
+/* Stored: everyone in the room hears it, even if the sender left since.
+ * The sender's next frames waited for this, so its messages go out in
+ * the order it sent them. */
+static void message_stored(void *ctx, int status, int64_t id) {
+  struct chat_send *cs = ctx;
+  conn *c = ws_wait_conn(cs->w);
+  struct hub_room *room = hub_find_room(cs->row.room_id, STORE_ID_LEN);
+  if (status == STORE_OK && room) {
+    cs->row.id = id;
+    ws_room_emit_json(message_frame(&cs->row), NULL, room, NULL);
+  } else if (status < 0 && c) {
+    ws_room_send_error(c, "storage_unavailable", "The message was not saved; send it again.");
+  }
+  ws_wait_end(cs->w);
+  free(cs);
 }
 
 /* {"type":"chat","text":...}: stored first, then sent to everyone (the
@@ -351,17 +497,12 @@ static void chat(conn *c, struct hub_member *m, json_t *msg) {
     ws_room_send_error(c, "room_closed", "This room has closed.");
     return;
   }
-  struct message_row row = {
-      .alias = m->name, .text = json_string_value(text), .text_len = len, .created_at = now};
-  memcpy(row.room_id, m->room->name, STORE_ID_LEN);
-  struct got_id saved = {STORE_FAILED, 0};
-  store_message_insert(app->store, &row, got_id, &saved);
-  row.id = saved.id;
-  if (saved.status < 0) {
-    ws_room_send_error(c, "storage_unavailable", "The message was not saved; send it again.");
+  struct chat_send *cs = chat_send_new(c, m, json_string_value(text), len, now);
+  if (!cs) {
+    ws_room_send_error(c, "internal", "Out of memory.");
     return;
   }
-  ws_room_emit_json(message_frame(&row), NULL, m->room, NULL);
+  store_message_insert(app->store, &cs->row, message_stored, cs);
 }
 
 static void typing(conn *c, struct hub_member *m) {
@@ -370,7 +511,7 @@ static void typing(conn *c, struct hub_member *m) {
   peer_event(m, "typing", m);
 }
 
-static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+static void handle_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
   struct hub_member *m = member(c);
   if (!m->room)
     return;
@@ -395,15 +536,21 @@ static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t l
   json_decref(msg);
 }
 
+/* While the member waits on the store (its join, a message being
+ * stored), what it sends waits behind, in order. */
+static void on_message(conn *c, enum ws_opcode op, const uint8_t *data, size_t len) {
+  struct ws_wait *w = ws_member(c)->wait;
+  if (w && ws_wait_busy(w))
+    ws_wait_hold(w, op, data, len);
+  else
+    handle_message(c, op, data, len);
+}
+
 static const struct ws_handler chat_ws = {
     .on_open = on_open,
     .on_message = on_message,
     .on_close = on_close,
 };
-
-static void got_ban(void *ctx, int status) {
-  *(int *)ctx = status;
-}
 
 /* Reads ?device=&alias=&after=; answers 400 itself and returns -1. */
 static int read_join_query(struct http_req *r, const struct room_row *room, struct chat_join *j) {
@@ -442,8 +589,6 @@ void chat_ws_join(struct http_req *r, const struct room_row *room) {
   enum room_state st = schedule_state(room->opens_at, room->closes_at, time_now_ms());
   char token[CHAT_UNLOCK_TOKEN_LEN + 2];
   int tlen = query_param(r->query, r->query_len, "token", token, sizeof token);
-  int banned = STORE_FAILED;
-  store_ban_exists(app->store, room->id, j.device_hash, got_ban, &banned);
   /* Refusals go over the WebSocket, as an error the client can show (with
    * the opening time for a countdown), rather than as a bare HTTP status
    * that browsers hide from scripts. */
@@ -455,12 +600,9 @@ void chat_ws_join(struct http_req *r, const struct room_row *room) {
   } else if (room->password_hash &&
              (tlen < 0 || !chat_unlock_valid(app->unlock_key, room, token, (size_t)tlen))) {
     j.refusal = JOIN_LOCKED;
-  } else if (banned == STORE_OK) {
-    j.refusal = JOIN_REMOVED;
-  } else if (banned != STORE_NOT_FOUND) {
-    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-    return;
   }
+  /* A removed device is refused once the socket is open (on_open asks
+   * the store). */
   ws_accept(r, &chat_ws, &j, sizeof j);
 }
 
@@ -477,22 +619,47 @@ void chat_ws_message_deleted(const char *room_id, int64_t id) {
                       r, NULL);
 }
 
-int chat_ws_remove(struct app *app, const char *room_id, const char *alias) {
+/* A removal waiting for the ban to be stored; the member's frames wait
+ * too (it sends nothing more into the room meanwhile). */
+struct removal {
+  struct ws_wait *w;
+  store_done_cb done;
+  void *ctx;
+  char room_id[STORE_ID_LEN + 1];
+};
+
+static void ban_stored(void *ctx, int status) {
+  struct removal *rm = ctx;
+  conn *c = ws_wait_conn(rm->w);
+  if (status == STORE_OK && c && member(c)->room) {
+    struct log_field f[] = {LOG_STR("room", rm->room_id), LOG_STR("peer", member(c)->peer_id)};
+    log_fields(LOG_INFO, "chat.removed", f, 2);
+    evict(member(c), "removed", "The room's owner removed you from this room.");
+  }
+  rm->done(rm->ctx, status);
+  ws_wait_end(rm->w);
+  free(rm);
+}
+
+void chat_ws_remove(struct app *app, const char *room_id, const char *alias, store_done_cb done,
+                    void *ctx) {
   struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
   for (uint32_t i = 0; r && i < r->count; i++) {
     struct hub_member *m = r->members[i];
     if (!m->name || strcmp(m->name, alias) != 0)
       continue;
-    int status = STORE_FAILED;
-    store_ban_insert(app->store, room_id, m->device_hash, got_ban, &status);
-    if (status < 0)
-      return status;
-    struct log_field f[] = {LOG_STR("room", room_id), LOG_STR("peer", m->peer_id)};
-    log_fields(LOG_INFO, "chat.removed", f, 2);
-    evict(m, "removed", "The room's owner removed you from this room.");
-    return 0;
+    struct ws_wait *w = ws_member(m->c)->wait;
+    struct removal *rm = w ? malloc(sizeof *rm) : NULL;
+    if (!rm) {
+      done(ctx, STORE_FAILED);
+      return;
+    }
+    *rm = (struct removal){.w = ws_wait_begin(w), .done = done, .ctx = ctx};
+    memcpy(rm->room_id, room_id, STORE_ID_LEN + 1);
+    store_ban_insert(app->store, room_id, m->device_hash, ban_stored, rm);
+    return;
   }
-  return STORE_NOT_FOUND;
+  done(ctx, STORE_NOT_FOUND);
 }
 
 void chat_ws_stop(void) {

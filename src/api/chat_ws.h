@@ -25,9 +25,12 @@ void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at
 void chat_ws_message_deleted(const char *room_id, int64_t id);
 
 /* Removes the live member with this alias: its device is banned from the
- * room, it gets an error and is disconnected. 0, STORE_NOT_FOUND when no
- * live member has the alias, or another negative STORE_* on failure. */
-int chat_ws_remove(struct app *app, const char *room_id, const char *alias);
+ * room, it gets an error and is disconnected. `done` gets 0,
+ * STORE_NOT_FOUND when no live member has the alias, or another negative
+ * STORE_* when the ban could not be stored (the member stays); perhaps
+ * before this returns. */
+void chat_ws_remove(struct app *app, const char *room_id, const char *alias, store_done_cb done,
+                    void *ctx);
 
 /* Stops the closing timers (at shutdown, before the loop's last run). */
 void chat_ws_stop(void);

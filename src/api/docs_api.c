@@ -29,27 +29,44 @@ static void respond_doc(struct http_req *r, const struct doc *d) {
   api_respond_json(r, 200, body, "Cache-Control: no-store\r\n");
 }
 
-/* Opens the room's document, answering the errors itself; NULL then. */
-static struct doc *open_doc(struct http_req *r, const struct room_row *room) {
-  if (!is_code_room(room)) {
-    http_respond_error(r, 409, "not_code_room", "Only a code room has a document.");
-    return NULL;
-  }
-  struct doc *d;
-  int rc = doc_open(&app_of(r)->docs, room->id, room->language, &d);
-  if (rc != DOC_OK) {
+static void respond_not_loaded(struct http_req *r, int status) {
+  if (status == DOC_NO_MEMORY)
+    http_respond_error(r, 500, "internal", "Out of memory.");
+  else
     http_respond_error(r, 503, "storage_unavailable", "Could not load the document; try again.");
-    return NULL;
-  }
-  return d;
+}
+
+/* A GET waiting for the document to be loaded. */
+struct get_state {
+  struct api_pending pending; /* first: api_pending_abort finds it */
+  struct app *app;
+};
+
+static void doc_shown(void *ctx, int status, struct doc *d) {
+  struct get_state *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  if (r && status == DOC_OK)
+    respond_doc(r, d);
+  else if (r)
+    respond_not_loaded(r, status);
+  if (d)
+    doc_close(&st->app->docs, d);
+  free(st);
 }
 
 static void show_doc(struct http_req *r, const struct room_row *room) {
-  struct doc *d = open_doc(r, room);
-  if (!d)
+  if (!is_code_room(room)) {
+    http_respond_error(r, 409, "not_code_room", "Only a code room has a document.");
     return;
-  respond_doc(r, d);
-  doc_close(&app_of(r)->docs, d);
+  }
+  struct get_state *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->app = app_of(r);
+  api_pending_start(r, &st->pending);
+  doc_open_async(&st->app->docs, room->id, room->language, doc_shown, st);
 }
 
 static void get_doc(struct http_req *r) {
@@ -59,18 +76,40 @@ static void get_doc(struct http_req *r) {
 /* A PUT from its headers on: the room, checked before the body comes, and
  * the body gathered as it arrives. */
 struct put_state {
+  struct api_pending pending; /* first; waiting once the body is whole */
+  struct app *app;
+  json_t *in;      /* the parsed body, holding the text */
+  struct doc *doc; /* while the replacement is under way */
+  int tries;       /* replacements lost to another instance's push */
   char room_id[STORE_ID_LEN + 1];
   char language[DOC_LANGUAGE_MAX + 1];
   char *data;
   size_t len, cap;
 };
 
+static void put_state_free(struct put_state *p) {
+  if (p->doc)
+    doc_close(&p->app->docs, p->doc);
+  json_decref(p->in);
+  free(p->data);
+  free(p);
+}
+
 static void put_free(struct http_req *r) {
   struct put_state *p = r->handler_state;
   if (p)
-    free(p->data);
-  free(p);
+    put_state_free(p);
   r->handler_state = NULL;
+}
+
+/* The client went away: while the body comes its state goes with it;
+ * once the document is waited on, the answer's callback frees it. */
+static void put_abort(struct http_req *r) {
+  struct put_state *p = r->handler_state;
+  if (p && p->pending.r)
+    api_pending_abort(r);
+  else
+    put_free(r);
 }
 
 /* Refuses the rest of the body: the answer goes now and the connection
@@ -99,6 +138,7 @@ static void put_start(struct http_req *r, const struct room_row *room) {
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
+  p->app = app_of(r);
   snprintf(p->room_id, sizeof p->room_id, "%s", room->id);
   snprintf(p->language, sizeof p->language, "%s", room->language ? room->language : "");
   r->handler_state = p;
@@ -135,8 +175,53 @@ static void put_body(struct http_req *r, const uint8_t *data, size_t len) {
 static void respond_not_replaced(struct http_req *r, int rc) {
   if (rc == DOC_TOO_LARGE)
     http_respond_error(r, 413, "doc_too_large", "The document is larger than this server keeps.");
+  else if (rc == DOC_NO_MEMORY)
+    http_respond_error(r, 500, "internal", "Out of memory.");
   else
     http_respond_error(r, 503, "storage_unavailable", "Could not store the document; try again.");
+}
+
+/* A push of another instance may take the version first: the document
+ * catches up and the whole text is diffed again, a few times at most. */
+#define PUT_TRIES 3
+
+static void replace(struct put_state *p);
+
+static void replaced(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct put_state *p = ctx;
+  if (res->caught_up && json_array_size(res->caught_up) > 0)
+    ws_doc_broadcast(&p->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  if (res->status == DOC_OK && res->applied)
+    ws_doc_broadcast(&p->app->docs, d, res->from, res->applied, NULL);
+  if (res->status == DOC_STALE && ++p->tries < PUT_TRIES && p->pending.r) {
+    replace(p);
+    return;
+  }
+  struct http_req *r = api_pending_end(&p->pending);
+  if (r && (res->status == DOC_OK || res->status == DOC_UNCHANGED))
+    respond_doc(r, d);
+  else if (r)
+    respond_not_replaced(r, res->status);
+  put_state_free(p);
+}
+
+static void replace(struct put_state *p) {
+  json_t *text = json_object_get(p->in, "text");
+  doc_replace_async(&p->app->docs, p->doc, json_string_value(text), json_string_length(text),
+                    "rest", replaced, p);
+}
+
+static void put_opened(void *ctx, int status, struct doc *d) {
+  struct put_state *p = ctx;
+  p->doc = d;
+  if (!p->pending.r || status != DOC_OK) { /* gone: nothing is replaced */
+    struct http_req *r = api_pending_end(&p->pending);
+    if (r)
+      respond_not_loaded(r, status);
+    put_state_free(p);
+    return;
+  }
+  replace(p);
 }
 
 static void put_complete(struct http_req *r) {
@@ -144,43 +229,24 @@ static void put_complete(struct http_req *r) {
   if (!p)
     return;
   json_error_t jerr;
-  json_t *in = p->len ? json_loadb(p->data, p->len, 0, &jerr) : NULL;
-  json_t *text = json_object_get(in, "text");
-  struct app *app = app_of(r);
-  struct doc *d = NULL;
-  if (!json_is_string(text)) {
+  p->in = p->len ? json_loadb(p->data, p->len, 0, &jerr) : NULL;
+  free(p->data);
+  p->data = NULL;
+  if (!json_is_string(json_object_get(p->in, "text"))) {
     http_respond_error(r, 400, "bad_request",
                        "The body is a JSON object with the text as a string.");
-  } else if (doc_open(&app->docs, p->room_id, p->language[0] ? p->language : NULL, &d) != DOC_OK) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not load the document; try again.");
-    d = NULL;
-  } else {
-    int64_t from = d->version;
-    json_t *changes;
-    int rc = doc_replace(&app->docs, d, json_string_value(text), json_string_length(text), "rest",
-                         &changes);
-    if (rc == DOC_OK) {
-      json_t *updates = json_pack("[{s:s, s:o}]", "clientID", "rest", "changes", changes);
-      if (updates)
-        ws_doc_broadcast(&app->docs, d, from, updates, NULL);
-      json_decref(updates);
-    }
-    if (rc == DOC_OK || rc == DOC_UNCHANGED)
-      respond_doc(r, d);
-    else
-      respond_not_replaced(r, rc);
+    put_free(r);
+    return;
   }
-  if (d)
-    doc_close(&app->docs, d);
-  json_decref(in);
-  put_free(r);
+  api_pending_start(r, &p->pending);
+  doc_open_async(&p->app->docs, p->room_id, p->language[0] ? p->language : NULL, put_opened, p);
 }
 
-const http_handler doc_get_handler = {.on_complete = get_doc};
+const http_handler doc_get_handler = {.on_complete = get_doc, .on_abort = api_pending_abort};
 const http_handler doc_put_handler = {
     .on_headers = put_headers,
     .on_body = put_body,
     .on_complete = put_complete,
-    .on_abort = put_free,
+    .on_abort = put_abort,
     .max_body = UINT64_MAX / 2, /* bounded by --max-doc-bytes as it arrives */
 };
