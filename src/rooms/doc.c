@@ -517,8 +517,9 @@ static void run(struct docs *docs, struct doc *d, struct doc_request *q) {
   }
   *a = (struct appending){
       .docs = docs, .doc = d, .q = q, .text = a->text, .len = a->len, .res = res};
-  store_doc_updates_append(docs->store, d->room_id, rows, q->count, appended, a);
-  free_rows(rows, q->count);
+  size_t count = q->count; /* q may be answered and gone when the append returns */
+  store_doc_updates_append(docs->store, d->room_id, rows, count, appended, a);
+  free_rows(rows, count);
 }
 
 static void run_next(struct docs *docs, struct doc *d) {
