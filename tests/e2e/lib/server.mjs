@@ -18,9 +18,29 @@ after(async () => {
 
 export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
 
+// TANDEM_TEST_DATABASE=postgres: every server stores in PostgreSQL, in a
+// throw-away cluster started once for the file, one database per data
+// directory (a server started again on the same directory finds its data).
+let cluster = null;
+const databases = new Map();
+async function postgresFor(dataDir) {
+  if (process.env.TANDEM_TEST_DATABASE !== 'postgres') return [];
+  if (!cluster) {
+    const { startCluster } = await import('./postgres.mjs');
+    cluster = await startCluster();
+    after(() => cluster.destroy());
+  }
+  if (!databases.has(dataDir)) databases.set(dataDir, cluster.createDatabase());
+  return ['--database', databases.get(dataDir)];
+}
+
 export async function startServer(args = [], { env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+  const given = args.indexOf('--data-dir');
+  const database = args.includes('--database')
+    ? []
+    : await postgresFor(given >= 0 ? args[given + 1] : dataDir);
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...database, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
