@@ -81,6 +81,8 @@ struct put_state {
   json_t *in;      /* the parsed body, holding the text */
   struct doc *doc; /* while the replacement is under way */
   int tries;       /* replacements lost to another instance's push */
+  bool room_known; /* the lookup answered: a code room, and the owner's token */
+  bool body_whole; /* on_complete ran */
   char room_id[STORE_ID_LEN + 1];
   char language[DOC_LANGUAGE_MAX + 1];
   char *data;
@@ -120,15 +122,37 @@ static void put_refuse(struct http_req *r, int status, const char *code, const c
   http_respond_error(r, status, code, message);
 }
 
-static void put_start(struct http_req *r, const struct room_row *room) {
-  if (!is_code_room(room)) {
-    http_respond_error(r, 409, "not_code_room", "Only a code room has a document.");
+static void put_finish(struct http_req *r, struct put_state *p);
+
+/* The room is known: refused now, or the body (whole already, or still
+ * coming) goes on to the document. */
+static void put_room_found(struct http_req *r, const struct room_row *room) {
+  struct put_state *p = r->handler_state;
+  if (!p)
+    return;
+  const char *code = NULL;
+  if (!is_code_room(room))
+    code = "not_code_room";
+  else if (!api_owner_authorised(r, room))
+    code = "unauthorized";
+  if (code) {
+    put_free(r); /* answered here: nothing else releases it once the body is whole */
+    if (strcmp(code, "unauthorized") == 0)
+      api_respond_unauthorised(r);
+    else
+      http_respond_error(r, 409, code, "Only a code room has a document.");
     return;
   }
-  if (!api_owner_authorised(r, room)) {
-    api_respond_unauthorised(r);
-    return;
-  }
+  p->room_known = true;
+  snprintf(p->room_id, sizeof p->room_id, "%s", room->id);
+  snprintf(p->language, sizeof p->language, "%s", room->language ? room->language : "");
+  if (p->body_whole)
+    put_finish(r, p);
+}
+
+/* The body is gathered from the headers on, while the room is looked up
+ * (the store may answer after the body is whole). */
+static void put_headers(struct http_req *r) {
   if (r->content_length != UINT64_MAX && r->content_length > put_body_max(app_of(r)->cfg)) {
     http_respond_error(r, 413, "doc_too_large", "The document is larger than this server keeps.");
     return;
@@ -139,13 +163,8 @@ static void put_start(struct http_req *r, const struct room_row *room) {
     return;
   }
   p->app = app_of(r);
-  snprintf(p->room_id, sizeof p->room_id, "%s", room->id);
-  snprintf(p->language, sizeof p->language, "%s", room->language ? room->language : "");
   r->handler_state = p;
-}
-
-static void put_headers(struct http_req *r) {
-  api_with_room(r, put_start);
+  api_with_room(r, put_room_found);
 }
 
 static void put_body(struct http_req *r, const uint8_t *data, size_t len) {
@@ -228,6 +247,12 @@ static void put_complete(struct http_req *r) {
   struct put_state *p = r->handler_state;
   if (!p)
     return;
+  p->body_whole = true;
+  if (p->room_known)
+    put_finish(r, p);
+}
+
+static void put_finish(struct http_req *r, struct put_state *p) {
   json_error_t jerr;
   p->in = p->len ? json_loadb(p->data, p->len, 0, &jerr) : NULL;
   free(p->data);

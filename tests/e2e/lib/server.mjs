@@ -28,7 +28,9 @@ async function postgresFor(dataDir) {
   if (!cluster) {
     const { startCluster } = await import('./postgres.mjs');
     cluster = await startCluster();
-    after(() => cluster.destroy());
+    // At exit, not in an after() hook: a server started in a before() hook
+    // would see the hook's after() take its database away.
+    process.on('exit', () => cluster.destroy());
   }
   if (!databases.has(dataDir)) databases.set(dataDir, cluster.createDatabase());
   return ['--database', databases.get(dataDir)];
