@@ -42,15 +42,28 @@ struct get_state {
   struct app *app;
 };
 
-static void doc_shown(void *ctx, int status, struct doc *d) {
+static void doc_settled(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct get_state *st = ctx;
   struct http_req *r = api_pending_end(&st->pending);
-  if (r && status == DOC_OK)
+  if (r && res->status == DOC_OK)
     respond_doc(r, d);
   else if (r)
+    respond_not_loaded(r, res->status);
+  doc_close(&st->app->docs, d); /* the open's use */
+  free(st);
+}
+
+/* Loaded: the answer waits for pushes already under way, so a client
+ * reads what it wrote on its socket. */
+static void doc_shown(void *ctx, int status, struct doc *d) {
+  struct get_state *st = ctx;
+  if (status == DOC_OK) {
+    doc_settle_async(&st->app->docs, d, doc_settled, st);
+    return;
+  }
+  struct http_req *r = api_pending_end(&st->pending);
+  if (r)
     respond_not_loaded(r, status);
-  if (d)
-    doc_close(&st->app->docs, d);
   free(st);
 }
 

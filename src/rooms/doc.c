@@ -97,6 +97,7 @@ struct doc_request {
   char *text;        /* a replacement's whole text (normalised), else NULL */
   size_t text_len;
   char client_id[DOC_CLIENT_ID_MAX + 1]; /* a replacement's */
+  bool settle;                           /* changes nothing: answered in its turn */
   doc_push_cb done;
   void *ctx;
 };
@@ -490,7 +491,9 @@ static int replacement_to_push(struct doc *d, struct doc_request *q) {
 static void run(struct docs *docs, struct doc *d, struct doc_request *q) {
   struct doc_push_result res = {.status = DOC_OK};
   d->appending = true;
-  if (q->text)
+  if (q->settle)
+    res.status = DOC_OK;
+  else if (q->text)
     res.status = replacement_to_push(d, q);
   else if (q->version != d->version)
     res.status = DOC_STALE;
@@ -581,6 +584,18 @@ void doc_push_async(struct docs *docs, struct doc *d, int64_t version,
     }
     q->changes[i] = json_incref((json_t *)updates[i].changes);
   }
+  submit(docs, d, q);
+}
+
+void doc_settle_async(struct docs *docs, struct doc *d, doc_push_cb done, void *ctx) {
+  struct doc_request *q = calloc(1, sizeof *q);
+  if (!q) {
+    refuse_request(d, DOC_NO_MEMORY, done, ctx);
+    return;
+  }
+  q->settle = true;
+  q->done = done;
+  q->ctx = ctx;
   submit(docs, d, q);
 }
 

@@ -146,6 +146,11 @@ void doc_push_async(struct docs *docs, struct doc *doc, int64_t version,
 void doc_replace_async(struct docs *docs, struct doc *doc, const char *text, size_t len,
                        const char *client_id, doc_push_cb done, void *ctx);
 
+/* Calls `done` (res->status DOC_OK) once every push and replacement
+ * submitted before has been answered; at once when none waits. A read
+ * after a write then sees it. The document is held until `done` ran. */
+void doc_settle_async(struct docs *docs, struct doc *doc, doc_push_cb done, void *ctx);
+
 /* Updates after version `from` up to the document's version now (at most
  * DOC_PULL_MAX), oldest first. DOC_OK, DOC_GONE (history dropped),
  * DOC_BAD_VERSION, DOC_STORE_FAILED or DOC_NO_MEMORY. */
