@@ -42,8 +42,10 @@ struct get_state {
   struct app *app;
 };
 
-static void doc_settled(void *ctx, struct doc *d, const struct doc_push_result *res) {
+static void doc_refreshed(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct get_state *st = ctx;
+  if (res->caught_up && json_array_size(res->caught_up) > 0)
+    ws_doc_broadcast(&st->app->docs, d, res->caught_up_from, res->caught_up, NULL);
   struct http_req *r = api_pending_end(&st->pending);
   if (r && res->status == DOC_OK)
     respond_doc(r, d);
@@ -54,11 +56,12 @@ static void doc_settled(void *ctx, struct doc *d, const struct doc_push_result *
 }
 
 /* Loaded: the answer waits for pushes already under way, so a client
- * reads what it wrote on its socket. */
+ * reads what it wrote on its socket, and takes in what other instances
+ * stored, so every instance answers the same. */
 static void doc_shown(void *ctx, int status, struct doc *d) {
   struct get_state *st = ctx;
   if (status == DOC_OK) {
-    doc_settle_async(&st->app->docs, d, doc_settled, st);
+    doc_refresh_async(&st->app->docs, d, doc_refreshed, st);
     return;
   }
   struct http_req *r = api_pending_end(&st->pending);

@@ -131,6 +131,7 @@ struct doc_wait {
   struct app *app;
   struct ws_wait *w;
   char peer_id[HUB_PEER_ID_LEN + 1];
+  int64_t pull_from; /* doc.pull's version */
 };
 
 static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_wait *w) {
@@ -217,6 +218,23 @@ static void pulled(void *ctx, int status, json_t *updates, int64_t version) {
   doc_wait_end(dw);
 }
 
+/* First what other instances stored: every member here hears it, the
+ * puller too (collab clients take the part they lack), then the pull is
+ * answered. */
+static void pull_refreshed(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct doc_wait *dw = ctx;
+  conn *c = ws_wait_conn(dw->w);
+  if (res->caught_up && json_array_size(res->caught_up) > 0)
+    ws_doc_broadcast(&dw->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  if (res->status == DOC_OK && c) {
+    doc_pull_async(&dw->app->docs, d, dw->pull_from, pulled, dw);
+    return;
+  }
+  if (c)
+    refuse(c, d, res->status, NULL);
+  doc_wait_end(dw);
+}
+
 /* {"type":"doc.pull","version":N} -> doc.updates from N (at most
  * DOC_PULL_MAX; the client pulls again while `version` grows). */
 static void pull(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d, json_t *msg) {
@@ -227,8 +245,10 @@ static void pull(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d
     return;
   }
   struct doc_wait *dw = doc_wait_begin(c, m, w);
-  if (dw)
-    doc_pull_async(&app->docs, d, json_integer_value(version), pulled, dw);
+  if (!dw)
+    return;
+  dw->pull_from = json_integer_value(version);
+  doc_refresh_async(&app->docs, d, pull_refreshed, dw);
 }
 
 /* Cursor positions are whole numbers within what any document may hold. */

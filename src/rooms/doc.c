@@ -97,7 +97,7 @@ struct doc_request {
   char *text;        /* a replacement's whole text (normalised), else NULL */
   size_t text_len;
   char client_id[DOC_CLIENT_ID_MAX + 1]; /* a replacement's */
-  bool settle;                           /* changes nothing: answered in its turn */
+  bool refresh;                          /* reads what other instances stored */
   doc_push_cb done;
   void *ctx;
 };
@@ -377,6 +377,7 @@ struct appending {
   char *text;
   size_t len;
   struct doc_push_result res;
+  bool failed; /* reading what other instances stored failed */
 };
 
 static void run_next(struct docs *docs, struct doc *d);
@@ -395,8 +396,9 @@ static void answer(struct docs *docs, struct doc *d, struct doc_request *q,
 
 static void caught_up_row(void *ctx, int status, const struct doc_update_row *u);
 
-/* STORE_CONFLICT: another instance stored those versions. Read and apply
- * them (as loading does), for the caller to pass on; its push is stale. */
+/* Reads the updates other instances stored after the document's version
+ * and applies them (as loading does), for the caller to pass on. After a
+ * STORE_CONFLICT the push it answers is stale; a refresh is DOC_OK. */
 static void catch_up(struct appending *a) {
   a->res.caught_up_from = a->doc->version;
   a->res.caught_up = json_array();
@@ -416,11 +418,11 @@ static void catch_up(struct appending *a) {
 
 static void caught_up_row(void *ctx, int status, const struct doc_update_row *u) {
   struct appending *a = ctx;
-  if (status < 0 && a->res.status == DOC_STALE)
-    a->res.status = DOC_STORE_FAILED;
+  if (status < 0)
+    a->failed = true;
   if (u) {
-    if (a->res.status != DOC_STALE || apply_stored(a->docs, a->doc, u) != DOC_OK) {
-      a->res.status = DOC_STORE_FAILED;
+    if (a->failed || apply_stored(a->docs, a->doc, u) != DOC_OK) {
+      a->failed = true;
       return;
     }
     json_error_t jerr;
@@ -429,15 +431,28 @@ static void caught_up_row(void *ctx, int status, const struct doc_update_row *u)
                                     "changes", changes)
                         : NULL;
     if (json_array_append_new(a->res.caught_up, o) < 0)
-      a->res.status = DOC_STORE_FAILED;
+      a->failed = true;
     return;
   }
   struct docs *docs = a->docs;
   struct doc *d = a->doc;
   struct doc_request *q = a->q;
   struct doc_push_result res = a->res;
+  if (a->failed)
+    res.status = DOC_STORE_FAILED;
   free(a);
   answer(docs, d, q, &res);
+}
+
+static void refresh(struct docs *docs, struct doc *d, struct doc_request *q) {
+  struct appending *a = calloc(1, sizeof *a);
+  if (!a) {
+    struct doc_push_result res = {.status = DOC_NO_MEMORY};
+    answer(docs, d, q, &res);
+    return;
+  }
+  *a = (struct appending){.docs = docs, .doc = d, .q = q, .res = {.status = DOC_OK}};
+  catch_up(a);
 }
 
 static void appended(void *ctx, int status) {
@@ -491,9 +506,11 @@ static int replacement_to_push(struct doc *d, struct doc_request *q) {
 static void run(struct docs *docs, struct doc *d, struct doc_request *q) {
   struct doc_push_result res = {.status = DOC_OK};
   d->appending = true;
-  if (q->settle)
-    res.status = DOC_OK;
-  else if (q->text)
+  if (q->refresh) {
+    refresh(docs, d, q);
+    return;
+  }
+  if (q->text)
     res.status = replacement_to_push(d, q);
   else if (q->version != d->version)
     res.status = DOC_STALE;
@@ -587,13 +604,13 @@ void doc_push_async(struct docs *docs, struct doc *d, int64_t version,
   submit(docs, d, q);
 }
 
-void doc_settle_async(struct docs *docs, struct doc *d, doc_push_cb done, void *ctx) {
+void doc_refresh_async(struct docs *docs, struct doc *d, doc_push_cb done, void *ctx) {
   struct doc_request *q = calloc(1, sizeof *q);
   if (!q) {
     refuse_request(d, DOC_NO_MEMORY, done, ctx);
     return;
   }
-  q->settle = true;
+  q->refresh = true;
   q->done = done;
   q->ctx = ctx;
   submit(docs, d, q);

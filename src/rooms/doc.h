@@ -146,10 +146,12 @@ void doc_push_async(struct docs *docs, struct doc *doc, int64_t version,
 void doc_replace_async(struct docs *docs, struct doc *doc, const char *text, size_t len,
                        const char *client_id, doc_push_cb done, void *ctx);
 
-/* Calls `done` (res->status DOC_OK) once every push and replacement
- * submitted before has been answered; at once when none waits. A read
- * after a write then sees it. The document is held until `done` ran. */
-void doc_settle_async(struct docs *docs, struct doc *doc, doc_push_cb done, void *ctx);
+/* Brings the document up to what the store holds, in its turn after the
+ * pushes submitted before: updates other instances stored are applied and
+ * given in res->caught_up for the caller to pass on. DOC_OK or
+ * DOC_STORE_FAILED. A read after a write then sees it, on any instance.
+ * The document is held until `done` ran. */
+void doc_refresh_async(struct docs *docs, struct doc *doc, doc_push_cb done, void *ctx);
 
 /* Updates after version `from` up to the document's version now (at most
  * DOC_PULL_MAX), oldest first. DOC_OK, DOC_GONE (history dropped),

@@ -173,11 +173,38 @@ static void test_doc_replace_lost_to_another_instance_is_stale_then_applies(void
   doc_close(&f->two, b);
 }
 
+static void test_doc_refresh_takes_in_what_another_instance_stored(void **state) {
+  struct fixture *f = *state;
+  struct doc *a = open_on(&f->one, f->room.id), *b = open_on(&f->two, f->room.id);
+  struct pushed won = push_at(&f->one, a, 0, "[[0,\"shared\"]]");
+  assert_int_equal(won.status, DOC_OK);
+  free(won.caught_up_json);
+
+  struct pushed p = {0};
+  doc_refresh_async(&f->two, b, on_push, &p);
+  assert_int_equal(p.calls, 1);
+  assert_int_equal(p.status, DOC_OK);
+  assert_int_equal(p.caught_up, 1);
+  assert_int_equal(p.caught_up_from, 0);
+  free(p.caught_up_json);
+  assert_int_equal(b->version, 1);
+  assert_string_equal(b->text, "shared");
+
+  struct pushed again = {0}; /* nothing new: nothing caught up */
+  doc_refresh_async(&f->two, b, on_push, &again);
+  assert_int_equal(again.status, DOC_OK);
+  assert_int_equal(again.caught_up, 0);
+  free(again.caught_up_json);
+  doc_close(&f->one, a);
+  doc_close(&f->two, b);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_doc_push_lost_to_another_instance_catches_up_and_is_stale),
       T(test_doc_replace_lost_to_another_instance_is_stale_then_applies),
+      T(test_doc_refresh_takes_in_what_another_instance_stored),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
