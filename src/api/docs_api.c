@@ -274,9 +274,9 @@ static void put_finish(struct http_req *r, struct put_state *p) {
   free(p->data);
   p->data = NULL;
   if (!json_is_string(json_object_get(p->in, "text"))) {
+    put_free(r); /* first: the answer may free the request */
     http_respond_error(r, 400, "bad_request",
                        "The body is a JSON object with the text as a string.");
-    put_free(r);
     return;
   }
   api_pending_start(r, &p->pending);
