@@ -3,6 +3,9 @@
 // on each instance, push at the same version: exactly one is accepted, the
 // other is told stale_version, pulls, rebases and pushes again, and both
 // clients end with the text GET doc gives on either instance.
+// Also, on one instance whose database answers on a later turn: frames a
+// client sends while its join waits come after its welcome, in order, and
+// clients that go away before the answers leave tandem whole.
 // Skipped when PostgreSQL is not installed (scripts/bootstrap installs it).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,7 +109,7 @@ async function getDoc(srv, id) {
 }
 
 test('pushes at one version on two instances: one wins, the other rebases, all agree', { skip: !postgresAvailable() }, async () => {
-  cluster = await startCluster();
+  cluster ??= await startCluster();
   const database = cluster.createDatabase('tandem_doc_instances');
   const one = await startServer(['--database', database]);
   const two = await startServer(['--database', database]);
@@ -157,4 +160,73 @@ test('pushes at one version on two instances: one wins, the other rebases, all a
   right.ws.close();
   assert.equal((await one.stop()).code, 0);
   assert.equal((await two.stop()).code, 0);
+});
+
+// A raw socket recording every frame, for the order they came in.
+function rawSocket(srv, path) {
+  const ws = new WebSocket(srv.wsUrl(path));
+  const frames = [];
+  ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+  const opened = new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return { ws, frames, opened };
+}
+
+async function until(what, check, tries = 200) {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('frames sent while the join waits on the database are answered after the welcome, in order', { skip: !postgresAvailable() }, async () => {
+  cluster ??= await startCluster();
+  const srv = await startServer(['--database', cluster.createDatabase('tandem_held_frames')]);
+  const room = await (await fetch(`${srv.url}/api/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'code' }) })).json();
+  const s = rawSocket(srv, `/ws/${room.id}`);
+  await s.opened;
+  // Sent at once: the room lookup and the document's load are still under way.
+  s.ws.send(JSON.stringify({ type: 'doc.push', version: 0, updates: [{ clientID: 'early', changes: [[0, 'a']] }] }));
+  s.ws.send(JSON.stringify({ type: 'doc.push', version: 1, updates: [{ clientID: 'early', changes: [1, [0, 'b']] }] }));
+  s.ws.send(JSON.stringify({ type: 'doc.pull', version: 0 }));
+  await until('three answers', () => s.frames.filter((f) => f.type === 'doc.updates').length === 3);
+  const types = s.frames.map((f) => f.type).filter((t) => t !== 'init');
+  assert.deepEqual(types, ['welcome', 'doc.updates', 'doc.updates', 'doc.updates']);
+  const [first, second, pulled] = s.frames.filter((f) => f.type === 'doc.updates');
+  assert.deepEqual([first.from, first.version, second.from, second.version], [0, 1, 1, 2]);
+  assert.deepEqual([pulled.from, pulled.version], [0, 2]);
+  assert.deepEqual(await getDoc(srv, room.id), { version: 2, text: 'ab', language: 'plaintext' });
+  s.ws.close();
+  assert.equal((await srv.stop()).code, 0);
+});
+
+test('clients that go away while the database answers leave tandem whole', { skip: !postgresAvailable() }, async () => {
+  cluster ??= await startCluster();
+  const srv = await startServer(['--database', cluster.createDatabase('tandem_gone_clients')]);
+  const room = await (await fetch(`${srv.url}/api/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'code' }) })).json();
+  // Each joins and pushes, and is gone before the answers come: the
+  // pushes at version 0 race, one of them is taken.
+  const sockets = [];
+  for (let i = 0; i < 8; i++) {
+    const s = rawSocket(srv, `/ws/${room.id}`);
+    sockets.push(s);
+    await s.opened;
+    s.ws.send(JSON.stringify({ type: 'doc.push', version: 0, updates: [{ clientID: `c${i}`, changes: [[0, `${i}`]] }] }));
+    s.ws.terminate();
+  }
+  // A GET that hangs up at once.
+  const aborted = new AbortController();
+  const get = fetch(`${srv.url}/api/rooms/${room.id}/doc`, { signal: aborted.signal }).catch(() => null);
+  aborted.abort();
+  await get;
+  // tandem still answers, and a new member sees what GET doc gives.
+  const doc = await getDoc(srv, room.id);
+  assert.ok(doc.version <= 1 && doc.text.length === doc.version, JSON.stringify(doc));
+  const late = await Editor.join(srv, room.id);
+  assert.equal(late.version, (await getDoc(srv, room.id)).version);
+  late.ws.close();
+  assert.equal((await srv.stop()).code, 0);
 });
