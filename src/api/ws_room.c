@@ -221,7 +221,8 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
  * (the first frame), all in one turn. Frames it sends meanwhile are held. */
 struct joining {
   struct app *app;
-  struct ws_wait *w;
+  struct ws_wait *w; /* NULL for an ad-hoc room: joined at once, through `c` */
+  conn *c;
   struct join_request req;
   struct room_facts facts;
   struct doc *doc; /* a code room's, with a use, until the member takes it */
@@ -230,20 +231,26 @@ struct joining {
   int replay_status;
 };
 
+/* The connection joining, or NULL when it went away. */
+static conn *joining_conn(const struct joining *j) {
+  return j->w ? ws_wait_conn(j->w) : j->c;
+}
+
 static void join_free(struct joining *j) {
   if (j->doc)
     doc_close(&j->app->docs, j->doc);
   for (size_t i = 0; i < j->replayed_count; i++)
     buf_unref(j->replayed[i]);
   free(j->replayed);
-  ws_wait_end(j->w); /* frames held meanwhile are handled now */
+  if (j->w)
+    ws_wait_end(j->w); /* frames held meanwhile are handled now */
   free(j);
 }
 
 /* The join cannot go on: the client hears why and the socket closes. */
 static void join_refuse(struct joining *j, const char *code, const char *message,
                         const char *reason) {
-  conn *c = ws_wait_conn(j->w);
+  conn *c = joining_conn(j);
   if (c) {
     ws_room_send_error(c, code, message);
     ws_close(c, 1011, reason);
@@ -252,7 +259,7 @@ static void join_refuse(struct joining *j, const char *code, const char *message
 }
 
 static void join_finish(struct joining *j) {
-  conn *c = ws_wait_conn(j->w);
+  conn *c = joining_conn(j);
   if (!c) {
     join_free(j);
     return;
@@ -351,19 +358,24 @@ static void on_open(conn *c) {
   struct ws_member *wm = ws_member(c);
   memset(wm, 0, sizeof *wm);
   wm->m.device = req.device;
-  wm->wait = ws_wait_new(c, handle_message);
-  struct joining *j = wm->wait ? calloc(1, sizeof *j) : NULL;
-  if (!j) {
+  /* An ad-hoc room keeps nothing and never waits on the store: its
+   * members (signaling, the most numerous) need no handle. */
+  wm->wait = req.stored ? ws_wait_new(c, handle_message) : NULL;
+  struct joining *j = calloc(1, sizeof *j);
+  if (!j || (req.stored && !wm->wait)) {
+    free(j);
     ws_close(c, 1011, "out of memory");
     return;
   }
   j->app = c->srv->app;
-  j->w = ws_wait_begin(wm->wait);
   j->req = req;
-  if (req.stored)
-    store_room_get(j->app->store, req.room, req.len, got_room, j);
-  else
-    join_finish(j); /* an ad-hoc room keeps nothing to look up */
+  if (!req.stored) {
+    j->c = c;
+    join_finish(j);
+    return;
+  }
+  j->w = ws_wait_begin(wm->wait);
+  store_room_get(j->app->store, req.room, req.len, got_room, j);
 }
 
 static void on_close(conn *c) {
