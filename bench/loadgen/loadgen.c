@@ -101,24 +101,22 @@ static double server_cpu_of(int pid) {
 
 /* The readings of every instance (--server-pid P1,P2,...) added up; -1
  * when none could be read. */
-static long read_rss_kb(const struct options *o) {
+static long sum_over_servers(const struct options *o, long (*read_one)(int pid)) {
   long sum = -1;
   for (int i = 0; i < o->npids; i++) {
-    long kb = read_rss_kb_of(o->server_pids[i]);
-    if (kb >= 0)
-      sum = (sum < 0 ? 0 : sum) + kb;
+    long v = read_one(o->server_pids[i]);
+    if (v >= 0)
+      sum = (sum < 0 ? 0 : sum) + v;
   }
   return sum;
 }
 
+static long read_rss_kb(const struct options *o) {
+  return sum_over_servers(o, read_rss_kb_of);
+}
+
 static long count_fds(const struct options *o) {
-  long sum = -1;
-  for (int i = 0; i < o->npids; i++) {
-    long n = count_fds_of(o->server_pids[i]);
-    if (n >= 0)
-      sum = (sum < 0 ? 0 : sum) + n;
-  }
-  return sum;
+  return sum_over_servers(o, count_fds_of);
 }
 
 static double server_cpu(const struct options *o) {
