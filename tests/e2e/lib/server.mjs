@@ -18,9 +18,9 @@ after(async () => {
 
 export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
 
-export async function startServer(args = [], { env = {} } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+// One tandem process, resolved once it listens: {child, port, exited, log()}.
+export async function spawnTandem(args, env = {}) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -44,7 +44,46 @@ export async function startServer(args = [], { env = {} } = {}) {
       reject(new Error(`tandem exited with ${code} before listening:\n${log}`));
     });
   });
-  const server = {
+  return { child, port, exited, log: () => log };
+}
+
+// Ends a process (SIGTERM, SIGKILL after 20 s: the exit status says so).
+export async function endProcess(p) {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20000);
+  const result = await p.exited;
+  clearTimeout(timer);
+  return result;
+}
+
+// TANDEM_TEST_TOPOLOGY=cluster runs every suite against several instances
+// behind nginx (lib/cluster.mjs) instead of one.
+export const TOPOLOGY = process.env.TANDEM_TEST_TOPOLOGY || 'single';
+
+export async function startServer(args = [], { env = {} } = {}) {
+  // A test that restarts a server passes the first one's --data-dir; the
+  // directory is removed only by the server that made it.
+  const given = args.lastIndexOf('--data-dir');
+  const made = given < 0;
+  const dataDir = made ? mkdtempSync(join(tmpdir(), 'tandem-e2e-')) : args[given + 1];
+  if (made) args = ['--data-dir', dataDir, ...args];
+  const server = TOPOLOGY === 'cluster'
+    ? await (await import('./cluster.mjs')).startCluster(args, { env, dataDir })
+    : single(await spawnTandem(args, env), dataDir);
+  const stop = server.stop;
+  server.stop = async () => {
+    const result = await stop();
+    live.delete(server);
+    if (made) rmSync(dataDir, { recursive: true, force: true });
+    return result;
+  };
+  live.add(server);
+  return server;
+}
+
+function single(p, dataDir) {
+  const { child, port, exited } = p;
+  return {
     port,
     pid: child.pid,
     dataDir,
@@ -53,7 +92,7 @@ export async function startServer(args = [], { env = {} } = {}) {
     url: `http://127.0.0.1:${port}`,
     wsUrl: (path) => `ws://127.0.0.1:${port}${path}`,
     get log() {
-      return log;
+      return p.log();
     },
     rssKiB() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -62,19 +101,8 @@ export async function startServer(args = [], { env = {} } = {}) {
     fdCount() {
       return readdirSync(`/proc/${child.pid}/fd`).length;
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      // A server that ignores SIGTERM for 20 s is killed (and the exit status says so).
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
-      const result = await exited;
-      clearTimeout(timer);
-      live.delete(server);
-      rmSync(dataDir, { recursive: true, force: true });
-      return result;
-    },
+    stop: () => endProcess(p),
   };
-  live.add(server);
-  return server;
 }
 
 // Runs the binary to completion (for flag and start-up errors).
