@@ -19,6 +19,7 @@
 #include "store/blobs.h"
 #include "util/log.h"
 #include "util/rand.h"
+#include "util/secret.h"
 #include <sodium.h>
 #include "util/timefmt.h"
 
@@ -44,7 +45,9 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   }
   char random_pw[33];
   rand_base62(random_pw, 32);
-  randombytes_buf(app->unlock_key, sizeof app->unlock_key);
+  /* Shared by every instance on this data directory, and kept over restarts. */
+  if (secret_load_or_create(cfg->data_dir, "unlock.key", app->unlock_key, err, errlen) < 0)
+    return -1;
   if (password_hash(random_pw, 32, app->dummy_hash) < 0) {
     snprintf(err, errlen, "out of memory (password hashing)");
     return -1;

@@ -24,7 +24,7 @@ struct app {
   /* A hash of a random password: a sign-in for an unknown email verifies
    * against it, so the answer takes as long as for a wrong password. */
   char dummy_hash[128];
-  uint8_t unlock_key[32]; /* signs room unlock tokens; new on each start */
+  uint8_t unlock_key[32]; /* signs room unlock tokens; <data-dir>/unlock.key */
   struct docs docs;       /* the live documents of code rooms */
   char blob_dir[4096];    /* <data-dir>/blobs */
 };
