@@ -849,6 +849,27 @@ static void test_store_migrations_are_the_same_in_both_dialects(void **state) {
   }
 }
 
+/* sqlite:PATH puts the database anywhere; an unknown scheme is refused
+ * without echoing the URL (it may hold a password). */
+static void test_store_picks_the_engine_from_the_database_url(void **state) {
+  struct fixture *f = *state;
+  char err[256], path[128];
+  snprintf(path, sizeof path, "sqlite:%s/elsewhere.db", f->dir);
+  struct store *s = store_open(&f->loop, f->dir, path, 0, err, sizeof err);
+  assert_non_null(s);
+  assert_int_equal(store_ping(s), 0);
+  close_store(f, s);
+  assert_true(access(path + 7, F_OK) == 0);
+  assert_null(store_open(&f->loop, f->dir, "mysql://root:hunter2@db/x", 0, err, sizeof err));
+  assert_non_null(strstr(err, "--database"));
+  assert_null(strstr(err, "hunter2"));
+  assert_null(store_open(&f->loop, f->dir, "postgres://127.0.0.1:1/x", 65, err, sizeof err));
+  assert_non_null(strstr(err, "--database-pool"));
+  /* Nothing listens on port 1: start-up says so rather than waiting. */
+  assert_null(store_open(&f->loop, f->dir, "postgres://127.0.0.1:1/x", 1, err, sizeof err));
+  assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
+}
+
 static void test_store_takes_a_database_of_user_version_only_as_migrated_that_far(void **state) {
   struct fixture *f = *state;
   close_store(f, f->s);
@@ -927,6 +948,7 @@ int main(void) {
   const struct CMUnitTest sqlite_only[] = {
       cmocka_unit_test(test_store_migrations_are_the_same_in_both_dialects),
       BOTH(test_store_takes_a_database_of_user_version_only_as_migrated_that_far),
+      BOTH(test_store_picks_the_engine_from_the_database_url),
   };
   const struct CMUnitTest postgres_only[] = {
       BOTH(test_store_answers_unavailable_while_postgres_is_away_then_recovers),
