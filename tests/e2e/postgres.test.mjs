@@ -1,15 +1,23 @@
-// tandem on PostgreSQL when PostgreSQL goes away under it: /readyz says
-// 503 (so a load balancer stops sending traffic), /healthz stays 200 (the
-// process is fine), the log says it once, and when PostgreSQL is back
-// tandem reconnects by itself and /readyz is 200 again. Skipped when
-// PostgreSQL is not installed.
+// tandem on PostgreSQL (--database): several instances migrating one
+// database at once, and PostgreSQL going away under a running tandem:
+// /readyz says 503 (so a load balancer stops sending traffic), /healthz
+// stays 200 (the process is fine), the log says it once, and when
+// PostgreSQL is back tandem reconnects by itself and /readyz is 200 again.
+// Skipped when PostgreSQL is not installed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { postgresAvailable, startCluster } from './lib/postgres.mjs';
 import { startServer } from './lib/server.mjs';
 
+const skip = !postgresAvailable() && 'PostgreSQL is not installed';
 let cluster = null;
 after(() => cluster?.destroy());
+
+async function theCluster() {
+  cluster ??= await startCluster();
+  return cluster;
+}
 
 // Asks until answer(res, body) holds; at most `tries` times, 100 ms apart.
 async function poll(url, answer, tries = 200) {
@@ -23,9 +31,20 @@ async function poll(url, answer, tries = 200) {
   return last;
 }
 
-test('readyz follows PostgreSQL going away and coming back; healthz stays 200', { skip: !postgresAvailable() && 'PostgreSQL is not installed' }, async () => {
-  cluster = await startCluster();
-  const url = cluster.createDatabase('faults');
+test('three tandems starting at once on a new database apply each migration once', { skip }, async () => {
+  const url = (await theCluster()).createDatabase('together');
+  const servers = await Promise.all([1, 2, 3].map(() => startServer(['--database', url])));
+  const applied = servers.flatMap((s) => s.log.match(/store\.migrated msg="applied \S+"/g) || []);
+  const migrations = readdirSync(new URL('../../src/store/migrations/postgres/', import.meta.url)).sort();
+  assert.deepEqual(applied.map((line) => /applied (\S+)"/.exec(line)[1]).sort(), migrations);
+  for (const s of servers) {
+    assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+    assert.equal((await s.stop()).code, 0);
+  }
+});
+
+test('readyz follows PostgreSQL going away and coming back; healthz stays 200', { skip }, async () => {
+  const url = (await theCluster()).createDatabase('faults');
   const s = await startServer(['--database', url, '--database-pool', '2']);
 
   const ready = await fetch(`${s.url}/readyz`);
