@@ -6,9 +6,11 @@
 // Skipped when PostgreSQL is not installed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { postgresAvailable, startCluster } from './lib/postgres.mjs';
-import { startServer } from './lib/server.mjs';
+import { runTandem, startServer } from './lib/server.mjs';
 
 const skip = !postgresAvailable() && 'PostgreSQL is not installed';
 let cluster = null;
@@ -30,6 +32,25 @@ async function poll(url, answer, tries = 200) {
   }
   return last;
 }
+
+test('a database tandem cannot use is an exit with status 2 and the reason, never the password', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
+  try {
+    const cases = [
+      [['--database', 'mysql://root:hunter2@127.0.0.1/x'], /--database: expected postgres:\/\/\.\.\./],
+      [['--database', 'postgres://tandem:hunter2@127.0.0.1:1/x'], /cannot connect to PostgreSQL/],
+      [['--database-pool', '0'], /--database-pool: invalid value '0'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runTandem(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /hunter2/);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
 
 test('three tandems starting at once on a new database apply each migration once', { skip }, async () => {
   const url = (await theCluster()).createDatabase('together');
