@@ -5,10 +5,9 @@
 // so every suite runs against it unchanged: its url is nginx's, and a
 // client's requests and sockets land on different instances.
 import { readFileSync, readdirSync } from 'node:fs';
-import { spawnTandem, endProcess } from './server.mjs';
+import { spawnTandem, endProcess, databaseFor } from './server.mjs';
 import { startNginx } from './nginx.mjs';
 import { startRedis } from './redis.mjs';
-import { databaseUrlFor } from './postgres.mjs';
 
 export const INSTANCES = Number(process.env.TANDEM_TEST_INSTANCES || 3);
 
@@ -33,7 +32,7 @@ function group(parts) {
 }
 
 export async function startCluster(args, { env = {}, dataDir }) {
-  const database = await databaseUrlFor(dataDir);
+  const database = await databaseFor(dataDir);
   const redis = await startRedis();
   const parts = [];
   let front = null;
