@@ -34,6 +34,13 @@ enum call_kind {
   CALL_ITEM_GET,
   CALL_ITEM_DELETE,
   CALL_ROOM_DELETE,
+  CALL_ROOM_INSERT,
+  CALL_SESSIONS_EXPIRED,
+  CALL_REFERRERS_PRUNE,
+  CALL_ROOMS_EXPIRED,
+  CALL_REFERRER_VISIT,
+  CALL_REFERRERS_SINCE,
+  CALL_KINDS
 };
 
 struct call {
@@ -46,12 +53,21 @@ struct call {
   int limit;
   struct item_row item; /* its strings copied below */
   char alias[80], text[256], file_name[256], content_type[128], sha256[65];
+  struct room_row room; /* its strings copied below */
+  char title[256], kind_name[16], language[40];
   struct call *next;
 };
 
 static struct call *held, **held_tail = &held;
-/* The next call of this kind answers STORE_UNAVAILABLE instead (-1: none). */
-static int unavailable_next = -1;
+static int calls[CALL_KINDS]; /* made, by kind */
+/* The next fail_count calls of kind fail_kind answer fail_status instead. */
+static int fail_kind = -1, fail_status, fail_count;
+
+static void fail_next(enum call_kind kind, int status, int count) {
+  fail_kind = (int)kind;
+  fail_status = status;
+  fail_count = count;
+}
 
 void __real_store_room_get(struct store *s, const char *key, size_t len, store_room_cb cb,
                            void *ctx);
@@ -66,6 +82,17 @@ void __real_store_item_get(struct store *s, const char *room_id, const char *ite
 void __real_store_item_delete(struct store *s, const char *room_id, const char *item_id,
                               store_done_cb cb, void *ctx);
 void __real_store_room_delete(struct store *s, const char *id, store_done_cb cb, void *ctx);
+void __real_store_room_insert(struct store *s, const struct room_row *room, store_done_cb cb,
+                              void *ctx);
+void __real_store_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb,
+                                          void *ctx);
+void __real_store_referrers_prune(struct store *s, const char *before, store_done_cb cb, void *ctx);
+void __real_store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each,
+                                void *ctx);
+void __real_store_referrer_visit(struct store *s, const char *day, const char *ref, int max_refs,
+                                 store_done_cb cb, void *ctx);
+void __real_store_referrers_since(struct store *s, const char *since, store_referrers_cb each,
+                                  void *ctx);
 
 static struct call *hold(enum call_kind kind, struct store *s, void *cb, void *ctx, const char *key,
                          size_t key_len) {
@@ -74,6 +101,7 @@ static struct call *hold(enum call_kind kind, struct store *s, void *cb, void *c
   assert_true(key_len < sizeof c->key);
   *c = (struct call){.kind = kind, .s = s, .cb = cb, .ctx = ctx, .key_len = key_len};
   memcpy(c->key, key, key_len);
+  calls[kind]++;
   *held_tail = c;
   held_tail = &c->next;
   return c;
@@ -135,17 +163,57 @@ void __wrap_store_room_delete(struct store *s, const char *id, store_done_cb cb,
   hold(CALL_ROOM_DELETE, s, (void *)cb, ctx, id, strlen(id));
 }
 
-/* The database cannot be reached: the callback hears so at once. */
-static void answer_unavailable(struct call *c) {
-  int st = STORE_UNAVAILABLE;
+void __wrap_store_room_insert(struct store *s, const struct room_row *room, store_done_cb cb,
+                              void *ctx) {
+  struct call *c = hold(CALL_ROOM_INSERT, s, (void *)cb, ctx, "", 0);
+  c->room = *room;
+  c->room.title = room->title ? strcpy(c->title, room->title) : NULL;
+  c->room.kind = room->kind ? strcpy(c->kind_name, room->kind) : NULL;
+  c->room.language = room->language ? strcpy(c->language, room->language) : NULL;
+  assert_null(room->password_hash);
+}
+
+void __wrap_store_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb,
+                                          void *ctx) {
+  hold(CALL_SESSIONS_EXPIRED, s, (void *)cb, ctx, "", 0)->after = now;
+}
+
+void __wrap_store_referrers_prune(struct store *s, const char *before, store_done_cb cb,
+                                  void *ctx) {
+  hold(CALL_REFERRERS_PRUNE, s, (void *)cb, ctx, before, strlen(before));
+}
+
+void __wrap_store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each,
+                                void *ctx) {
+  struct call *c = hold(CALL_ROOMS_EXPIRED, s, (void *)each, ctx, "", 0);
+  c->after = now;
+  c->limit = limit;
+}
+
+void __wrap_store_referrer_visit(struct store *s, const char *day, const char *ref, int max_refs,
+                                 store_done_cb cb, void *ctx) {
+  struct call *c = hold(CALL_REFERRER_VISIT, s, (void *)cb, ctx, day, strlen(day));
+  copy_text(c->text, sizeof c->text, ref, strlen(ref));
+  c->limit = max_refs;
+}
+
+void __wrap_store_referrers_since(struct store *s, const char *since, store_referrers_cb each,
+                                  void *ctx) {
+  hold(CALL_REFERRERS_SINCE, s, (void *)each, ctx, since, strlen(since));
+}
+
+/* A failure (the database unreachable, a code taken): the callback hears
+ * so at once. */
+static void answer_failed(struct call *c, int st) {
   switch (c->kind) {
-  case CALL_ROOM_GET: ((store_room_cb)c->cb)(c->ctx, st, NULL); break;
+  case CALL_ROOM_GET:
+  case CALL_ROOMS_EXPIRED: ((store_room_cb)c->cb)(c->ctx, st, NULL); break;
   case CALL_ROOM_BYTES: ((void (*)(void *, int, int64_t))c->cb)(c->ctx, st, 0); break;
   case CALL_ITEM_INSERT: ((store_id_cb)c->cb)(c->ctx, st, 0); break;
   case CALL_ITEMS_LIST:
   case CALL_ITEM_GET: ((store_item_cb)c->cb)(c->ctx, st, NULL); break;
-  case CALL_ITEM_DELETE:
-  case CALL_ROOM_DELETE: ((store_done_cb)c->cb)(c->ctx, st); break;
+  case CALL_REFERRERS_SINCE: ((store_referrers_cb)c->cb)(c->ctx, st, NULL, NULL, 0); break;
+  default: ((store_done_cb)c->cb)(c->ctx, st); break;
   }
 }
 
@@ -172,6 +240,25 @@ static void answer(struct call *c) {
   case CALL_ROOM_DELETE:
     __real_store_room_delete(c->s, c->key, (store_done_cb)c->cb, c->ctx);
     break;
+  case CALL_ROOM_INSERT:
+    __real_store_room_insert(c->s, &c->room, (store_done_cb)c->cb, c->ctx);
+    break;
+  case CALL_SESSIONS_EXPIRED:
+    __real_store_sessions_expired_delete(c->s, c->after, (store_done_cb)c->cb, c->ctx);
+    break;
+  case CALL_REFERRERS_PRUNE:
+    __real_store_referrers_prune(c->s, c->key, (store_done_cb)c->cb, c->ctx);
+    break;
+  case CALL_ROOMS_EXPIRED:
+    __real_store_rooms_expired(c->s, c->after, c->limit, (store_room_cb)c->cb, c->ctx);
+    break;
+  case CALL_REFERRER_VISIT:
+    __real_store_referrer_visit(c->s, c->key, c->text, c->limit, (store_done_cb)c->cb, c->ctx);
+    break;
+  case CALL_REFERRERS_SINCE:
+    __real_store_referrers_since(c->s, c->key, (store_referrers_cb)c->cb, c->ctx);
+    break;
+  case CALL_KINDS: break;
   }
 }
 
@@ -181,9 +268,9 @@ static void answer_one(void) {
   held = c->next;
   if (!held)
     held_tail = &held;
-  if ((int)c->kind == unavailable_next) {
-    unavailable_next = -1;
-    answer_unavailable(c);
+  if ((int)c->kind == fail_kind && fail_count > 0) {
+    fail_count--;
+    answer_failed(c, fail_status);
   } else {
     answer(c);
   }
@@ -209,7 +296,7 @@ static void room_found(void *ctx, int status, const struct room_row *room) {
   *(int *)ctx = status;
 }
 
-static int setup(void **state) {
+static int setup_with_ttl(void **state, uint64_t room_ttl_ms) {
   struct fixture *f = calloc(1, sizeof *f);
   if (!f)
     return -1;
@@ -219,6 +306,8 @@ static int setup(void **state) {
     return -1;
   f->h.cfg.data_dir = f->dir;
   f->h.cfg.min_free_disk = 0;
+  f->h.cfg.room_ttl_ms = room_ttl_ms;
+  f->h.cfg.admin_token = "secret";
   f->app.store = store_open(f->dir, err, sizeof err);
   if (!f->app.store || app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
     return -1;
@@ -231,9 +320,18 @@ static int setup(void **state) {
   room_new_owner_token(f->token, room.owner_token_hash);
   memcpy(f->room_id, room.id, sizeof f->room_id);
   int status = STORE_FAILED;
-  store_room_insert(f->app.store, &room, room_made, &status);
+  __real_store_room_insert(f->app.store, &room, room_made, &status);
   *state = f;
   return status;
+}
+
+static int setup(void **state) {
+  return setup_with_ttl(state, 3600000);
+}
+
+/* Rooms live a second: the sweeper ticks every 250 ms. */
+static int setup_fast_sweep(void **state) {
+  return setup_with_ttl(state, 1000);
 }
 
 static int teardown(void **state) {
@@ -251,7 +349,8 @@ static int teardown(void **state) {
   if (system(cmd) != 0)
     rc = -1;
   free(f);
-  unavailable_next = -1;
+  fail_count = 0;
+  memset(calls, 0, sizeof calls);
   return rc;
 }
 
@@ -276,6 +375,17 @@ static void answer_all(struct fixture *f) {
     harness_run(&f->h);
   }
   assert_null(held);
+}
+
+/* The request goes away while it waits. A waiting request's connection
+ * reads nothing (the answer comes first), so the client closing its end is
+ * not seen: the server drops the connection instead, as at shutdown. */
+static void drop_connection(struct fixture *f) {
+  harness_close_client(&f->h);
+  for (int cls = 0; cls < TIMEOUT_CLASSES; cls++)
+    while (f->h.srv.list_head[cls])
+      conn_close(f->h.srv.list_head[cls]);
+  harness_run(&f->h);
 }
 
 static void send_text(struct fixture *f, const char *text) {
@@ -415,7 +525,7 @@ static void test_files_get_their_rows_after_the_client_went_away(void **state) {
   struct fixture *f = *state;
   post_two_files(f);
   answer_until(f, CALL_ITEM_INSERT); /* both files are whole on disk */
-  harness_close_client(&f->h);
+  drop_connection(f);
   answer_all(f);
   struct rows rows = rows_of(f);
   assert_int_equal(rows.files, 2);
@@ -429,7 +539,7 @@ static void test_a_failed_row_takes_its_file_and_the_next_ones_away(void **state
   answer_until(f, CALL_ITEM_INSERT);
   answer_one(); /* a.txt's row is in */
   harness_run(&f->h);
-  unavailable_next = CALL_ITEM_INSERT;
+  fail_next(CALL_ITEM_INSERT, STORE_UNAVAILABLE, 1);
   answer_all(f);
   const char *out = response(f);
   assert_non_null(strstr(out, "HTTP/1.1 503 "));
@@ -469,7 +579,7 @@ static void test_upload_left_during_the_room_lookup_leaves_nothing(void **state)
            f->room_id);
   send_text(f, req);
   assert_int_equal(held->kind, CALL_ROOM_GET);
-  harness_close_client(&f->h);
+  drop_connection(f);
   answer_all(f);
   assert_int_equal(rows_of(f).count, 0);
   assert_int_equal(blob_files(f), 0);
@@ -498,7 +608,7 @@ static void test_list_whose_client_went_away_is_dropped(void **state) {
   snprintf(req, sizeof req, "GET /api/rooms/%s/items HTTP/1.1\r\nHost: x\r\n\r\n", f->room_id);
   send_text(f, req);
   answer_until(f, CALL_ITEMS_LIST); /* the room was found */
-  harness_close_client(&f->h);
+  drop_connection(f);
   answer_all(f);
 }
 
@@ -529,7 +639,7 @@ static void test_item_delete_removes_the_file_after_the_client_went_away(void **
            rows.ids[0]);
   send_text(f, req);
   answer_until(f, CALL_ITEM_DELETE);
-  harness_close_client(&f->h);
+  drop_connection(f);
   answer_all(f);
   assert_int_equal(rows_of(f).files, 1);
   assert_false(blob_exists(rows.ids[0]));
@@ -561,7 +671,7 @@ static void test_room_delete_goes_on_after_the_client_went_away(void **state) {
            f->room_id, f->token);
   send_text(f, req);
   answer_until(f, CALL_ITEMS_LIST);
-  harness_close_client(&f->h);
+  drop_connection(f);
   answer_all(f);
   int status = STORE_OK;
   __real_store_room_get(f->app.store, f->room_id, STORE_ID_LEN, room_found, &status);
@@ -573,11 +683,95 @@ static void test_unreachable_store_answers_503_for_a_room(void **state) {
   char req[256];
   snprintf(req, sizeof req, "GET /api/rooms/%s HTTP/1.1\r\nHost: x\r\n\r\n", f->room_id);
   send_text(f, req);
-  unavailable_next = CALL_ROOM_GET;
+  fail_next(CALL_ROOM_GET, STORE_UNAVAILABLE, 1);
   answer_all(f);
   const char *out = response(f);
   assert_non_null(strstr(out, "HTTP/1.1 503 "));
   assert_non_null(strstr(out, "storage_unavailable"));
+}
+
+static void test_room_create_draws_a_new_code_when_taken(void **state) {
+  struct fixture *f = *state;
+  send_text(f, "POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  fail_next(CALL_ROOM_INSERT, STORE_CONFLICT, 2);
+  const char *out = answer_until_reply(f, "HTTP/1.1 201 ");
+  assert_int_equal(calls[CALL_ROOM_INSERT], 3);
+  const char *id = strstr(out, "\"id\":\"");
+  assert_non_null(id);
+  int status = STORE_FAILED;
+  __real_store_room_get(f->app.store, id + 6, STORE_ID_LEN, room_found, &status);
+  assert_int_equal(status, STORE_OK);
+}
+
+static void test_room_create_draws_no_more_once_the_client_went_away(void **state) {
+  struct fixture *f = *state;
+  send_text(f, "POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  assert_int_equal(held->kind, CALL_ROOM_INSERT);
+  drop_connection(f);
+  fail_next(CALL_ROOM_INSERT, STORE_CONFLICT, 1);
+  answer_all(f);
+  assert_int_equal(calls[CALL_ROOM_INSERT], 1);
+}
+
+static void test_a_sweep_still_under_way_is_not_doubled(void **state) {
+  struct fixture *f = *state;
+  struct room_row room = {.kind = "drop", .created_at = time_now_ms() - 5000};
+  room.expires_at = room.created_at + 1000;
+  room_new_id(room.id);
+  room_new_code(room.code);
+  int status = STORE_FAILED;
+  __real_store_room_insert(f->app.store, &room, room_made, &status);
+  assert_int_equal(status, STORE_OK);
+  harness_run_for(&f->h, 800); /* three ticks while the first sweep waits */
+  assert_int_equal(calls[CALL_SESSIONS_EXPIRED], 1);
+  answer_all(f);
+  assert_int_equal(calls[CALL_ROOM_DELETE], 1);
+  __real_store_room_get(f->app.store, room.id, STORE_ID_LEN, room_found, &status);
+  assert_int_equal(status, STORE_NOT_FOUND);
+  __real_store_room_get(f->app.store, f->room_id, STORE_ID_LEN, room_found, &status);
+  assert_int_equal(status, STORE_OK); /* the live room stays */
+  harness_run_for(&f->h, 400);
+  assert_true(calls[CALL_SESSIONS_EXPIRED] >= 2); /* the next tick sweeps again */
+  answer_all(f);
+}
+
+static void post_visit(struct fixture *f) {
+  static const char body[] = "{\"ref\":\"news\"}";
+  char req[256];
+  snprintf(req, sizeof req,
+           "POST /api/set_track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: %zu\r\n\r\n%s",
+           sizeof body - 1, body);
+  send_text(f, req);
+}
+
+static void add_visits(void *ctx, int status, const char *day, const char *ref, int64_t visits) {
+  if (day)
+    *(int64_t *)ctx += visits;
+}
+
+static void test_a_visit_counts_after_the_client_went_away(void **state) {
+  struct fixture *f = *state;
+  post_visit(f);
+  assert_int_equal(held->kind, CALL_REFERRER_VISIT);
+  drop_connection(f);
+  answer_all(f);
+  int64_t visits = 0;
+  __real_store_referrers_since(f->app.store, "2000-01-01", add_visits, &visits);
+  assert_int_equal(visits, 1);
+}
+
+static void test_stats_are_answered_when_the_store_answers_later(void **state) {
+  struct fixture *f = *state;
+  post_visit(f);
+  assert_non_null(strstr(answer_until_reply(f, "HTTP/1.1 200 "), "\"success\":true"));
+  send_text(f, "GET /api/stats/referrers HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer secret\r\n\r\n");
+  assert_int_equal(held->kind, CALL_REFERRERS_SINCE);
+  assert_string_equal(response(f), "");
+  const char *out = answer_until_reply(f, "HTTP/1.1 200 ");
+  assert_non_null(strstr(out, "\"ref\":\"news\""));
+  assert_non_null(strstr(out, "\"visits\":1"));
 }
 
 int main(void) {
@@ -596,6 +790,12 @@ int main(void) {
       T(test_room_delete_answers_once_files_and_rows_are_gone),
       T(test_room_delete_goes_on_after_the_client_went_away),
       T(test_unreachable_store_answers_503_for_a_room),
+      T(test_room_create_draws_a_new_code_when_taken),
+      T(test_room_create_draws_no_more_once_the_client_went_away),
+      cmocka_unit_test_setup_teardown(test_a_sweep_still_under_way_is_not_doubled, setup_fast_sweep,
+                                      teardown),
+      T(test_a_visit_counts_after_the_client_went_away),
+      T(test_stats_are_answered_when_the_store_answers_later),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
