@@ -308,7 +308,7 @@ static int setup_with_ttl(void **state, uint64_t room_ttl_ms) {
   f->h.cfg.min_free_disk = 0;
   f->h.cfg.room_ttl_ms = room_ttl_ms;
   f->h.cfg.admin_token = "secret";
-  f->app.store = store_open(f->dir, err, sizeof err);
+  f->app.store = store_open(&f->h.loop, f->dir, NULL, 0, err, sizeof err);
   if (!f->app.store || app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
     return -1;
   if (harness_start(&f->h, app_routes, app_route_count, &f->app) < 0)
