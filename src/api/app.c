@@ -292,18 +292,22 @@ void api_room_abort(struct http_req *r) {
       l->pending.r = NULL;
 }
 
-/* The lookup answered the request itself. Before the body's end the rest
- * of it is not wanted: the connection closes after the answer (and reads
- * again, in case the route paused them). */
+/* The lookup answers the request itself. The route's state goes first:
+ * an answer given from a later turn may end (and free) the request. Before
+ * the body's end the rest of it is not wanted: the connection closes after
+ * the answer (and reads again, in case the route paused them). */
 static void refuse_room(struct http_req *r, int status, const char *code, const char *message,
                         void (*refused)(struct http_req *r)) {
+  if (refused)
+    refused(r);
   if (!r->completed) {
     r->keep_alive = false;
     http_body_resume(r);
   }
-  http_respond_error(r, status, code, message);
-  if (refused)
-    refused(r);
+  if (status < 0)
+    api_respond_store_error(r, status);
+  else
+    http_respond_error(r, status, code, message);
 }
 
 static void on_room_row(void *ctx, int status, const struct room_row *room) {
@@ -317,11 +321,7 @@ static void on_room_row(void *ctx, int status, const struct room_row *room) {
   if (status == STORE_NOT_FOUND) {
     refuse_room(r, 404, "room_not_found", "There is no such room.", w.refused);
   } else if (status < 0) {
-    if (!r->completed)
-      r->keep_alive = false;
-    api_respond_store_error(r, status);
-    if (w.refused)
-      w.refused(r);
+    refuse_room(r, status, NULL, NULL, w.refused);
   } else if (w.drop_only && room->owner_id) {
     /* A chat room keeps no items: its password must not be walked around. */
     refuse_room(r, 404, "not_a_drop_room", "This room takes no items.", w.refused);
