@@ -113,6 +113,15 @@ static void copy_text(char *out, size_t cap, const char *in, size_t len) {
   out[len] = '\0';
 }
 
+/* A copy of a string the call was given (NULL stays NULL). */
+#define KEEP(field, in) keep(field, sizeof field, in)
+static const char *keep(char *out, size_t cap, const char *in) {
+  if (!in)
+    return NULL;
+  copy_text(out, cap, in, strlen(in));
+  return out;
+}
+
 void __wrap_store_room_get(struct store *s, const char *key, size_t len, store_room_cb cb,
                            void *ctx) {
   hold(CALL_ROOM_GET, s, (void *)cb, ctx, key, len);
@@ -127,17 +136,14 @@ void __wrap_store_item_insert(struct store *s, const struct item_row *it, store_
                               void *ctx) {
   struct call *c = hold(CALL_ITEM_INSERT, s, (void *)cb, ctx, "", 0);
   c->item = *it;
-  c->item.alias = it->alias ? strcpy(c->alias, it->alias) : NULL;
+  c->item.alias = KEEP(c->alias, it->alias);
+  c->item.file_name = KEEP(c->file_name, it->file_name);
+  c->item.content_type = KEEP(c->content_type, it->content_type);
+  c->item.sha256 = KEEP(c->sha256, it->sha256);
   if (it->text) {
     copy_text(c->text, sizeof c->text, it->text, it->text_len);
     c->item.text = c->text;
   }
-  if (it->file_name)
-    c->item.file_name = strcpy(c->file_name, it->file_name);
-  if (it->content_type)
-    c->item.content_type = strcpy(c->content_type, it->content_type);
-  if (it->sha256)
-    c->item.sha256 = strcpy(c->sha256, it->sha256);
 }
 
 void __wrap_store_items_list(struct store *s, const char *room_id, int64_t after, int limit,
@@ -167,9 +173,9 @@ void __wrap_store_room_insert(struct store *s, const struct room_row *room, stor
                               void *ctx) {
   struct call *c = hold(CALL_ROOM_INSERT, s, (void *)cb, ctx, "", 0);
   c->room = *room;
-  c->room.title = room->title ? strcpy(c->title, room->title) : NULL;
-  c->room.kind = room->kind ? strcpy(c->kind_name, room->kind) : NULL;
-  c->room.language = room->language ? strcpy(c->language, room->language) : NULL;
+  c->room.title = KEEP(c->title, room->title);
+  c->room.kind = KEEP(c->kind_name, room->kind);
+  c->room.language = KEEP(c->language, room->language);
   assert_null(room->password_hash);
 }
 
@@ -599,14 +605,19 @@ static void test_upload_to_no_room_is_refused_when_the_lookup_answers(void **sta
   assert_non_null(strstr(out, "Connection: close"));
 }
 
+/* A room with one text item, and a request for its list. */
+static void list_after_one_item(struct fixture *f, const char *query) {
+  post_text(f, "{\"text\":\"one\"}");
+  answer_until_reply(f, "HTTP/1.1 201 ");
+  char req[256];
+  snprintf(req, sizeof req, "GET /api/rooms/%s/items%s HTTP/1.1\r\nHost: x\r\n\r\n", f->room_id,
+           query);
+  send_text(f, req);
+}
+
 static void test_list_whose_client_went_away_is_dropped(void **state) {
   struct fixture *f = *state;
-  post_text(f, "{\"text\":\"one\"}");
-  answer_all(f);
-  response(f);
-  char req[256];
-  snprintf(req, sizeof req, "GET /api/rooms/%s/items HTTP/1.1\r\nHost: x\r\n\r\n", f->room_id);
-  send_text(f, req);
+  list_after_one_item(f, "");
   answer_until(f, CALL_ITEMS_LIST); /* the room was found */
   drop_connection(f);
   answer_all(f);
@@ -614,13 +625,7 @@ static void test_list_whose_client_went_away_is_dropped(void **state) {
 
 static void test_list_is_answered_when_the_store_answers_later(void **state) {
   struct fixture *f = *state;
-  post_text(f, "{\"text\":\"one\"}");
-  answer_all(f);
-  response(f);
-  char req[256];
-  snprintf(req, sizeof req, "GET /api/rooms/%s/items?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-           f->room_id);
-  send_text(f, req);
+  list_after_one_item(f, "?limit=1");
   answer_all(f);
   const char *out = response(f);
   assert_non_null(strstr(out, "HTTP/1.1 200 "));
