@@ -701,12 +701,15 @@ const http_handler chat_unlock_handler = {
     .on_abort = pw_job_abort,
     .max_body = CHAT_BODY_MAX,
 };
-const http_handler chat_messages_handler = {.on_complete = get_messages};
-const http_handler chat_delete_msg_handler = {.on_complete = delete_msg};
+const http_handler chat_messages_handler = {.on_complete = get_messages,
+                                            .on_abort = api_pending_abort};
+const http_handler chat_delete_msg_handler = {.on_complete = delete_msg,
+                                              .on_abort = api_pending_abort};
 const http_handler chat_remove_handler = {
     .on_body = api_body_collect,
     .on_complete = remove_post,
     .on_abort = api_body_abort,
     .max_body = CHAT_BODY_MAX,
 };
-const http_handler chat_transcript_handler = {.on_complete = transcript};
+const http_handler chat_transcript_handler = {.on_complete = transcript,
+                                              .on_abort = api_pending_abort};

@@ -176,7 +176,7 @@ static void put_complete(struct http_req *r) {
   put_free(r);
 }
 
-const http_handler doc_get_handler = {.on_complete = get_doc};
+const http_handler doc_get_handler = {.on_complete = get_doc, .on_abort = api_pending_abort};
 const http_handler doc_put_handler = {
     .on_headers = put_headers,
     .on_body = put_body,
