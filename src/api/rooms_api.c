@@ -213,5 +213,8 @@ const http_handler rooms_create_handler = {
     .max_body = CREATE_BODY_MAX,
 };
 const http_handler rooms_get_handler = {.on_complete = get_room};
-const http_handler rooms_delete_handler = {.on_complete = delete_room};
+const http_handler rooms_delete_handler = {
+    .on_complete = delete_room,
+    .on_abort = api_pending_abort, /* an owned room waits for its owner's session */
+};
 const http_handler rooms_qr_handler = {.on_complete = get_qr};
