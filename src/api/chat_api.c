@@ -907,7 +907,6 @@ const http_handler chat_unlock_handler = {
     .on_abort = pw_job_abort,
     .max_body = CHAT_BODY_MAX,
 };
-/* The routes below wait on the store: the client may go away meanwhile. */
 const http_handler chat_messages_handler = {.on_complete = get_messages,
                                             .on_abort = api_pending_abort};
 const http_handler chat_delete_msg_handler = {.on_complete = delete_msg,

@@ -212,9 +212,9 @@ const http_handler rooms_create_handler = {
     .on_abort = pw_job_abort, /* the body, or a chat room's password being hashed */
     .max_body = CREATE_BODY_MAX,
 };
-const http_handler rooms_get_handler = {.on_complete = get_room};
-const http_handler rooms_delete_handler = {
-    .on_complete = delete_room,
-    .on_abort = api_pending_abort, /* an owned room waits for its owner's session */
-};
-const http_handler rooms_qr_handler = {.on_complete = get_qr};
+/* api_pending_abort tells the room lookup, or the delete, that the
+ * request went away. */
+const http_handler rooms_get_handler = {.on_complete = get_room, .on_abort = api_pending_abort};
+const http_handler rooms_delete_handler = {.on_complete = delete_room,
+                                           .on_abort = api_pending_abort};
+const http_handler rooms_qr_handler = {.on_complete = get_qr, .on_abort = api_pending_abort};
