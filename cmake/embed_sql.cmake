@@ -1,8 +1,12 @@
 # Turns the numbered migration files into a C table, so the binary carries
-# its schema. Run as: cmake -DOUT=<file.c> -DDIR=<migrations dir> -P embed_sql.cmake
+# its schema. Run as: cmake -DOUT=<file.c> -DDIR=<migrations dir> [-DPREFIX=pg_] -P embed_sql.cmake
+# PREFIX names the table (pg_migrations, pg_migration_count) of another engine's dialect.
 file(GLOB files RELATIVE ${DIR} ${DIR}/*.sql)
 list(SORT files)
-set(body "/* Generated from src/store/migrations by cmake/embed_sql.cmake. */\n#include \"store/migrations.h\"\n\nconst struct migration migrations[] = {\n")
+if(NOT DEFINED PREFIX)
+  set(PREFIX "")
+endif()
+set(body "/* Generated from ${DIR} by cmake/embed_sql.cmake. */\n#include \"store/migrations.h\"\n\nconst struct migration ${PREFIX}migrations[] = {\n")
 foreach(f ${files})
   string(REGEX MATCH "^([0-9]+)_" _ ${f})
   set(num ${CMAKE_MATCH_1})
@@ -11,7 +15,7 @@ foreach(f ${files})
   string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n    " bytes ${bytes})
   string(APPEND body "  {${num}, \"${f}\", (const char[]){\n    ${bytes}0x00}},\n")
 endforeach()
-string(APPEND body "};\nconst int migration_count = sizeof migrations / sizeof migrations[0];\n")
+string(APPEND body "};\nconst int ${PREFIX}migration_count = sizeof ${PREFIX}migrations / sizeof ${PREFIX}migrations[0];\n")
 set(old "")
 if(EXISTS ${OUT})
   file(READ ${OUT} old)

@@ -34,6 +34,11 @@ static const struct option_spec options[] = {
      "host:port to listen on; may be given twice ([::]:8080 for IPv6)"},
     {"data-dir", OPT_STRING, OFF(data_dir),
      "directory for the database and files (created if missing)"},
+    {"database", OPT_STRING, OFF(database),
+     "postgres://user:pass@host:port/db for PostgreSQL (several tandems may share it), or "
+     "sqlite:PATH; default: SQLite at <data-dir>/tandem.db"},
+    {"database-pool", OPT_COUNT, OFF(database_pool),
+     "connections to PostgreSQL (default 4, at most 64)"},
     {"public-url", OPT_STRING, OFF(public_url),
      "base of room links and QR codes, e.g. http://192.168.1.20:8080; default: the request's Host"},
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), "text or json"},

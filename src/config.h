@@ -59,6 +59,9 @@ struct config {
   const char *listen[CONFIG_MAX_LISTEN];
   int listen_count;
   const char *data_dir;
+  const char
+      *database; /* postgres://..., postgresql://... or sqlite:PATH; NULL: SQLite in data_dir */
+  uint64_t database_pool; /* PostgreSQL connections; 0: STORE_DEFAULT_POOL */
   const char *public_url; /* how devices reach tandem, for room links; NULL: from Host */
   int log_format;         /* enum log_format */
   int log_level;          /* enum log_level */

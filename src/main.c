@@ -107,6 +107,12 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static uv_signal_t sigterm_handle, sigint_handle;
 
+/* A network engine's handles close on the loop: one more turn frees them. */
+static void close_store(struct store *store, uv_loop_t *loop) {
+  store_close(store);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static void on_stopped(struct server *srv) {
   server_close(srv);
   app_stop(srv->app);
@@ -138,7 +144,8 @@ static int serve(int argc, char **argv, const char *prog) {
     return EXIT_USAGE;
   }
   static struct app app;
-  app.store = store_open(cfg.data_dir, err, sizeof err);
+  uv_loop_t *loop = uv_default_loop();
+  app.store = store_open(loop, cfg.data_dir, cfg.database, (int)cfg.database_pool, err, sizeof err);
   if (!app.store) {
     fprintf(stderr, "tandem: storage: %s\n", err);
     return EXIT_USAGE;
@@ -146,17 +153,16 @@ static int serve(int argc, char **argv, const char *prog) {
   app.http = (struct http_app){app_routes, app_route_count, &cfg, &app};
   http_set_app(&app.http);
 
-  uv_loop_t *loop = uv_default_loop();
   if (app_init(&app, loop, &cfg, app.store, err, sizeof err) < 0) {
     fprintf(stderr, "tandem: %s\n", err);
-    store_close(app.store);
+    close_store(app.store, loop);
     return EXIT_USAGE;
   }
   static struct server srv;
   int exit_code = 0;
   if (server_init(&srv, loop, &cfg, &http_proto, http_conn_init) < 0) {
     fprintf(stderr, "tandem: cannot start the event loop\n");
-    store_close(app.store);
+    close_store(app.store, loop);
     return 1;
   }
   srv.on_stopped = on_stopped;
@@ -175,13 +181,13 @@ static int serve(int argc, char **argv, const char *prog) {
     log_msg(LOG_INFO, "server.ready", "tandem is serving; data in %s", cfg.data_dir);
   }
   uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
   hub_free();
   socketio_free();
   privydrop_free();
   addr_table_free();
   app_free(&app);
-  store_close(app.store);
+  close_store(app.store, loop);
+  uv_loop_close(loop);
   if (exit_code == 0)
     log_msg(LOG_INFO, "server.stopped", "goodbye");
   return exit_code;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/engine.h"
 #include "store/migrations.h"
-#include "store/store.h"
 #include "util/log.h"
 
 enum stmt_id {
@@ -121,17 +121,18 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BAN_EXISTS] = "SELECT 1 FROM room_bans WHERE room_id = ? AND device_hash = ?",
 };
 
-struct store {
+struct sqlite_store {
+  struct store base; /* first: store.c forwards calls here */
   sqlite3 *db;
   sqlite3_stmt *stmt[ST_COUNT];
 };
 
-static int fail(struct store *s, const char *what) {
+static int fail(struct sqlite_store *s, const char *what) {
   log_msg(LOG_ERROR, "store.error", "%s: %s", what, sqlite3_errmsg(s->db));
   return STORE_FAILED;
 }
 
-static int exec(struct store *s, const char *sql, char *err, size_t errlen) {
+static int exec(struct sqlite_store *s, const char *sql, char *err, size_t errlen) {
   char *msg = NULL;
   if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
     snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(s->db));
@@ -145,7 +146,7 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen) {
  * schema_migrations, so one merged out of order (002 after 003 and 004)
  * still runs. A database from before the table existed (PRAGMA
  * user_version only) is taken to have every migration up to that version. */
-static int migrations_table(struct store *s, char *err, size_t errlen) {
+static int migrations_table(struct sqlite_store *s, char *err, size_t errlen) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
@@ -165,7 +166,7 @@ static int migrations_table(struct store *s, char *err, size_t errlen) {
   return exec(s, sql, err, errlen);
 }
 
-static int applied(struct store *s, int version) {
+static int applied(struct sqlite_store *s, int version) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM schema_migrations WHERE version = ?", -1, &st,
                          NULL) != SQLITE_OK)
@@ -178,7 +179,7 @@ static int applied(struct store *s, int version) {
 
 /* Applies each migration the database lacks, in order, each in its own
  * transaction, so a failure leaves the schema at the last good one. */
-static int migrate(struct store *s, char *err, size_t errlen) {
+static int migrate(struct sqlite_store *s, char *err, size_t errlen) {
   if (migrations_table(s, err, errlen) < 0)
     return -1;
   for (int i = 0; i < migration_count; i++) {
@@ -205,18 +206,26 @@ static int migrate(struct store *s, char *err, size_t errlen) {
   return 0;
 }
 
-struct store *store_open(const char *data_dir, char *err, size_t errlen) {
-  struct store *s = calloc(1, sizeof *s);
+static const struct store_ops sqlite_ops;
+
+static void sqlite_close(struct store *base) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  if (!s)
+    return;
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->stmt[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+struct store *sqlite_store_open(const char *path, char *err, size_t errlen) {
+  struct sqlite_store *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  char path[4096], why[256];
-  int n = snprintf(path, sizeof path, "%s/tandem.db", data_dir);
-  if (n < 0 || (size_t)n >= sizeof path) {
-    snprintf(err, errlen, "data directory path too long");
-    goto fail;
-  }
+  s->base.ops = &sqlite_ops;
+  char why[256];
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
@@ -240,23 +249,14 @@ struct store *store_open(const char *data_dir, char *err, size_t errlen) {
       snprintf(err, errlen, "cannot prepare a query on %s: %s", path, sqlite3_errmsg(s->db));
       goto fail;
     }
-  return s;
+  return &s->base;
 fail:
-  store_close(s);
+  sqlite_close(&s->base);
   return NULL;
 }
 
-void store_close(struct store *s) {
-  if (!s)
-    return;
-  for (int i = 0; i < ST_COUNT; i++)
-    sqlite3_finalize(s->stmt[i]);
-  sqlite3_close(s->db);
-  free(s);
-}
-
 /* A statement ready to bind: reset from its last use. */
-static sqlite3_stmt *prep(struct store *s, enum stmt_id id) {
+static sqlite3_stmt *prep(struct sqlite_store *s, enum stmt_id id) {
   sqlite3_stmt *st = s->stmt[id];
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -278,7 +278,8 @@ static void bind_owned(sqlite3_stmt *st, int i, int64_t owner_id, int64_t v) {
     sqlite3_bind_null(st, i);
 }
 
-int store_ping(struct store *s) {
+static int sqlite_ping(struct store *base) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   if (!s)
     return -1;
   sqlite3_stmt *st = prep(s, ST_PING);
@@ -331,7 +332,9 @@ static void read_item(sqlite3_stmt *st, struct item_row *it) {
   it->created_at = sqlite3_column_int64(st, 10);
 }
 
-void store_room_insert(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx) {
+static void sqlite_room_insert(struct store *base, const struct room_row *room, store_done_cb cb,
+                               void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOM_INSERT);
   sqlite3_bind_text(st, 1, room->id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, room->code, -1, SQLITE_STATIC);
@@ -353,7 +356,9 @@ void store_room_insert(struct store *s, const struct room_row *room, store_done_
   cb(ctx, status);
 }
 
-void store_room_get(struct store *s, const char *key, size_t len, store_room_cb cb, void *ctx) {
+static void sqlite_room_get(struct store *base, const char *key, size_t len, store_room_cb cb,
+                            void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, len == STORE_CODE_LEN ? ST_ROOM_BY_CODE : ST_ROOM_BY_ID);
   sqlite3_bind_text(st, 1, key, (int)len, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -367,7 +372,7 @@ void store_room_get(struct store *s, const char *key, size_t len, store_room_cb 
   sqlite3_reset(st);
 }
 
-static void run_done(struct store *s, sqlite3_stmt *st, const char *what, store_done_cb cb,
+static void run_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what, store_done_cb cb,
                      void *ctx) {
   int rc = sqlite3_step(st);
   int status = rc != SQLITE_DONE        ? fail(s, what)
@@ -377,13 +382,16 @@ static void run_done(struct store *s, sqlite3_stmt *st, const char *what, store_
   cb(ctx, status);
 }
 
-void store_room_delete(struct store *s, const char *id, store_done_cb cb, void *ctx) {
+static void sqlite_room_delete(struct store *base, const char *id, store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOM_DELETE);
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   run_done(s, st, "room delete", cb, ctx);
 }
 
-void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each, void *ctx) {
+static void sqlite_rooms_expired(struct store *base, int64_t now, int limit, store_room_cb each,
+                                 void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOMS_EXPIRED);
   sqlite3_bind_int64(st, 1, now);
   sqlite3_bind_int(st, 2, limit);
@@ -399,7 +407,9 @@ void store_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb 
 
 /* The next seq and the insert run in one transaction: the loop thread is
  * the only writer here, and the UNIQUE (room_id, seq) guards the rest. */
-void store_item_insert(struct store *s, const struct item_row *it, store_id_cb cb, void *ctx) {
+static void sqlite_item_insert(struct store *base, const struct item_row *it, store_id_cb cb,
+                               void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   char why[128];
   if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
     cb(ctx, fail(s, "item insert begin"), 0);
@@ -448,8 +458,9 @@ void store_item_insert(struct store *s, const struct item_row *it, store_id_cb c
   cb(ctx, STORE_OK, seq);
 }
 
-void store_item_get(struct store *s, const char *room_id, const char *item_id, store_item_cb cb,
-                    void *ctx) {
+static void sqlite_item_get(struct store *base, const char *room_id, const char *item_id,
+                            store_item_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ITEM_GET);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, item_id, -1, SQLITE_STATIC);
@@ -464,16 +475,18 @@ void store_item_get(struct store *s, const char *room_id, const char *item_id, s
   sqlite3_reset(st);
 }
 
-void store_item_delete(struct store *s, const char *room_id, const char *item_id, store_done_cb cb,
-                       void *ctx) {
+static void sqlite_item_delete(struct store *base, const char *room_id, const char *item_id,
+                               store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ITEM_DELETE);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, item_id, -1, SQLITE_STATIC);
   run_done(s, st, "item delete", cb, ctx);
 }
 
-void store_items_list(struct store *s, const char *room_id, int64_t after, int limit,
-                      store_items_cb each, void *ctx) {
+static void sqlite_items_list(struct store *base, const char *room_id, int64_t after, int limit,
+                              store_items_cb each, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ITEMS_LIST);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, after);
@@ -488,8 +501,9 @@ void store_items_list(struct store *s, const char *room_id, int64_t after, int l
   sqlite3_reset(st);
 }
 
-void store_room_bytes(struct store *s, const char *room_id,
-                      void (*cb)(void *ctx, int status, int64_t bytes), void *ctx) {
+static void sqlite_room_bytes(struct store *base, const char *room_id,
+                              void (*cb)(void *ctx, int status, int64_t bytes), void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOM_BYTES);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -498,7 +512,8 @@ void store_room_bytes(struct store *s, const char *room_id,
   cb(ctx, rc == SQLITE_ROW ? STORE_OK : fail(s, "room bytes"), bytes);
 }
 
-int store_item_exists(struct store *s, const char *item_id) {
+static int sqlite_item_exists(struct store *base, const char *item_id) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ITEM_EXISTS);
   sqlite3_bind_text(st, 1, item_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -513,8 +528,9 @@ int store_item_exists(struct store *s, const char *item_id) {
 
 /* Runs `step` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it
  * fails; answers cb with its status. */
-static void in_transaction(struct store *s, const char *what, int (*step)(struct store *, void *),
-                           void *arg, store_done_cb cb, void *ctx) {
+static void in_transaction(struct sqlite_store *s, const char *what,
+                           int (*step)(struct sqlite_store *, void *), void *arg, store_done_cb cb,
+                           void *ctx) {
   char why[128];
   if (exec(s, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
     cb(ctx, fail(s, what));
@@ -534,7 +550,7 @@ struct updates_append {
   size_t count;
 };
 
-static int append_updates(struct store *s, void *arg) {
+static int append_updates(struct sqlite_store *s, void *arg) {
   const struct updates_append *a = arg;
   for (size_t i = 0; i < a->count; i++) {
     const struct doc_update_row *u = &a->rows[i];
@@ -552,15 +568,17 @@ static int append_updates(struct store *s, void *arg) {
   return STORE_OK;
 }
 
-void store_doc_updates_append(struct store *s, const char *room_id,
-                              const struct doc_update_row *rows, size_t count, store_done_cb cb,
-                              void *ctx) {
+static void sqlite_doc_updates_append(struct store *base, const char *room_id,
+                                      const struct doc_update_row *rows, size_t count,
+                                      store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   struct updates_append a = {room_id, rows, count};
   in_transaction(s, "doc updates", append_updates, &a, cb, ctx);
 }
 
-void store_doc_updates_list(struct store *s, const char *room_id, int64_t after, int limit,
-                            store_doc_update_cb each, void *ctx) {
+static void sqlite_doc_updates_list(struct store *base, const char *room_id, int64_t after,
+                                    int limit, store_doc_update_cb each, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_DOC_UPDATES_LIST);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, after);
@@ -580,8 +598,9 @@ void store_doc_updates_list(struct store *s, const char *room_id, int64_t after,
   sqlite3_reset(st);
 }
 
-void store_doc_snapshot_latest(struct store *s, const char *room_id, store_doc_snapshot_cb cb,
-                               void *ctx) {
+static void sqlite_doc_snapshot_latest(struct store *base, const char *room_id,
+                                       store_doc_snapshot_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_DOC_SNAPSHOT_LATEST);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -605,13 +624,13 @@ struct snapshot_save {
   int64_t created_at, prune_to;
 };
 
-static int run_step(struct store *s, sqlite3_stmt *st, const char *what) {
+static int run_step(struct sqlite_store *s, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
 }
 
-static int save_snapshot(struct store *s, void *arg) {
+static int save_snapshot(struct sqlite_store *s, void *arg) {
   const struct snapshot_save *a = arg;
   sqlite3_stmt *st = prep(s, ST_DOC_SNAPSHOT_INSERT);
   sqlite3_bind_text(st, 1, a->room_id, -1, SQLITE_STATIC);
@@ -633,15 +652,17 @@ static int save_snapshot(struct store *s, void *arg) {
   return run_step(s, st, "doc updates prune");
 }
 
-void store_doc_snapshot_save(struct store *s, const char *room_id,
-                             const struct doc_snapshot_row *snap, int64_t created_at,
-                             int64_t prune_to, store_done_cb cb, void *ctx) {
+static void sqlite_doc_snapshot_save(struct store *base, const char *room_id,
+                                     const struct doc_snapshot_row *snap, int64_t created_at,
+                                     int64_t prune_to, store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   struct snapshot_save a = {room_id, snap, created_at, prune_to};
   in_transaction(s, "doc snapshot", save_snapshot, &a, cb, ctx);
 }
 
-void store_room_set_language(struct store *s, const char *room_id, const char *language,
-                             store_done_cb cb, void *ctx) {
+static void sqlite_room_set_language(struct store *base, const char *room_id, const char *language,
+                                     store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOM_SET_LANGUAGE);
   bind_text_or_null(st, 1, language);
   sqlite3_bind_text(st, 2, room_id, -1, SQLITE_STATIC);
@@ -649,7 +670,7 @@ void store_room_set_language(struct store *s, const char *room_id, const char *l
 }
 
 /* 1 when the day already counts this referrer, 0 when not, -1 on failure. */
-static int referrer_known(struct store *s, const char *day, const char *ref) {
+static int referrer_known(struct sqlite_store *s, const char *day, const char *ref) {
   sqlite3_stmt *st = prep(s, ST_REFERRER_KNOWN);
   sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -658,7 +679,7 @@ static int referrer_known(struct store *s, const char *day, const char *ref) {
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int64_t referrers_on(struct store *s, const char *day) {
+static int64_t referrers_on(struct sqlite_store *s, const char *day) {
   sqlite3_stmt *st = prep(s, ST_REFERRER_COUNT);
   sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -667,8 +688,9 @@ static int64_t referrers_on(struct store *s, const char *day) {
   return n;
 }
 
-void store_referrer_visit(struct store *s, const char *day, const char *ref, int max_refs,
-                          store_done_cb cb, void *ctx) {
+static void sqlite_referrer_visit(struct store *base, const char *day, const char *ref,
+                                  int max_refs, store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   int known = referrer_known(s, day, ref);
   int64_t count = known == 0 ? referrers_on(s, day) : 0;
   if (known < 0 || count < 0) {
@@ -685,7 +707,9 @@ void store_referrer_visit(struct store *s, const char *day, const char *ref, int
   cb(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrer visit"));
 }
 
-void store_referrers_since(struct store *s, const char *since, store_referrers_cb each, void *ctx) {
+static void sqlite_referrers_since(struct store *base, const char *since, store_referrers_cb each,
+                                   void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_REFERRERS_SINCE);
   sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
   int rc;
@@ -696,7 +720,9 @@ void store_referrers_since(struct store *s, const char *since, store_referrers_c
   each(ctx, rc == SQLITE_DONE ? STORE_OK : fail(s, "referrers"), NULL, NULL, 0);
 }
 
-void store_referrers_prune(struct store *s, const char *before, store_done_cb cb, void *ctx) {
+static void sqlite_referrers_prune(struct store *base, const char *before, store_done_cb cb,
+                                   void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_REFERRERS_PRUNE);
   sqlite3_bind_text(st, 1, before, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
@@ -712,8 +738,8 @@ static void read_account(sqlite3_stmt *st, struct account_row *a) {
 }
 
 /* Steps a statement that yields at most one account. */
-static void one_account(struct store *s, sqlite3_stmt *st, const char *what, store_account_cb cb,
-                        void *ctx) {
+static void one_account(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+                        store_account_cb cb, void *ctx) {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     struct account_row a;
@@ -725,7 +751,9 @@ static void one_account(struct store *s, sqlite3_stmt *st, const char *what, sto
   sqlite3_reset(st);
 }
 
-void store_account_insert(struct store *s, const struct account_row *a, store_id_cb cb, void *ctx) {
+static void sqlite_account_insert(struct store *base, const struct account_row *a, store_id_cb cb,
+                                  void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ACCOUNT_INSERT);
   sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, a->password_hash, -1, SQLITE_STATIC);
@@ -739,14 +767,18 @@ void store_account_insert(struct store *s, const struct account_row *a, store_id
   cb(ctx, status, id);
 }
 
-void store_account_by_email(struct store *s, const char *email, store_account_cb cb, void *ctx) {
+static void sqlite_account_by_email(struct store *base, const char *email, store_account_cb cb,
+                                    void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ACCOUNT_BY_EMAIL);
   sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
   one_account(s, st, "account by email", cb, ctx);
 }
 
-void store_session_insert(struct store *s, const uint8_t token_hash[32], int64_t account_id,
-                          int64_t expires_at, store_done_cb cb, void *ctx) {
+static void sqlite_session_insert(struct store *base, const uint8_t token_hash[32],
+                                  int64_t account_id, int64_t expires_at, store_done_cb cb,
+                                  void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_SESSION_INSERT);
   sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, account_id);
@@ -754,28 +786,34 @@ void store_session_insert(struct store *s, const uint8_t token_hash[32], int64_t
   run_done(s, st, "session insert", cb, ctx);
 }
 
-void store_session_account(struct store *s, const uint8_t token_hash[32], int64_t now,
-                           store_account_cb cb, void *ctx) {
+static void sqlite_session_account(struct store *base, const uint8_t token_hash[32], int64_t now,
+                                   store_account_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_SESSION_ACCOUNT);
   sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, now);
   one_account(s, st, "session account", cb, ctx);
 }
 
-void store_session_delete(struct store *s, const uint8_t token_hash[32], store_done_cb cb,
-                          void *ctx) {
+static void sqlite_session_delete(struct store *base, const uint8_t token_hash[32],
+                                  store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_SESSION_DELETE);
   sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC);
   run_done(s, st, "session delete", cb, ctx);
 }
 
-void store_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb, void *ctx) {
+static void sqlite_sessions_expired_delete(struct store *base, int64_t now, store_done_cb cb,
+                                           void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_SESSIONS_EXPIRED);
   sqlite3_bind_int64(st, 1, now);
   run_done(s, st, "expired sessions", cb, ctx);
 }
 
-void store_rooms_of_owner(struct store *s, int64_t owner_id, store_room_cb each, void *ctx) {
+static void sqlite_rooms_of_owner(struct store *base, int64_t owner_id, store_room_cb each,
+                                  void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOMS_OF_OWNER);
   sqlite3_bind_int64(st, 1, owner_id);
   int rc;
@@ -788,7 +826,9 @@ void store_rooms_of_owner(struct store *s, int64_t owner_id, store_room_cb each,
   sqlite3_reset(st);
 }
 
-void store_room_update(struct store *s, const struct room_row *room, store_done_cb cb, void *ctx) {
+static void sqlite_room_update(struct store *base, const struct room_row *room, store_done_cb cb,
+                               void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_ROOM_UPDATE);
   sqlite3_bind_text(st, 1, room->code, -1, SQLITE_STATIC);
   bind_text_or_null(st, 2, room->title);
@@ -816,7 +856,9 @@ static void read_message(sqlite3_stmt *st, struct message_row *m) {
   m->created_at = sqlite3_column_int64(st, 4);
 }
 
-void store_message_insert(struct store *s, const struct message_row *m, store_id_cb cb, void *ctx) {
+static void sqlite_message_insert(struct store *base, const struct message_row *m, store_id_cb cb,
+                                  void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_MESSAGE_INSERT);
   sqlite3_bind_text(st, 1, m->room_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, m->alias, -1, SQLITE_STATIC);
@@ -829,8 +871,8 @@ void store_message_insert(struct store *s, const struct message_row *m, store_id
   cb(ctx, status, id);
 }
 
-static void each_message(struct store *s, sqlite3_stmt *st, const char *what, store_message_cb each,
-                         void *ctx) {
+static void each_message(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+                         store_message_cb each, void *ctx) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct message_row m;
@@ -841,8 +883,9 @@ static void each_message(struct store *s, sqlite3_stmt *st, const char *what, st
   sqlite3_reset(st);
 }
 
-void store_messages_after(struct store *s, const char *room_id, int64_t after, int limit,
-                          store_message_cb each, void *ctx) {
+static void sqlite_messages_after(struct store *base, const char *room_id, int64_t after, int limit,
+                                  store_message_cb each, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_MESSAGES_AFTER);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, after);
@@ -850,8 +893,9 @@ void store_messages_after(struct store *s, const char *room_id, int64_t after, i
   each_message(s, st, "messages after", each, ctx);
 }
 
-void store_messages_before(struct store *s, const char *room_id, int64_t before, int limit,
-                           store_message_cb each, void *ctx) {
+static void sqlite_messages_before(struct store *base, const char *room_id, int64_t before,
+                                   int limit, store_message_cb each, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_MESSAGES_BEFORE);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, before);
@@ -859,16 +903,18 @@ void store_messages_before(struct store *s, const char *room_id, int64_t before,
   each_message(s, st, "messages before", each, ctx);
 }
 
-void store_message_delete(struct store *s, const char *room_id, int64_t id, store_done_cb cb,
-                          void *ctx) {
+static void sqlite_message_delete(struct store *base, const char *room_id, int64_t id,
+                                  store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_MESSAGE_DELETE);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, id);
   run_done(s, st, "message delete", cb, ctx);
 }
 
-void store_ban_insert(struct store *s, const char *room_id, const uint8_t device_hash[16],
-                      store_done_cb cb, void *ctx) {
+static void sqlite_ban_insert(struct store *base, const char *room_id,
+                              const uint8_t device_hash[16], store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_BAN_INSERT);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, device_hash, 16, SQLITE_STATIC);
@@ -878,8 +924,9 @@ void store_ban_insert(struct store *s, const char *room_id, const uint8_t device
   cb(ctx, status);
 }
 
-void store_ban_exists(struct store *s, const char *room_id, const uint8_t device_hash[16],
-                      store_done_cb cb, void *ctx) {
+static void sqlite_ban_exists(struct store *base, const char *room_id,
+                              const uint8_t device_hash[16], store_done_cb cb, void *ctx) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   sqlite3_stmt *st = prep(s, ST_BAN_EXISTS);
   sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, device_hash, 16, SQLITE_STATIC);
@@ -887,3 +934,40 @@ void store_ban_exists(struct store *s, const char *room_id, const uint8_t device
   sqlite3_reset(st);
   cb(ctx, rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "ban"));
 }
+
+static const struct store_ops sqlite_ops = {
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .room_insert = sqlite_room_insert,
+    .room_get = sqlite_room_get,
+    .room_delete = sqlite_room_delete,
+    .rooms_expired = sqlite_rooms_expired,
+    .item_insert = sqlite_item_insert,
+    .item_get = sqlite_item_get,
+    .item_delete = sqlite_item_delete,
+    .items_list = sqlite_items_list,
+    .room_bytes = sqlite_room_bytes,
+    .item_exists = sqlite_item_exists,
+    .doc_updates_append = sqlite_doc_updates_append,
+    .doc_updates_list = sqlite_doc_updates_list,
+    .doc_snapshot_latest = sqlite_doc_snapshot_latest,
+    .doc_snapshot_save = sqlite_doc_snapshot_save,
+    .room_set_language = sqlite_room_set_language,
+    .referrer_visit = sqlite_referrer_visit,
+    .referrers_since = sqlite_referrers_since,
+    .referrers_prune = sqlite_referrers_prune,
+    .account_insert = sqlite_account_insert,
+    .account_by_email = sqlite_account_by_email,
+    .session_insert = sqlite_session_insert,
+    .session_account = sqlite_session_account,
+    .session_delete = sqlite_session_delete,
+    .sessions_expired_delete = sqlite_sessions_expired_delete,
+    .rooms_of_owner = sqlite_rooms_of_owner,
+    .room_update = sqlite_room_update,
+    .message_insert = sqlite_message_insert,
+    .messages_after = sqlite_messages_after,
+    .messages_before = sqlite_messages_before,
+    .message_delete = sqlite_message_delete,
+    .ban_insert = sqlite_ban_insert,
+    .ban_exists = sqlite_ban_exists,
+};

@@ -1,5 +1,5 @@
 /* Storage: rooms and items, behind one interface with one file per engine
- * (sqlite.c now; PostgreSQL for scale-out later).
+ * (sqlite.c, postgres.c; store.c picks one and forwards every call).
  *
  * Calls answer through a callback so an engine may answer later (a network
  * database on the loop); SQLite answers before the call returns. Callers
@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #define STORE_ID_LEN 22  /* base62 of 128 random bits */
 #define STORE_CODE_LEN 6 /* digits */
@@ -74,12 +75,20 @@ struct item_row {
   int64_t created_at;
 };
 
-/* Opens (creating if needed) <data_dir>/tandem.db and applies pending
- * migrations. On failure writes the reason into err and returns NULL. */
-struct store *store_open(const char *data_dir, char *err, size_t errlen);
+/* Opens the database and applies pending migrations. database_url picks
+ * the engine: NULL or "sqlite:PATH" is SQLite (NULL: <data_dir>/tandem.db,
+ * created if needed); "postgres://..." or "postgresql://..." is PostgreSQL
+ * with pool_size connections (0: STORE_DEFAULT_POOL) answering on the
+ * loop. Start-up may block (connecting, migrating), never longer than a
+ * timeout. On failure writes the reason into err and returns NULL. */
+#define STORE_DEFAULT_POOL 4
+#define STORE_MAX_POOL 64
+struct store *store_open(uv_loop_t *loop, const char *data_dir, const char *database_url,
+                         int pool_size, char *err, size_t errlen);
 void store_close(struct store *s);
 
-/* 0 when the database answers a trivial query, -1 otherwise. */
+/* 0 when the database can answer now, -1 otherwise. Never blocks: a
+ * network engine answers from what it knows of its connections. */
 int store_ping(struct store *s);
 
 typedef void (*store_room_cb)(void *ctx, int status, const struct room_row *room);

@@ -195,7 +195,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   route_count = app_route_count + extra;
   CHECK(mkdtemp(data_dir) != NULL);
   char err[512];
-  store = store_open(data_dir, err, sizeof err);
+  store = store_open(NULL, data_dir, NULL, 0, err, sizeof err);
   if (!store) {
     fprintf(stderr, "fuzz_http_request: %s\n", err);
     abort();

@@ -33,7 +33,7 @@ static int setup(void **state) {
   if (!f || !mkdtemp(f->dir))
     return -1;
   char err[256];
-  f->s = store_open(f->dir, err, sizeof err);
+  f->s = store_open(NULL, f->dir, NULL, 0, err, sizeof err);
   if (!f->s)
     return -1;
   struct doc_limits limits = {.max_bytes = 64, .snapshot_every = 3};

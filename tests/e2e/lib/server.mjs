@@ -1,10 +1,16 @@
 // Starts the real tandem binary for a test: on a free loopback port, with a
 // data directory of its own, logs captured, and stopped at the end.
+//
+// TANDEM_TEST_DATABASE=postgres runs the servers on PostgreSQL: one cluster
+// per test process (lib/postgres.mjs, started on first use, deleted when
+// the file's tests are over), one database per data directory, so a server
+// restarted on the same --data-dir finds the same database.
 import { spawn } from 'node:child_process';
 import { after } from 'node:test';
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCluster } from './postgres.mjs';
 
 // Every server a test starts is stopped when the file's tests are over, so
 // an assertion that fails before stop() cannot leave one running (and the
@@ -12,14 +18,40 @@ import { join } from 'node:path';
 // the file's own; stop() is idempotent, so a later stop() gets the same
 // exit status.
 const live = new Set();
+let cluster = null; // a promise of lib/postgres.mjs's cluster, when one was started
 after(async () => {
   for (const server of [...live]) await server.stop();
+  if (cluster) (await cluster.catch(() => null))?.destroy();
 });
+
+export const usePostgres = process.env.TANDEM_TEST_DATABASE === 'postgres';
+const databases = new Map(); // data directory -> its database's URL
+
+async function databaseFor(dataDir) {
+  cluster ??= startCluster();
+  const c = await cluster;
+  if (!databases.has(dataDir)) databases.set(dataDir, c.createDatabase());
+  return databases.get(dataDir);
+}
+
+// The data directory a server will use: the last --data-dir among args
+// (a restart passes the first server's), else its own.
+function effectiveDataDir(args, own) {
+  let dir = own;
+  args.forEach((a, i) => {
+    if (a === '--data-dir' && i + 1 < args.length) dir = args[i + 1];
+    else if (a.startsWith('--data-dir=')) dir = a.slice('--data-dir='.length);
+  });
+  return dir;
+}
 
 export const BIN = process.env.TANDEM_BIN || new URL('../../../build/tandem', import.meta.url).pathname;
 
 export async function startServer(args = [], { env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
+  const chosen = args.some((a) => a === '--database' || a.startsWith('--database='));
+  if (usePostgres && !chosen)
+    args = ['--database', await databaseFor(effectiveDataDir(args, dataDir)), ...args];
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
