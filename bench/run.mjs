@@ -163,6 +163,10 @@ function tandemHasFlag(flag) {
   return `${tandemHelp.stdout}${tandemHelp.stderr}`.includes(flag);
 }
 
+function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
 function nginxConfig(prefix, port) {
   return `worker_processes 1;
 pid ${prefix}/nginx.pid;
@@ -200,6 +204,46 @@ http {
 `;
 }
 
+// tandem's flags for a benchmark: the per-socket limits off (see below).
+function tandemBenchFlags() {
+  return [['--signal-rate', '1000000'], ['--sio-joins', '1000000'], ['--chat-rate', '1000000']]
+    .filter(([flag]) => tandemHasFlag(flag)).flat();
+}
+
+// redis-server and n tandem instances on it; one handle for all of them:
+// `ports` and `pids` list each instance (the load generator spreads its
+// connections over them), `pid`/`port` are the first.
+async function startTandemCluster(tmp, n) {
+  const redisPort = await freePort();
+  mkdirSync(path.join(tmp, 'redis'));
+  const parts = [await startProcess('redis', ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'no', '--dir', path.join(tmp, 'redis')], { readyPort: redisPort })];
+  try {
+    for (let i = 0; i < n; i++) {
+      parts.push(await startProcess(`tandem-${i + 1}`, [TANDEM, 'serve', '--listen', '127.0.0.1:0', '--data-dir',
+        path.join(tmp, `data-${i + 1}`), '--log-level', 'warn', '--redis', `redis://127.0.0.1:${redisPort}`,
+        ...tandemBenchFlags()]));
+    }
+  } catch (e) {
+    for (const p of parts.reverse()) await p.stop();
+    throw e;
+  }
+  const instances = parts.slice(1);
+  return {
+    pid: instances[0].pid,
+    port: instances[0].port,
+    pids: parts.map((p) => p.pid), // Redis's CPU counts as the server's too
+    ports: instances.map((p) => p.port),
+    get crashed() { return parts.map((p) => p.crashed).find(Boolean) ?? null; },
+    stderr: () => parts.map((p) => p.stderr()).join('\n'),
+    async stop() {
+      let worst = null;
+      for (const p of [...instances, parts[0]]) worst = (await p.stop()) ?? worst;
+      return worst;
+    },
+  };
+}
+
 const SERVERS = {
   tandem: {
     label: 'tandem',
@@ -209,11 +253,21 @@ const SERVERS = {
       // safety bound of a few dozen a second) would throttle the publisher.
       // Likewise the PrivyDrop join limit (2 per 5 s per address): every
       // client of the Socket.IO workload comes from 127.0.0.1.
-      const extra = [['--signal-rate', '1000000'], ['--sio-joins', '1000000'], ['--chat-rate', '1000000']]
-        .filter(([flag]) => tandemHasFlag(flag)).flat();
       return startProcess('tandem', [TANDEM, 'serve', '--listen', '127.0.0.1:0', '--data-dir',
-        path.join(tmp, 'data'), '--log-level', 'warn', ...extra]);
+        path.join(tmp, 'data'), '--log-level', 'warn', ...tandemBenchFlags()]);
     },
+  },
+  // Scale-out: instances sharing rooms through Redis, all pinned to the
+  // server CPU like every other server (the same hardware budget).
+  'tandem-redis': {
+    label: 'tandem, 1 instance + Redis',
+    proto: 'native',
+    start: (tmp) => startTandemCluster(tmp, 1),
+  },
+  'tandem-x3': {
+    label: 'tandem, 3 instances + Redis',
+    proto: 'native',
+    start: (tmp) => startTandemCluster(tmp, 3),
   },
   uws: {
     label: 'uWebSockets.js 20.30',
@@ -297,6 +351,27 @@ const WORKLOADS = [
     // When nobody seats the whole room, how far each got is the comparison.
     columns: ['seated', 'ratio:seated', 'connect_s', 'full_msgs_s', 'ratio:full_msgs_s', 'full_p99_us',
       'fixed_p50_us', 'fixed_p99_us', 'ratio:fixed_p99_us', 'fixed_p999_us', 'fixed_max_us', 'errors'],
+  },
+  {
+    id: 'fanout-3k-cluster',
+    title: Q ? 'Scale-out fan-out: 1 room of 300 over 3 instances' : 'Scale-out fan-out: 1 room of 3,000 members over 3 instances',
+    what: 'The fan-out workload with the room spread over three tandem instances sharing it through Redis ' +
+      '(member i on instance i mod 3, the publisher on the first), against the same room on one instance, ' +
+      'with and without Redis. Every server process (the instances and Redis) is pinned to the one server ' +
+      'CPU, so this shows what crossing instances costs on the same hardware, not a speed-up. The ' +
+      'fixed-rate latency difference is the cross-instance latency added. The ratio column is tandem on ' +
+      'one instance divided by the row.',
+    servers: ['tandem', 'tandem-redis', 'tandem-x3'],
+    // Skipped (and said so) where tandem or Redis is missing.
+    available: () => (tandemHasFlag('--redis') ? (hasCommand('redis-server') ? null : 'redis-server is not installed')
+      : 'tandem has no --redis (the Redis bus) yet'),
+    loadgen: { mode: 'fanout', connections: Q ? 300 : 3000, rates: Q ? '20,0' : '100,0', window: 8,
+      duration: Q ? 1 : 3, warmup: Q ? 0.3 : 1, 'connect-rate': 20000, 'connect-concurrency': 1024,
+      'connect-timeout': 60 },
+    figures: fanoutFigures,
+    headline: 'full_msgs_s',
+    columns: ['full_msgs_s', 'ratio:full_msgs_s', 'full_p50_us', 'full_p99_us', 'fixed_p50_us', 'fixed_p99_us',
+      'ratio:fixed_p99_us', 'fixed_p999_us', 'fixed_max_us', 'connect_s', 'errors'],
   },
   {
     id: 'pingpong',
@@ -501,8 +576,10 @@ function wrkFigures(rep) {
 
 // ---- running -------------------------------------------------------------------
 
-function loadgenArgs(w, server, port, pid, label, extra = {}) {
-  const args = [LOADGEN, '--port', String(port), '--server-pid', String(pid), '--label', label, '--max-time', '300'];
+function loadgenArgs(w, server, srv, label, extra = {}) {
+  const ports = (srv.ports ?? [srv.port]).join(',');
+  const pids = (srv.pids ?? [srv.pid]).join(',');
+  const args = [LOADGEN, '--port', ports, '--server-pid', pids, '--label', label, '--max-time', '300'];
   const opts = { proto: SERVERS[server].proto, ...w.loadgen, ...extra };
   for (const [k, v] of Object.entries(opts)) args.push(`--${k}`, String(v));
   return args;
@@ -538,7 +615,8 @@ function processTicks(pid, depth = 0) {
 const TICK_HZ = 100; // USER_HZ, the unit of /proc/*/stat on Linux
 
 // Runs the client pinned to CLIENT_CPU. While it runs, samples how much CPU
-// the machine spent besides the server and the client: other processes
+// the machine spent besides the server (one pid or a list: all its
+// processes) and the client: other processes
 // disturbing the measurement (`others_cpu_pct`, % of one CPU).
 function runPinned(argv, timeoutMs, serverPid) {
   return new Promise((resolve) => {
@@ -548,7 +626,12 @@ function runPinned(argv, timeoutMs, serverPid) {
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err = (err + d).slice(-4096); });
-    const sample = () => ({ t: Date.now(), m: machineTicks(), s: processTicks(serverPid), c: processTicks(child.pid) });
+    const serverPids = [serverPid].flat();
+    const serverTicks = () => serverPids.reduce((sum, pid) => {
+      const t = processTicks(pid);
+      return sum === null || t === null ? null : sum + t;
+    }, 0);
+    const sample = () => ({ t: Date.now(), m: machineTicks(), s: serverTicks(), c: processTicks(child.pid) });
     const first = sample();
     let last = first;
     const poll = setInterval(() => {
@@ -661,8 +744,8 @@ async function runOnceInner(w, server, repeat) {
         : { ok: errs === 0, reason: errs ? `${errs} errors: ${JSON.stringify(rep.error_kinds)}` : null, report: rep };
     } else {
       const extra = w.prepare ? await w.prepare(srv.port) : {};
-      const r = await runPinned(loadgenArgs(w, server, srv.port, srv.pid, `${w.id}/${server}/${repeat}`, extra),
-        330 * 1000, srv.pid);
+      const r = await runPinned(loadgenArgs(w, server, srv, `${w.id}/${server}/${repeat}`, extra),
+        330 * 1000, srv.pids ?? srv.pid);
       others = r.others_cpu_pct;
       let rep = null;
       try { rep = JSON.parse(r.out); } catch { /* reported below */ }
@@ -877,6 +960,12 @@ async function main() {
     const servers = w.servers.filter((s) => !opts.servers || opts.servers.includes(s));
     const res = { servers: {} };
     results[w.id] = res;
+    const missing = w.available?.();
+    if (missing) {
+      res.skipped = missing;
+      log(`${w.id}: skipped (${missing})`);
+      continue;
+    }
     if (w.pending) {
       const ok = await probe('tandem', w.requires.probe);
       res.skipped = ok ? `tandem has ${w.requires.feature} now: this workload is to be written`

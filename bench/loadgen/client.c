@@ -504,7 +504,7 @@ static void on_connect(uv_connect_t *req, int status) {
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n\r\n",
-                   path, r->o.host, r->o.port, key);
+                   path, r->o.host, r->o.ports[c->id % (uint32_t)r->o.nports], key);
   if (n < 0 || (size_t)n >= sizeof req_text) {
     r->err.handshake++;
     client_abort(c);
@@ -548,7 +548,9 @@ int client_start(struct client *c) {
     return -1;
   }
   req->data = c;
-  rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&r->dest, on_connect);
+  /* Spread over the instances: the publisher (client 0) on the first. */
+  const struct sockaddr_in *dest = &r->dest[c->id % (uint32_t)r->o.nports];
+  rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)dest, on_connect);
   if (rc < 0) {
     free(req);
     r->err.connect++;

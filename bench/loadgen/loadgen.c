@@ -38,7 +38,7 @@ static char padding[65536];
 
 /* ---- the server process ------------------------------------------------- */
 
-static long read_rss_kb(int pid) {
+static long read_rss_kb_of(int pid) {
   if (pid <= 0)
     return -1;
   char path[64], line[256];
@@ -57,7 +57,7 @@ static long read_rss_kb(int pid) {
   return kb;
 }
 
-static long count_fds(int pid) {
+static long count_fds_of(int pid) {
   if (pid <= 0)
     return -1;
   char path[64];
@@ -76,7 +76,7 @@ static long count_fds(int pid) {
 
 /* The server's CPU time (user + system, all threads) in seconds, from
  * /proc/PID/stat; 0 when it cannot be read. */
-static double server_cpu(int pid) {
+static double server_cpu_of(int pid) {
   if (pid <= 0)
     return 0;
   char path[64], text[1024];
@@ -97,6 +97,48 @@ static double server_cpu(int pid) {
     return 0;
   long hz = sysconf(_SC_CLK_TCK);
   return hz > 0 ? (double)(utime + stime) / (double)hz : 0;
+}
+
+/* The readings of every instance (--server-pid P1,P2,...) added up; -1
+ * when none could be read. */
+static long sum_over_servers(const struct options *o, long (*read_one)(int pid)) {
+  long sum = -1;
+  for (int i = 0; i < o->npids; i++) {
+    long v = read_one(o->server_pids[i]);
+    if (v >= 0)
+      sum = (sum < 0 ? 0 : sum) + v;
+  }
+  return sum;
+}
+
+static long read_rss_kb(const struct options *o) {
+  return sum_over_servers(o, read_rss_kb_of);
+}
+
+static long count_fds(const struct options *o) {
+  return sum_over_servers(o, count_fds_of);
+}
+
+static double server_cpu(const struct options *o) {
+  double sum = 0;
+  for (int i = 0; i < o->npids; i++)
+    sum += server_cpu_of(o->server_pids[i]);
+  return sum;
+}
+
+/* "A,B,C": up to MAX_SERVERS numbers in 1..max. */
+static int parse_int_list(const char *v, int *out, int *n, uint32_t max) {
+  *n = 0;
+  while (*v) {
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || end == v || x == 0 || x > max || *n == MAX_SERVERS || (*end && *end != ','))
+      return -1;
+    out[(*n)++] = (int)x;
+    v = *end ? end + 1 : end;
+  }
+  return *n ? 0 : -1;
 }
 
 /* ---- phases ------------------------------------------------------------- */
@@ -232,8 +274,8 @@ static void start_rate_phase(struct run *r) {
 }
 
 static void after_settle(struct run *r) {
-  r->rss_loaded_kb = read_rss_kb(r->o.server_pid);
-  r->fds_loaded = count_fds(r->o.server_pid);
+  r->rss_loaded_kb = read_rss_kb(&r->o);
+  r->fds_loaded = count_fds(&r->o);
   if (r->o.mode == MODE_IDLE) {
     enter(r, PH_HOLD);
     return;
@@ -305,8 +347,8 @@ static void tick(uv_timer_t *t) {
     break;
   case PH_HOLD:
     if (in_phase >= r->o.hold) {
-      r->rss_loaded_kb = read_rss_kb(r->o.server_pid);
-      r->fds_loaded = count_fds(r->o.server_pid);
+      r->rss_loaded_kb = read_rss_kb(&r->o);
+      r->fds_loaded = count_fds(&r->o);
       close_all(r);
     }
     break;
@@ -316,7 +358,7 @@ static void tick(uv_timer_t *t) {
       enter(r, PH_MEASURE);
       r->measuring = true;
       r->results[r->nresults].cpu_seconds = -cpu_now();
-      r->results[r->nresults].server_cpu_seconds = -server_cpu(r->o.server_pid);
+      r->results[r->nresults].server_cpu_seconds = -server_cpu(&r->o);
     }
     break;
   case PH_MEASURE:
@@ -324,7 +366,7 @@ static void tick(uv_timer_t *t) {
     if (in_phase >= r->o.duration) {
       r->results[r->nresults].seconds = in_phase;
       r->results[r->nresults].cpu_seconds += cpu_now();
-      r->results[r->nresults].server_cpu_seconds += server_cpu(r->o.server_pid);
+      r->results[r->nresults].server_cpu_seconds += server_cpu(&r->o);
       r->measuring = false;
       r->sending = false;
       enter(r, PH_DRAIN);
@@ -355,7 +397,7 @@ static void tick(uv_timer_t *t) {
       break;
     last_poll = now;
     if (r->release_seconds < 0) {
-      long fds = count_fds(r->o.server_pid);
+      long fds = count_fds(&r->o);
       if (fds >= 0 && fds <= r->fds_base) {
         r->release_seconds = in_phase;
         r->fds_closed = fds;
@@ -365,7 +407,7 @@ static void tick(uv_timer_t *t) {
         r->fds_closed = fds;
       }
     } else if (in_phase >= r->release_seconds + RELEASE_AFTER_S) {
-      r->rss_closed_kb = read_rss_kb(r->o.server_pid);
+      r->rss_closed_kb = read_rss_kb(&r->o);
       finish(r);
     }
     break;
@@ -475,7 +517,9 @@ void on_signal(struct client *c, const char *msg, size_t len) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: loadgen --mode fanout|pingpong|idle --port PORT [options]\n"
+          "usage: loadgen --mode fanout|pingpong|idle --port PORT[,PORT...] [options]\n"
+          "  (several ports: instances of one server sharing rooms; client i connects\n"
+          "   to port i mod n, the fan-out publisher to the first)\n"
           "  --host ADDR            server address, loopback only (127.0.0.1)\n"
           "  --proto native|socketio|chat  /ws/<room> JSON, Socket.IO v5 at /socket.io/, or\n"
           "                         a chat room (fanout; --room-prefix is the room's id)\n"
@@ -493,7 +537,8 @@ static void usage(FILE *f) {
           "  --connect-timeout S    to open them all (default 120)\n"
           "  --hold S               idle: seconds held before the RSS reading (default 2)\n"
           "  --max-time S           hard cap on the whole run (default 600)\n"
-          "  --server-pid PID       read the server's RSS and fds from /proc\n"
+          "  --server-pid PID[,PID] read the server's RSS, fds and CPU from /proc (summed over\n"
+          "                         the instances given)\n"
           "  --src-first A --src-last B  source addresses 127.0.0.A..B (default 2..254)\n"
           "  --room-prefix S        room names S-<n> (default bench)\n"
           "  --label S              copied into the report\n"
@@ -594,8 +639,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
       if (!bad)
         strcpy(o->host, v);
     } else if (strcmp(a, "--port") == 0) {
-      bad = parse_u32(v, &u, 65535) < 0 || u == 0;
-      o->port = (int)u;
+      bad = parse_int_list(v, o->ports, &o->nports, 65535) < 0;
+      o->port = o->ports[0];
     } else if (strcmp(a, "--connections") == 0) {
       bad = parse_u32(v, &o->connections, MAX_CONNECTIONS) < 0 || o->connections == 0;
     } else if (strcmp(a, "--room-size") == 0) {
@@ -623,8 +668,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
     } else if (strcmp(a, "--max-time") == 0) {
       bad = parse_double(v, &o->max_time) < 0 || o->max_time < 1 || o->max_time > 7200;
     } else if (strcmp(a, "--server-pid") == 0) {
-      bad = parse_u32(v, &u, 1u << 30) < 0;
-      o->server_pid = (int)u;
+      bad = parse_int_list(v, o->server_pids, &o->npids, 1 << 30) < 0;
+      o->server_pid = o->server_pids[0];
     } else if (strcmp(a, "--src-first") == 0) {
       bad = parse_u32(v, &u, 254) < 0 || u < 1;
       o->src_first = (int)u;
@@ -744,10 +789,12 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 1;
   }
-  if (uv_ip4_addr(r->o.host, r->o.port, &r->dest) < 0 ||
-      (ntohl(r->dest.sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "loadgen: --host must be an IPv4 loopback address (127.x.x.x)\n");
-    return 1;
+  for (int i = 0; i < r->o.nports; i++) {
+    if (uv_ip4_addr(r->o.host, r->o.ports[i], &r->dest[i]) < 0 ||
+        (ntohl(r->dest[i].sin_addr.s_addr) >> 24) != 127) {
+      fprintf(stderr, "loadgen: --host must be an IPv4 loopback address (127.x.x.x)\n");
+      return 1;
+    }
   }
   memset(padding, 'x', sizeof padding);
   switch (r->o.mode) {
@@ -771,8 +818,8 @@ int main(int argc, char **argv) {
                                            : i / r->o.room_size;
   }
   hist_reset(&r->connect_lat);
-  r->rss_base_kb = read_rss_kb(r->o.server_pid);
-  r->fds_base = count_fds(r->o.server_pid);
+  r->rss_base_kb = read_rss_kb(&r->o);
+  r->fds_base = count_fds(&r->o);
   r->rss_loaded_kb = r->rss_closed_kb = -1;
   r->fds_loaded = r->fds_closed = -1;
   r->release_seconds = -1;

@@ -16,6 +16,7 @@
 #define MSG_MAX (16u << 20) /* largest server message assembled */
 #define HS_MAX 4096         /* largest handshake response accepted */
 #define MAX_RATES 8         /* fan-out phases in one run */
+#define MAX_SERVERS 8       /* instances of one server (--port P1,P2,...) */
 
 enum mode { MODE_FANOUT, MODE_PINGPONG, MODE_IDLE };
 enum proto { PROTO_NATIVE, PROTO_SOCKETIO, PROTO_CHAT };
@@ -57,7 +58,9 @@ struct options {
   enum mode mode;
   enum proto proto;
   char host[64];
-  int port;
+  int port;               /* the first of ports */
+  int ports[MAX_SERVERS]; /* client i connects to ports[i % nports] */
+  int nports;
   uint32_t connections;    /* fanout: subscribers; pingpong: rooms x 2; idle: all */
   uint32_t room_size;      /* idle: peers per room */
   double rates[MAX_RATES]; /* fanout: messages/s per phase; 0 = full speed */
@@ -72,7 +75,9 @@ struct options {
   double connect_timeout;       /* seconds to open them all */
   double hold;                  /* idle: seconds held before the RSS reading */
   double max_time;              /* hard cap on the whole run, seconds */
-  int server_pid;
+  int server_pid;               /* the first of server_pids */
+  int server_pids[MAX_SERVERS]; /* readings (RSS, fds, CPU) add these up */
+  int npids;
   int src_first, src_last; /* last octet range of 127.0.0.x source addresses */
   char room_prefix[32];
   char label[64];
@@ -109,7 +114,7 @@ struct run {
   uv_loop_t *loop;
   struct client *clients;
   uint32_t nclients;
-  struct sockaddr_in dest;
+  struct sockaddr_in dest[MAX_SERVERS]; /* one per port */
 
   /* connect */
   uint32_t started, inflight, ready, closed, failed;

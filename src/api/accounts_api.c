@@ -39,18 +39,32 @@ static int read_credentials(struct http_req *r, json_t **in, const char **email,
   return 0;
 }
 
-static void done_status(void *ctx, int status) {
-  *(int *)ctx = status;
-}
-
-struct made_id {
-  int status;
-  int64_t id;
+/* A new account waits for its id. */
+struct signup {
+  struct api_pending pending; /* first */
+  int64_t created_at;
+  char email[EMAIL_MAX + 1];
 };
 
-static void made_id(void *ctx, int status, int64_t id) {
-  struct made_id *out = ctx;
-  *out = (struct made_id){status, id};
+static void account_stored(void *ctx, int status, int64_t id) {
+  struct signup *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  if (!r) {
+  } else if (status == STORE_CONFLICT) {
+    http_respond_error(r, 409, "email_taken", "An account with this email exists.");
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else {
+    struct log_field f[] = {LOG_NUM("account", id), LOG_STR("addr", conn_peer_text(r->c))};
+    log_fields(LOG_INFO, "account.created", f, 2);
+    char created[32];
+    time_iso8601(st->created_at, created, sizeof created);
+    api_respond_json(r, 201,
+                     json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "email", st->email,
+                               "created_at", created),
+                     "Cache-Control: no-store\r\n");
+  }
+  free(st);
 }
 
 /* The password is hashed (off the loop): store the account. */
@@ -59,28 +73,17 @@ static void account_hashed(struct http_req *r, struct pw_job *job) {
     http_respond_error(r, 500, "internal", "Could not hash the password.");
     return;
   }
+  struct signup *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->created_at = time_now_ms();
+  memcpy(st->email, job->email, sizeof st->email);
   struct account_row a = {
-      .email = job->email, .password_hash = job->hash, .created_at = time_now_ms()};
-  struct made_id made = {STORE_FAILED, 0};
-  store_account_insert(app_of(r)->store, &a, made_id, &made);
-  int status = made.status;
-  a.id = made.id;
-  if (status == STORE_CONFLICT) {
-    http_respond_error(r, 409, "email_taken", "An account with this email exists.");
-    return;
-  }
-  if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not create the account.");
-    return;
-  }
-  struct log_field f[] = {LOG_NUM("account", a.id), LOG_STR("addr", conn_peer_text(r->c))};
-  log_fields(LOG_INFO, "account.created", f, 2);
-  char created[32];
-  time_iso8601(a.created_at, created, sizeof created);
-  api_respond_json(r, 201,
-                   json_pack("{s:I, s:s, s:s}", "id", (json_int_t)a.id, "email", job->email,
-                             "created_at", created),
-                   "Cache-Control: no-store\r\n");
+      .email = st->email, .password_hash = job->hash, .created_at = st->created_at};
+  api_pending_start(r, &st->pending);
+  store_account_insert(app_of(r)->store, &a, account_stored, st);
 }
 
 static void create_account(struct http_req *r) {
@@ -110,48 +113,55 @@ static void create_account(struct http_req *r) {
   json_decref(in);
 }
 
-struct login_lookup {
-  char hash[PASSWORD_HASH_MAX];
-  int64_t id;
-  int status;
+/* A new session waits for its row: the token goes to the cookie once the
+ * database holds its hash. */
+struct session_start {
+  struct api_pending pending; /* first */
+  int64_t account_id;
+  char token[SESSION_TOKEN_LEN + 1];
+  char email[EMAIL_MAX + 1];
 };
 
-static void on_login_account(void *ctx, int status, const struct account_row *a) {
-  struct login_lookup *l = ctx;
-  l->status = status;
-  if (a) {
-    l->id = a->id;
-    snprintf(l->hash, sizeof l->hash, "%s", a->password_hash ? a->password_hash : "");
+static void session_stored(void *ctx, int status) {
+  struct session_start *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  char headers[256];
+  if (!r) {
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else if (cookie_build(headers, sizeof headers, COOKIE_SESSION_NAME, st->token,
+                          app_of(r)->cfg->session_ttl_ms / 1000, auth_cookie_secure(r)) < 0) {
+    http_respond_error(r, 500, "internal", "Could not build the cookie.");
+  } else {
+    strcat(headers, "Cache-Control: no-store\r\n"); /* sized for it */
+    struct log_field f[] = {LOG_NUM("account", st->account_id),
+                            LOG_STR("addr", conn_peer_text(r->c))};
+    log_fields(LOG_INFO, "session.created", f, 2);
+    api_respond_json(r, 200,
+                     json_pack("{s:I, s:s}", "id", (json_int_t)st->account_id, "email", st->email),
+                     headers);
   }
+  sodium_memzero(st->token, sizeof st->token);
+  free(st);
 }
 
-/* A new session for the account: the token goes to the cookie, its hash
- * to the database. */
+/* A new session for the account: the token for the cookie, its hash for
+ * the database. */
 static void start_session(struct http_req *r, int64_t account_id, const char *email) {
   struct app *app = app_of(r);
-  char token[SESSION_TOKEN_LEN + 1];
+  struct session_start *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->account_id = account_id;
+  snprintf(st->email, sizeof st->email, "%s", email);
+  rand_base62(st->token, SESSION_TOKEN_LEN);
   uint8_t th[32];
-  rand_base62(token, SESSION_TOKEN_LEN);
-  auth_token_hash(token, SESSION_TOKEN_LEN, th);
-  int64_t now = time_now_ms();
-  int status = STORE_FAILED;
-  store_session_insert(app->store, th, account_id, now + (int64_t)app->cfg->session_ttl_ms,
-                       done_status, &status);
-  if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not sign in; try again.");
-    return;
-  }
-  char headers[256];
-  if (cookie_build(headers, sizeof headers, COOKIE_SESSION_NAME, token,
-                   app->cfg->session_ttl_ms / 1000, auth_cookie_secure(r)) < 0) {
-    http_respond_error(r, 500, "internal", "Could not build the cookie.");
-    return;
-  }
-  strcat(headers, "Cache-Control: no-store\r\n"); /* sized for it */
-  struct log_field f[] = {LOG_NUM("account", account_id), LOG_STR("addr", conn_peer_text(r->c))};
-  log_fields(LOG_INFO, "session.created", f, 2);
-  api_respond_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)account_id, "email", email),
-                   headers);
+  auth_token_hash(st->token, SESSION_TOKEN_LEN, th);
+  int64_t expires_at = time_now_ms() + (int64_t)app->cfg->session_ttl_ms;
+  api_pending_start(r, &st->pending);
+  store_session_insert(app->store, th, account_id, expires_at, session_stored, st);
 }
 
 /* The password was checked (off the loop): a session, or 401. */
@@ -163,6 +173,60 @@ static void session_checked(struct http_req *r, struct pw_job *job) {
     return;
   }
   start_session(r, job->id, job->email);
+}
+
+/* Checks the password against the account's hash, off the loop. An
+ * unknown email (account NULL) costs the same verification as a wrong
+ * password, so the time of the answer does not tell whether it exists. */
+static void verify_password(struct http_req *r, json_t *in, const char *email,
+                            const struct account_row *account) {
+  json_t *pw = json_object_get(in, "password");
+  struct pw_job *job = pw_job_new(json_string_value(pw), json_string_length(pw), session_checked);
+  if (!job) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  const char *hash = account && account->password_hash ? account->password_hash : NULL;
+  job->verify = true;
+  job->found = hash != NULL;
+  job->id = account ? account->id : 0;
+  snprintf(job->hash, sizeof job->hash, "%s", hash ? hash : app_of(r)->dummy_hash);
+  snprintf(job->email, sizeof job->email, "%s", email);
+  pw_job_start(r, job);
+}
+
+/* A sign-in waits for the account of its email. */
+struct signin {
+  struct api_pending pending; /* first */
+  json_t *in;                 /* the body, with the password */
+  char email[EMAIL_MAX + 1];
+};
+
+static void login_account_found(void *ctx, int status, const struct account_row *a) {
+  struct signin *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  if (!r) {
+  } else if (status < 0 && status != STORE_NOT_FOUND) {
+    api_respond_store_error(r, status);
+  } else {
+    verify_password(r, st->in, st->email, status == STORE_OK ? a : NULL);
+  }
+  json_decref(st->in);
+  free(st);
+}
+
+/* Looks the account up, then checks the password; takes `in`. */
+static void look_up_login(struct http_req *r, json_t *in, const char *email) {
+  struct signin *st = calloc(1, sizeof *st);
+  if (!st) {
+    json_decref(in);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->in = in;
+  snprintf(st->email, sizeof st->email, "%s", email);
+  api_pending_start(r, &st->pending);
+  store_account_by_email(app_of(r)->store, st->email, login_account_found, st);
 }
 
 static void create_session(struct http_req *r) {
@@ -179,35 +243,34 @@ static void create_session(struct http_req *r) {
   bool valid = email_normalise(email, elen, normal) == 0;
   crypto_hash_sha256(email_key, (const unsigned char *)(valid ? normal : ""),
                      valid ? strlen(normal) : 0);
-  struct login_lookup l = {.status = STORE_NOT_FOUND};
-  struct pw_job *job = NULL;
   if (api_rate_limited(r, &app->login_addr, k, klen,
                        "Too many sign-in attempts from this address; try again later.") ||
       (valid && api_rate_limited(r, &app->login_email, email_key, sizeof email_key,
                                  "Too many sign-in attempts for this account; try again later."))) {
-    goto out;
+    json_decref(in);
+  } else if (valid) {
+    look_up_login(r, in, normal);
+  } else {
+    verify_password(r, in, "", NULL);
+    json_decref(in);
   }
-  if (valid)
-    store_account_by_email(app->store, normal, on_login_account, &l);
-  if (l.status < 0 && l.status != STORE_NOT_FOUND) {
-    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-    goto out;
-  }
-  if (!(job = pw_job_new(pw, pwlen, session_checked))) {
-    http_respond_error(r, 500, "internal", "Out of memory.");
-    goto out;
-  }
-  /* An unknown email costs the same verification as a wrong password, so
-   * the time of the answer does not tell whether the account exists. */
-  job->verify = true;
-  job->found = l.status == STORE_OK;
-  job->id = l.id;
-  snprintf(job->hash, sizeof job->hash, "%s", job->found ? l.hash : app->dummy_hash);
-  snprintf(job->email, sizeof job->email, "%s", valid ? normal : "");
-  pw_job_start(r, job);
-out:
-  sodium_memzero(l.hash, sizeof l.hash);
-  json_decref(in);
+}
+
+/* Clears the cookie: 204. */
+static void signed_out(struct http_req *r) {
+  char headers[160];
+  cookie_build(headers, sizeof headers, COOKIE_SESSION_NAME, "", 0, auth_cookie_secure(r));
+  http_respond(r, 204, NULL, NULL, 0, NULL, true, headers);
+}
+
+static void session_deleted(void *ctx, int status) {
+  struct api_pending *pending = ctx;
+  struct http_req *r = api_pending_end(pending);
+  if (r && status < 0 && status != STORE_NOT_FOUND)
+    api_respond_store_error(r, status);
+  else if (r)
+    signed_out(r);
+  free(pending);
 }
 
 static void delete_session(struct http_req *r) {
@@ -216,62 +279,68 @@ static void delete_session(struct http_req *r) {
   size_t hlen, vlen;
   const char *h = http_header(r, "cookie", &hlen);
   const char *token = h ? cookie_get(h, hlen, COOKIE_SESSION_NAME, &vlen) : NULL;
-  if (token && vlen == SESSION_TOKEN_LEN) {
-    uint8_t th[32];
-    auth_token_hash(token, vlen, th);
-    int status = STORE_FAILED;
-    store_session_delete(app_of(r)->store, th, done_status, &status);
-    if (status < 0 && status != STORE_NOT_FOUND) {
-      http_respond_error(r, 503, "storage_unavailable", "Could not sign out; try again.");
-      return;
-    }
+  if (!token || vlen != SESSION_TOKEN_LEN) {
+    signed_out(r);
+    return;
   }
-  char headers[160];
-  cookie_build(headers, sizeof headers, COOKIE_SESSION_NAME, "", 0, auth_cookie_secure(r));
-  http_respond(r, 204, NULL, NULL, 0, NULL, true, headers);
+  struct api_pending *pending = calloc(1, sizeof *pending);
+  if (!pending) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  uint8_t th[32];
+  auth_token_hash(token, vlen, th);
+  api_pending_start(r, pending);
+  store_session_delete(app_of(r)->store, th, session_deleted, pending);
 }
 
-static void get_me(struct http_req *r) {
-  struct api_account me;
-  if (!auth_require(r, &me))
-    return;
-  api_respond_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)me.id, "email", me.email),
+static void me_signed_in(struct http_req *r, const struct api_account *me, void *ctx) {
+  (void)ctx;
+  api_respond_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)me->id, "email", me->email),
                    "Cache-Control: no-store\r\n");
 }
 
+static void get_me(struct http_req *r) {
+  auth_require(r, me_signed_in, NULL, NULL);
+}
+
+/* The owner's rooms, gathered as the store hands them over. */
 struct room_list {
-  struct http_req *r;
+  struct api_pending pending; /* first */
   json_t *rooms;
-  int status;
 };
 
 static void add_room(void *ctx, int status, const struct room_row *room) {
   struct room_list *l = ctx;
-  if (!room) {
-    l->status = status;
+  if (room) {
+    json_t *j = l->pending.r ? chat_room_json(l->pending.r, room) : NULL;
+    if (j)
+      json_array_append_new(l->rooms, j);
     return;
   }
-  json_t *j = chat_room_json(l->r, room);
-  if (j)
-    json_array_append_new(l->rooms, j);
+  struct http_req *r = api_pending_end(&l->pending);
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    api_respond_json(r, 200, json_pack("{s:O}", "rooms", l->rooms), "Cache-Control: no-store\r\n");
+  json_decref(l->rooms);
+  free(l);
 }
 
-static void get_my_rooms(struct http_req *r) {
-  struct api_account me;
-  if (!auth_require(r, &me))
-    return;
-  struct room_list l = {r, json_array(), STORE_FAILED};
-  if (!l.rooms) {
+static void list_my_rooms(struct http_req *r, const struct api_account *me, void *ctx) {
+  (void)ctx;
+  struct room_list *l = calloc(1, sizeof *l);
+  if (!l || !(l->rooms = json_array())) {
+    free(l);
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  store_rooms_of_owner(app_of(r)->store, me.id, add_room, &l);
-  if (l.status < 0) {
-    json_decref(l.rooms);
-    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-    return;
-  }
-  api_respond_json(r, 200, json_pack("{s:o}", "rooms", l.rooms), "Cache-Control: no-store\r\n");
+  api_pending_start(r, &l->pending);
+  store_rooms_of_owner(app_of(r)->store, me->id, add_room, l);
+}
+
+static void get_my_rooms(struct http_req *r) {
+  auth_require(r, list_my_rooms, NULL, NULL);
 }
 
 const http_handler accounts_create_handler = {
@@ -286,6 +355,8 @@ const http_handler session_create_handler = {
     .on_abort = pw_job_abort,
     .max_body = CREDENTIALS_BODY_MAX,
 };
-const http_handler session_delete_handler = {.on_complete = delete_session};
-const http_handler me_handler = {.on_complete = get_me};
-const http_handler me_rooms_handler = {.on_complete = get_my_rooms};
+/* The routes below wait on the store: the client may go away meanwhile. */
+const http_handler session_delete_handler = {.on_complete = delete_session,
+                                             .on_abort = api_pending_abort};
+const http_handler me_handler = {.on_complete = get_me, .on_abort = api_pending_abort};
+const http_handler me_rooms_handler = {.on_complete = get_my_rooms, .on_abort = api_pending_abort};

@@ -19,6 +19,7 @@
 #include "store/blobs.h"
 #include "util/log.h"
 #include "util/rand.h"
+#include "util/secret.h"
 #include <sodium.h>
 #include "util/timefmt.h"
 
@@ -44,7 +45,9 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   }
   char random_pw[33];
   rand_base62(random_pw, 32);
-  randombytes_buf(app->unlock_key, sizeof app->unlock_key);
+  /* Shared by every instance on this data directory, and kept over restarts. */
+  if (secret_load_or_create(cfg->data_dir, "unlock.key", app->unlock_key, err, errlen) < 0)
+    return -1;
   if (password_hash(random_pw, 32, app->dummy_hash) < 0) {
     snprintf(err, errlen, "out of memory (password hashing)");
     return -1;
@@ -137,6 +140,7 @@ struct http_req *api_pending_end(struct api_pending *p) {
 }
 
 void api_pending_abort(struct http_req *r) {
+  api_room_abort(r);
   if (!r->completed) {
     api_body_abort(r); /* the body was still being collected */
     return;
@@ -156,6 +160,7 @@ void api_respond_store_error(struct http_req *r, int status) {
 }
 
 void api_body_abort(struct http_req *r) {
+  api_room_abort(r);
   free(r->handler_state);
   r->handler_state = NULL;
 }
@@ -261,29 +266,72 @@ void api_origin(struct http_req *r, char *out, size_t outlen) {
     snprintf(out, outlen, "%s://%.*s", https ? "https" : "http", (int)hlen, host);
 }
 
+/* A room lookup in flight. It keeps its request apart from handler_state,
+ * which stays the route's (a body may arrive before the store answers), so
+ * a request that goes away is found here by its address (api_room_abort);
+ * few lookups wait at once, so a list will do. */
 struct room_lookup {
-  struct http_req *r;
+  struct api_pending pending; /* first: the request, NULL once it went away */
   api_room_cb found;
+  void (*refused)(struct http_req *r);
   bool drop_only;
+  struct room_lookup *prev, *next;
 };
+
+static struct room_lookup *lookups;
+
+static void lookup_unlink(struct room_lookup *l) {
+  if (l->prev)
+    l->prev->next = l->next;
+  else
+    lookups = l->next;
+  if (l->next)
+    l->next->prev = l->prev;
+}
+
+void api_room_abort(struct http_req *r) {
+  for (struct room_lookup *l = lookups; l; l = l->next)
+    if (l->pending.r == r)
+      l->pending.r = NULL;
+}
+
+/* The lookup answers the request itself. The route's state goes first:
+ * an answer given from a later turn may end (and free) the request. Before
+ * the body's end the rest of it is not wanted: the connection closes after
+ * the answer (and reads again, in case the route paused them). */
+static void refuse_room(struct http_req *r, int status, const char *code, const char *message,
+                        void (*refused)(struct http_req *r)) {
+  if (refused)
+    refused(r);
+  if (!r->completed) {
+    r->keep_alive = false;
+    http_body_resume(r);
+  }
+  if (status < 0)
+    api_respond_store_error(r, status);
+  else
+    http_respond_error(r, status, code, message);
+}
 
 static void on_room_row(void *ctx, int status, const struct room_row *room) {
   struct room_lookup *l = ctx;
-  struct http_req *r = l->r;
-  api_room_cb found = l->found;
-  bool drop_only = l->drop_only;
+  lookup_unlink(l);
+  struct room_lookup w = *l;
   free(l);
+  struct http_req *r = w.pending.r;
+  if (!r || r->responded)
+    return; /* the request went away, or its route answered, meanwhile */
   if (status == STORE_NOT_FOUND) {
-    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+    refuse_room(r, 404, "room_not_found", "There is no such room.", w.refused);
   } else if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-  } else if (drop_only && room->owner_id) {
+    refuse_room(r, status, NULL, NULL, w.refused);
+  } else if (w.drop_only && room->owner_id) {
     /* A chat room keeps no items: its password must not be walked around. */
-    http_respond_error(r, 404, "not_a_drop_room", "This room takes no items.");
+    refuse_room(r, 404, "not_a_drop_room", "This room takes no items.", w.refused);
   } else if (room_expired(room, time_now_ms())) {
-    http_respond_error(r, 410, "room_expired", "This room has expired.");
+    refuse_room(r, 410, "room_expired", "This room has expired.", w.refused);
   } else {
-    found(r, room);
+    w.found(r, room);
   }
 }
 
@@ -295,34 +343,46 @@ bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *messag
   return api_rate_limited(r, rl, k, klen, message);
 }
 
-static void with_room(struct http_req *r, api_room_cb found, bool drop_only) {
+static void with_room(struct http_req *r, api_room_cb found, bool drop_only,
+                      void (*refused)(struct http_req *r)) {
   size_t len;
   const char *key = route_param(&r->match, "room", &len);
   if (!key) {
     key = route_param(&r->match, "code", &len);
   }
   if (!key || !(room_key_is_id(key, len) || room_key_is_code(key, len))) {
-    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+    refuse_room(r, 404, "room_not_found", "There is no such room.", refused);
     return;
   }
   if (room_key_is_code(key, len) &&
       api_addr_rate_limited(r, &app_of(r)->code_lookups,
-                            "Too many code lookups from this address; try again later."))
-    return;
-  /* The store may answer after this returns, so the lookup lives on the heap. */
-  struct room_lookup *l = malloc(sizeof *l);
-  if (!l) {
-    http_respond_error(r, 500, "internal", "Out of memory.");
+                            "Too many code lookups from this address; try again later.")) {
+    if (refused)
+      refused(r);
     return;
   }
-  *l = (struct room_lookup){r, found, drop_only};
+  struct room_lookup *l = malloc(sizeof *l);
+  if (!l) {
+    refuse_room(r, 500, "internal", "Out of memory.", refused);
+    return;
+  }
+  *l = (struct room_lookup){.pending = {r}, found, refused, drop_only, NULL, lookups};
+  if (lookups)
+    lookups->prev = l;
+  lookups = l;
+  /* The answer may come before this returns (SQLite) or later. */
   store_room_get(app_of(r)->store, key, len, on_room_row, l);
 }
 
 void api_with_room(struct http_req *r, api_room_cb found) {
-  with_room(r, found, false);
+  with_room(r, found, false, NULL);
 }
 
 void api_with_drop_room(struct http_req *r, api_room_cb found) {
-  with_room(r, found, true);
+  with_room(r, found, true, NULL);
+}
+
+void api_with_drop_room_or(struct http_req *r, api_room_cb found,
+                           void (*refused)(struct http_req *r)) {
+  with_room(r, found, true, refused);
 }

@@ -24,7 +24,7 @@ struct app {
   /* A hash of a random password: a sign-in for an unknown email verifies
    * against it, so the answer takes as long as for a wrong password. */
   char dummy_hash[128];
-  uint8_t unlock_key[32]; /* signs room unlock tokens; new on each start */
+  uint8_t unlock_key[32]; /* signs room unlock tokens; <data-dir>/unlock.key */
   struct docs docs;       /* the live documents of code rooms */
   char blob_dir[4096];    /* <data-dir>/blobs */
 };
@@ -48,11 +48,23 @@ static inline struct app *app_of(struct http_req *r) {
 void api_respond_json(struct http_req *r, int status, json_t *body, const char *extra_headers);
 
 /* Looks the `:room` parameter up (id or code, codes rate limited per
- * address) and calls `found` with a live room; answers 404/410/429 itself. */
+ * address) and calls `found` with a live room (the row is valid during the
+ * call only); answers 404/410/429/503 itself. The store may answer later:
+ * the handler's on_abort must then tell the lookup (api_pending_abort and
+ * api_body_abort do; any other on_abort calls api_room_abort). The lookup
+ * leaves handler_state to the route. An answer given before the request's
+ * body is whole closes the connection after it. */
 typedef void (*api_room_cb)(struct http_req *r, const struct room_row *room);
 void api_with_room(struct http_req *r, api_room_cb found);
 /* The same for routes of drop rooms only: a chat room is 404 not_a_drop_room. */
 void api_with_drop_room(struct http_req *r, api_room_cb found);
+/* api_with_drop_room for a route that holds state before the room is known
+ * (it looks up from on_headers): `refused` runs after the lookup answered
+ * the request itself, to release that state. */
+void api_with_drop_room_or(struct http_req *r, api_room_cb found,
+                           void (*refused)(struct http_req *r));
+/* Tells a room lookup in flight for r that r went away (from on_abort). */
+void api_room_abort(struct http_req *r);
 
 /* The client's address as a rate-limit key (an IPv6 client by its /64). */
 const uint8_t *api_addr_key(struct http_req *r, size_t *len);
@@ -86,7 +98,8 @@ void api_pending_start(struct http_req *r, struct api_pending *p);
 /* The request still waiting on p, or NULL; the wait is over either way. */
 struct http_req *api_pending_end(struct api_pending *p);
 /* on_abort: a JSON body still being collected is released; a request that
- * waits is forgotten by its pending state (which its callback frees). */
+ * waits is forgotten by its pending state (which its callback frees) and
+ * by a room lookup in flight. */
 void api_pending_abort(struct http_req *r);
 /* Answers a failed store call: 503 storage_unavailable when the database
  * cannot be reached (STORE_UNAVAILABLE), 500 otherwise. */

@@ -16,14 +16,23 @@ struct api_account {
   char email[EMAIL_MAX + 1];
 };
 
-/* The signed-in account of the request, if any: 1 (out filled), 0 (no
- * valid session), -1 (storage failed). */
-int auth_session(struct http_req *r, struct api_account *out);
+/* Who is behind a request is known only once the store answered, maybe
+ * after the call returned. What the route carries to its next step (ctx)
+ * belongs to the call from then on: it goes to `signed_in`, or to
+ * `release` (when not NULL) once the request was answered here or went
+ * away. A route that calls these has api_pending_abort as (or in) its
+ * handler's on_abort. */
+typedef void (*auth_cb)(struct http_req *r, const struct api_account *me, void *ctx);
+typedef void (*auth_release)(void *ctx);
 
-/* The account behind a request that needs one. A mutation (not GET/HEAD)
- * from a foreign Origin gets 403 first; no session gets 401. Returns false
- * when it answered. */
-bool auth_require(struct http_req *r, struct api_account *out);
+/* The signed-in account of the request: signed_in gets it, or NULL when
+ * there is no valid session. A storage failure is answered (503/500). */
+void auth_session(struct http_req *r, auth_cb signed_in, void *ctx, auth_release release);
+
+/* The account behind a request that needs one: signed_in gets it (never
+ * NULL). A mutation (not GET/HEAD) from a foreign Origin gets 403 first;
+ * no session gets 401, a storage failure 503/500. */
+void auth_require(struct http_req *r, auth_cb signed_in, void *ctx, auth_release release);
 
 /* True when the request came from another origin than tandem allows
  * (see csrf_origin_ok); answers 403 itself. */

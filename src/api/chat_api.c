@@ -82,10 +82,6 @@ bool chat_unlock_valid(const uint8_t key[32], const struct room_row *room, const
   return sodium_memcmp(want, token, CHAT_UNLOCK_TOKEN_LEN) == 0;
 }
 
-static void done_status(void *ctx, int status) {
-  *(int *)ctx = status;
-}
-
 /* A time field: an ISO 8601 UTC string or unix milliseconds. */
 static int read_time(json_t *v, int64_t *ms) {
   if (json_is_integer(v)) {
@@ -146,46 +142,129 @@ static int read_room_fields(struct http_req *r, json_t *in, struct room_row *roo
   return read_room_password(r, json_object_get(in, "password"));
 }
 
-struct title_probe {
-  const char *title;
-  const char *except_id;
-  int taken;
-  int status;
+/* A chat room being created or changed, while the store answers: first
+ * whether another of the owner's rooms has the title (an owner has few
+ * rooms; the unique index backs this), then the write. */
+struct room_change {
+  struct api_pending pending; /* first */
+  struct app *app;
+  struct room_row *room; /* what is written (room_row_dup) */
+  bool create;           /* an insert; else an update */
+  bool rotate;           /* each write draws a new code */
+  bool taken;            /* the title is another room's */
+  int attempts;          /* writes that met a taken code */
 };
 
-static void probe_title(void *ctx, int status, const struct room_row *room) {
-  struct title_probe *p = ctx;
-  if (!room) {
-    p->status = status;
+static void change_free(struct room_change *st) {
+  free(st->room);
+  free(st);
+}
+
+/* The room was written: what follows whether or not the client stayed. */
+static void change_done(struct room_change *st) {
+  if (st->create) {
+    struct log_field f[] = {LOG_STR("room", st->room->id), LOG_NUM("account", st->room->owner_id)};
+    log_fields(LOG_INFO, "room.created", f, 2);
+  } else {
+    chat_ws_rescheduled(st->app, st->room->id, st->room->closes_at);
+  }
+}
+
+static void change_respond(struct http_req *r, struct room_change *st) {
+  char headers[96] = "Cache-Control: no-store\r\n";
+  if (st->create)
+    snprintf(headers, sizeof headers, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
+             st->room->id);
+  api_respond_json(r, st->create ? 201 : 200, chat_room_json(r, st->room), headers);
+}
+
+static void change_write(struct http_req *r, struct room_change *st);
+
+static void change_written(void *ctx, int status) {
+  struct room_change *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  bool retry =
+      status == STORE_CONFLICT && (st->create || st->rotate) && ++st->attempts < CODE_ATTEMPTS;
+  if (r && retry) {
+    change_write(r, st);
     return;
   }
-  if (room->title && strcmp(room->title, p->title) == 0 &&
-      (!p->except_id || strcmp(room->id, p->except_id) != 0))
-    p->taken = 1;
-}
-
-/* 1 when another of the owner's rooms has this title, 0 when not, -1 on a
- * storage failure. An owner has few rooms; the unique index backs this. */
-static int title_taken(struct app *app, int64_t owner_id, const char *title,
-                       const char *except_id) {
-  struct title_probe p = {title, except_id, 0, STORE_FAILED};
-  store_rooms_of_owner(app->store, owner_id, probe_title, &p);
-  return p.status < 0 ? -1 : p.taken;
-}
-
-static bool answered_title_taken(struct http_req *r, int64_t owner_id, const char *title,
-                                 const char *except_id) {
-  int taken = title ? title_taken(app_of(r), owner_id, title, except_id) : 0;
-  if (taken < 0)
-    http_respond_error(r, 503, "storage_unavailable", "Storage is not answering; try again.");
-  else if (taken)
+  if (status == STORE_OK)
+    change_done(st);
+  if (!r) {
+  } else if (status == STORE_CONFLICT && st->create) {
+    /* Sixteen taken codes are all but impossible: another request took
+     * the title since the probe. */
     http_respond_error(r, 409, "title_taken", "You already have a room with this title.");
-  return taken != 0;
+  } else if (status == STORE_CONFLICT) {
+    http_respond_error(r, 409, "update_failed", "Could not change the room; try again.");
+  } else if (status == STORE_NOT_FOUND) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else {
+    change_respond(r, st);
+  }
+  change_free(st);
+}
+
+/* A new code is drawn for an insert and for a rotation. */
+static void change_write(struct http_req *r, struct room_change *st) {
+  struct store *store = st->app->store;
+  if (st->create || st->rotate)
+    room_new_code(st->room->code);
+  api_pending_start(r, &st->pending);
+  if (st->create)
+    store_room_insert(store, st->room, change_written, st);
+  else
+    store_room_update(store, st->room, change_written, st);
+}
+
+static void probe_title(void *ctx, int status, const struct room_row *room) {
+  struct room_change *st = ctx;
+  if (room) {
+    if (room->title && strcmp(room->title, st->room->title) == 0 &&
+        strcmp(room->id, st->room->id) != 0)
+      st->taken = true;
+    return;
+  }
+  struct http_req *r = api_pending_end(&st->pending);
+  if (r && status == STORE_OK && !st->taken) {
+    change_write(r, st);
+    return;
+  }
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    http_respond_error(r, 409, "title_taken", "You already have a room with this title.");
+  change_free(st);
+}
+
+/* Writes `room` (copied) after the title probe, and answers with it. */
+static void change_start(struct http_req *r, const struct room_row *room, bool create,
+                         bool rotate) {
+  struct room_change *st = calloc(1, sizeof *st);
+  if (!st || !(st->room = room_row_dup(room))) {
+    free(st);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->app = app_of(r);
+  st->create = create;
+  st->rotate = rotate;
+  if (!room->title) {
+    change_write(r, st);
+    return;
+  }
+  api_pending_start(r, &st->pending);
+  store_rooms_of_owner(st->app->store, room->owner_id, probe_title, st);
 }
 
 /* Hashes the body's password on the thread pool, then calls `done`,
- * which runs the route again with the hash (job->hash). */
-static void hash_then(struct http_req *r, json_t *in, const char *room_id, pw_job_done done) {
+ * which runs the route again with the hash (job->hash), the owner
+ * (job->id) and the room (job->room_id). */
+static void hash_then(struct http_req *r, json_t *in, const char *room_id, int64_t owner_id,
+                      pw_job_done done) {
   json_t *pw = json_object_get(in, "password");
   struct pw_job *job = pw_job_new(json_string_value(pw), json_string_length(pw), done);
   if (!job) {
@@ -193,6 +272,7 @@ static void hash_then(struct http_req *r, json_t *in, const char *room_id, pw_jo
     return;
   }
   job->body = json_incref(in);
+  job->id = owner_id;
   if (room_id)
     memcpy(job->room_id, room_id, STORE_ID_LEN + 1);
   pw_job_start(r, job);
@@ -200,23 +280,20 @@ static void hash_then(struct http_req *r, json_t *in, const char *room_id, pw_jo
 
 static void create_hashed(struct http_req *r, struct pw_job *job);
 
-/* Creates the room; `hash` is the password's once hashed (NULL before). */
-static void create_with(struct http_req *r, json_t *in, const char *hash) {
-  struct api_account me;
-  if (!auth_require(r, &me))
-    return;
-  struct app *app = app_of(r);
-  struct room_row room = {.owner_id = me.id, .created_at = time_now_ms(), .kind = "chat"};
+/* Creates the owner's room; `hash` is the password's once hashed (NULL
+ * before). */
+static void create_with(struct http_req *r, json_t *in, int64_t owner_id, const char *hash) {
+  struct room_row room = {.owner_id = owner_id, .created_at = time_now_ms(), .kind = "chat"};
   if (!json_object_get(in, "title") || !json_object_get(in, "opens_at") ||
       !json_object_get(in, "closes_at")) {
     http_respond_error(r, 400, "bad_request", "A chat room needs title, opens_at and closes_at.");
     return;
   }
   int pw = read_room_fields(r, in, &room);
-  if (pw < 0 || answered_title_taken(r, me.id, room.title, NULL))
+  if (pw < 0)
     return;
   if (pw == PW_SET && !hash) {
-    hash_then(r, in, NULL, create_hashed);
+    hash_then(r, in, NULL, owner_id, create_hashed);
     return;
   }
   /* The owner acts by cookie; the owner token is drawn only because every
@@ -226,144 +303,205 @@ static void create_with(struct http_req *r, json_t *in, const char *hash) {
   room_new_owner_token(token, room.owner_token_hash);
   room.password_hash = pw == PW_SET ? hash : NULL;
   room.expires_at = room.closes_at;
-  int status = STORE_CONFLICT;
-  for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
-    room_new_code(room.code);
-    store_room_insert(app->store, &room, done_status, &status);
-  }
-  if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not create the room; try again.");
-    return;
-  }
-  struct log_field f[] = {LOG_STR("room", room.id), LOG_NUM("account", me.id)};
-  log_fields(LOG_INFO, "room.created", f, 2);
-  char location[96];
-  snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
-           room.id);
-  api_respond_json(r, 201, chat_room_json(r, &room), location);
+  change_start(r, &room, true, false);
 }
 
 static void create_hashed(struct http_req *r, struct pw_job *job) {
   if (!job->ok)
     http_respond_error(r, 500, "internal", "Could not hash the password.");
   else
-    create_with(r, job->body, job->hash);
+    create_with(r, job->body, job->id, job->hash);
 }
 
-void chat_create(struct http_req *r, json_t *in) {
-  create_with(r, in, NULL);
-}
-
-/* The owner of an owned room, by cookie; answers 404/401/403 itself. */
-static bool owner_only(struct http_req *r, const struct room_row *room, struct api_account *me) {
-  if (!room->owner_id) {
-    http_respond_error(r, 404, "not_a_chat_room", "This is not a facilitator's chat room.");
-    return false;
-  }
-  if (!auth_require(r, me))
-    return false;
-  if (me->id != room->owner_id) {
-    http_respond_error(r, 403, "not_owner", "Only the room's owner may do this.");
-    return false;
-  }
-  return true;
-}
-
-void chat_delete(struct http_req *r, const struct room_row *room) {
-  struct api_account me;
-  if (!owner_only(r, room, &me))
-    return;
-  rooms_delete(r, room, me.id);
-}
-
-/* A route with a JSON body and a :room: the body is parsed before the room
- * is looked up, so it is freed however the lookup ends; the room callback
- * takes it with body_of (NULL when absent or not an object). The request
- * may be gone once the callback answered: only the local is touched. */
-static void with_room_and_body(struct http_req *r, api_room_cb found) {
-  json_t *in = api_body_json(r);
-  r->handler_state = in;
-  api_with_room(r, found);
+static void create_signed_in(struct http_req *r, const struct api_account *me, void *in) {
+  create_with(r, in, me->id, NULL);
   json_decref(in);
 }
 
-static json_t *body_of(struct http_req *r) {
-  json_t *in = r->handler_state;
-  r->handler_state = NULL;
-  return in;
+static void release_json(void *in) {
+  json_decref(in);
+}
+
+void chat_create(struct http_req *r, json_t *in) {
+  auth_require(r, create_signed_in, json_incref(in), release_json);
+}
+
+/* What an owner's action goes on with once the cookie proved the owner:
+ * the room and the body (NULL when none), both valid during the call. */
+typedef void (*owner_cb)(struct http_req *r, const struct room_row *room, json_t *in);
+
+struct owner_wait {
+  owner_cb next;
+  struct room_row *room; /* room_row_dup */
+  json_t *in;
+};
+
+static void owner_wait_free(void *ctx) {
+  struct owner_wait *w = ctx;
+  free(w->room);
+  json_decref(w->in);
+  free(w);
+}
+
+static void owner_signed_in(struct http_req *r, const struct api_account *me, void *ctx) {
+  struct owner_wait *w = ctx;
+  if (me->id != w->room->owner_id)
+    http_respond_error(r, 403, "not_owner", "Only the room's owner may do this.");
+  else
+    w->next(r, w->room, w->in);
+  owner_wait_free(w);
+}
+
+/* The owner of an owned room, by cookie, goes on with `next`; answers
+ * 404/401/403 itself. */
+static void owner_only(struct http_req *r, const struct room_row *room, json_t *in, owner_cb next) {
+  if (!room->owner_id) {
+    http_respond_error(r, 404, "not_a_chat_room", "This is not a facilitator's chat room.");
+    return;
+  }
+  struct owner_wait *w = calloc(1, sizeof *w);
+  if (!w || !(w->room = room_row_dup(room))) {
+    free(w);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  w->next = next;
+  w->in = json_incref(in);
+  auth_require(r, owner_signed_in, w, owner_wait_free);
+}
+
+static void delete_owned(struct http_req *r, const struct room_row *room, json_t *in) {
+  (void)in;
+  rooms_delete(r, room, room->owner_id);
+}
+
+void chat_delete(struct http_req *r, const struct room_row *room) {
+  owner_only(r, room, NULL, delete_owned);
+}
+
+/* A route with a JSON body and a :room. The body is parsed before the
+ * room is looked up and waits with the lookup; `found` gets both, valid
+ * during the call (in is NULL when absent or not an object). */
+typedef void (*body_room_cb)(struct http_req *r, const struct room_row *room, json_t *in);
+
+struct body_lookup {
+  struct api_pending pending; /* first */
+  body_room_cb found;
+  json_t *in;
+};
+
+static void body_room_found(void *ctx, int status, const struct room_row *room) {
+  struct body_lookup *l = ctx;
+  struct http_req *r = api_pending_end(&l->pending);
+  if (!r) {
+  } else if (status == STORE_NOT_FOUND) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else if (room_expired(room, time_now_ms())) {
+    http_respond_error(r, 410, "room_expired", "This room has expired.");
+  } else {
+    l->found(r, room, l->in);
+  }
+  json_decref(l->in);
+  free(l);
+}
+
+static void with_room_and_body(struct http_req *r, body_room_cb found) {
+  json_t *in = api_body_json(r);
+  size_t len;
+  const char *key = route_param(&r->match, "room", &len);
+  struct body_lookup *l = NULL;
+  if (!key || !(room_key_is_id(key, len) || room_key_is_code(key, len))) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+  } else if (room_key_is_code(key, len) &&
+             api_addr_rate_limited(r, &app_of(r)->code_lookups,
+                                   "Too many code lookups from this address; try again later.")) {
+  } else if (!(l = malloc(sizeof *l))) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+  } else {
+    *l = (struct body_lookup){{NULL}, found, in};
+    api_pending_start(r, &l->pending);
+    store_room_get(app_of(r)->store, key, len, body_room_found, l);
+    return;
+  }
+  json_decref(in);
 }
 
 static void patch_hashed(struct http_req *r, struct pw_job *job);
 
 /* PATCH: {title?, opens_at?, closes_at?, password? (null removes),
- * rotate_code?: true}; `hash` as for create_with. */
+ * rotate_code?: true} by the owner; `hash` as for create_with. */
 static void patch_with(struct http_req *r, const struct room_row *found, json_t *in,
                        const char *hash) {
-  struct api_account me;
-  if (!owner_only(r, found, &me))
-    return;
   if (!in) {
     http_respond_error(r, 400, "bad_request", "The body is a JSON object of the fields to change.");
     return;
   }
-  struct app *app = app_of(r);
   struct room_row room = *found;
   int pw = read_room_fields(r, in, &room);
-  if (pw < 0 || answered_title_taken(r, me.id, room.title, room.id))
+  if (pw < 0)
     return;
   if (pw == PW_SET && !hash) {
-    hash_then(r, in, room.id, patch_hashed);
+    hash_then(r, in, room.id, room.owner_id, patch_hashed);
     return;
   }
   if (pw != PW_KEEP)
     room.password_hash = pw == PW_SET ? hash : NULL;
   room.expires_at = room.closes_at;
-  bool rotate = json_is_true(json_object_get(in, "rotate_code"));
-  int status = STORE_CONFLICT;
-  for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
-    if (rotate)
-      room_new_code(room.code);
-    store_room_update(app->store, &room, done_status, &status);
-    if (!rotate)
-      break;
-  }
-  if (status < 0) {
-    http_respond_error(r, status == STORE_CONFLICT ? 409 : 503, "update_failed",
-                       "Could not change the room; try again.");
-    return;
-  }
-  chat_ws_rescheduled(app, room.id, room.closes_at);
-  api_respond_json(r, 200, chat_room_json(r, &room), "Cache-Control: no-store\r\n");
+  change_start(r, &room, false, json_is_true(json_object_get(in, "rotate_code")));
 }
 
-struct patch_resume {
-  struct http_req *r;
-  struct pw_job *job;
+/* The room is read again once the password is hashed (it may have
+ * changed meanwhile). */
+struct patch_reread {
+  struct api_pending pending; /* first */
+  int64_t owner_id;
+  json_t *in;
+  char hash[PASSWORD_HASH_MAX];
 };
 
-static void patch_found(void *ctx, int status, const struct room_row *room) {
-  struct patch_resume *p = ctx;
-  if (room)
-    patch_with(p->r, room, p->job->body, p->job->hash);
-  else if (status == STORE_NOT_FOUND)
-    http_respond_error(p->r, 404, "room_not_found", "There is no such room.");
-  else
-    http_respond_error(p->r, 503, "storage_unavailable", "Storage is not answering; try again.");
+static void patch_refound(void *ctx, int status, const struct room_row *room) {
+  struct patch_reread *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  if (!r) {
+  } else if (status == STORE_NOT_FOUND) {
+    http_respond_error(r, 404, "room_not_found", "There is no such room.");
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else if (room->owner_id != st->owner_id) {
+    http_respond_error(r, 403, "not_owner", "Only the room's owner may do this.");
+  } else {
+    patch_with(r, room, st->in, st->hash);
+  }
+  json_decref(st->in);
+  sodium_memzero(st->hash, sizeof st->hash);
+  free(st);
 }
 
-/* The password is hashed: the room is read again (it may have changed
- * meanwhile) and the change applied. */
 static void patch_hashed(struct http_req *r, struct pw_job *job) {
   if (!job->ok) {
     http_respond_error(r, 500, "internal", "Could not hash the password.");
     return;
   }
-  struct patch_resume p = {r, job};
-  store_room_get(app_of(r)->store, job->room_id, STORE_ID_LEN, patch_found, &p);
+  struct patch_reread *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  st->owner_id = job->id;
+  st->in = json_incref(job->body);
+  memcpy(st->hash, job->hash, sizeof st->hash);
+  api_pending_start(r, &st->pending);
+  store_room_get(app_of(r)->store, job->room_id, STORE_ID_LEN, patch_refound, st);
 }
 
-static void patch_room(struct http_req *r, const struct room_row *found) {
-  patch_with(r, found, body_of(r), NULL);
+static void patch_owned(struct http_req *r, const struct room_row *room, json_t *in) {
+  patch_with(r, room, in, NULL);
+}
+
+static void patch_room(struct http_req *r, const struct room_row *room, json_t *in) {
+  owner_only(r, room, in, patch_owned);
 }
 
 static void patch(struct http_req *r) {
@@ -383,8 +521,7 @@ static void unlock_checked(struct http_req *r, struct pw_job *job) {
   api_respond_json(r, 200, json_pack("{s:s}", "token", token), "Cache-Control: no-store\r\n");
 }
 
-static void unlock_room(struct http_req *r, const struct room_row *room) {
-  json_t *in = body_of(r);
+static void unlock_room(struct http_req *r, const struct room_row *room, json_t *in) {
   json_t *pw = in ? json_object_get(in, "password") : NULL;
   struct app *app = app_of(r);
   size_t klen;
@@ -410,33 +547,6 @@ static void unlock(struct http_req *r) {
   with_room_and_body(r, unlock_room);
 }
 
-/* The owner (cookie), or while the room is open anyone who may join it
- * (the unlock token as ?token= for a password room). Answers itself when
- * not. */
-static bool may_read(struct http_req *r, const struct room_row *room) {
-  struct api_account me;
-  if (!room->owner_id) {
-    http_respond_error(r, 404, "not_a_chat_room", "This is not a facilitator's chat room.");
-    return false;
-  }
-  int signed_in = auth_session(r, &me);
-  if (signed_in > 0 && me.id == room->owner_id)
-    return true;
-  if (schedule_state(room->opens_at, room->closes_at, time_now_ms()) != ROOM_OPEN) {
-    http_respond_error(r, 403, "room_not_open",
-                       "The history is for the owner outside opening hours.");
-    return false;
-  }
-  char token[CHAT_UNLOCK_TOKEN_LEN + 2];
-  int tlen = query_param(r->query, r->query_len, "token", token, sizeof token);
-  if (room->password_hash &&
-      (tlen < 0 || !chat_unlock_valid(app_of(r)->unlock_key, room, token, (size_t)tlen))) {
-    http_respond_error(r, 403, "locked", "This room has a password: unlock it first.");
-    return false;
-  }
-  return true;
-}
-
 /* An integer query parameter: 0 when absent (v untouched), -1 when bad. */
 static int query_int(struct http_req *r, const char *name, int64_t min, int64_t max, int64_t *v) {
   char s[24];
@@ -451,39 +561,105 @@ static int query_int(struct http_req *r, const char *name, int64_t min, int64_t 
   return 0;
 }
 
+/* A page of the history, gathered as the store hands it over. */
+struct message_page {
+  struct api_pending pending; /* first */
+  json_t *list;
+};
+
 static void prepend_message(void *ctx, int status, const struct message_row *m) {
-  json_t *list = ctx;
-  json_t *j = m ? chat_message_json(m) : NULL;
-  if (j)
-    json_array_insert_new(list, 0, j); /* newest first from the store; oldest first out */
+  struct message_page *p = ctx;
+  if (m) {
+    json_t *j = chat_message_json(m);
+    if (j)
+      json_array_insert_new(p->list, 0, j); /* newest first from the store; oldest first out */
+    return;
+  }
+  struct http_req *r = api_pending_end(&p->pending);
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    api_respond_json(r, 200, json_pack("{s:O}", "messages", p->list),
+                     "Cache-Control: no-store\r\n");
+  json_decref(p->list);
+  free(p);
 }
 
 static void list_messages(struct http_req *r, const struct room_row *room) {
-  if (!may_read(r, room))
-    return;
   int64_t before = INT64_MAX, limit = PAGE_DEFAULT;
   if (query_int(r, "before", 1, INT64_MAX, &before) < 0 ||
       query_int(r, "limit", 1, PAGE_MAX, &limit) < 0) {
     http_respond_error(r, 400, "bad_query", "before is a message id; limit is 1 to 500.");
     return;
   }
-  json_t *list = json_array();
-  if (!list) {
+  struct message_page *p = calloc(1, sizeof *p);
+  if (!p || !(p->list = json_array())) {
+    free(p);
     http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  store_messages_before(app_of(r)->store, room->id, before, (int)limit, prepend_message, list);
-  api_respond_json(r, 200, json_pack("{s:o}", "messages", list), "Cache-Control: no-store\r\n");
+  api_pending_start(r, &p->pending);
+  store_messages_before(app_of(r)->store, room->id, before, (int)limit, prepend_message, p);
+}
+
+/* The owner, or while the room is open anyone who may join it (the
+ * unlock token as ?token= for a password room); others get 403. */
+static void read_signed_in(struct http_req *r, const struct api_account *me, void *ctx) {
+  struct room_row *room = ctx;
+  char token[CHAT_UNLOCK_TOKEN_LEN + 2];
+  int tlen = query_param(r->query, r->query_len, "token", token, sizeof token);
+  if (me && me->id == room->owner_id)
+    list_messages(r, room);
+  else if (schedule_state(room->opens_at, room->closes_at, time_now_ms()) != ROOM_OPEN)
+    http_respond_error(r, 403, "room_not_open",
+                       "The history is for the owner outside opening hours.");
+  else if (room->password_hash &&
+           (tlen < 0 || !chat_unlock_valid(app_of(r)->unlock_key, room, token, (size_t)tlen)))
+    http_respond_error(r, 403, "locked", "This room has a password: unlock it first.");
+  else
+    list_messages(r, room);
+  free(room);
+}
+
+static void read_history(struct http_req *r, const struct room_row *room) {
+  struct room_row *copy = NULL;
+  if (!room->owner_id)
+    http_respond_error(r, 404, "not_a_chat_room", "This is not a facilitator's chat room.");
+  else if (!(copy = room_row_dup(room)))
+    http_respond_error(r, 500, "internal", "Out of memory.");
+  else
+    auth_session(r, read_signed_in, copy, free);
 }
 
 static void get_messages(struct http_req *r) {
-  api_with_room(r, list_messages);
+  api_with_room(r, read_history);
 }
 
-static void delete_message(struct http_req *r, const struct room_row *room) {
-  struct api_account me;
-  if (!owner_only(r, room, &me))
-    return;
+/* A message being deleted. */
+struct message_delete {
+  struct api_pending pending; /* first */
+  char room_id[STORE_ID_LEN + 1];
+  int64_t id;
+};
+
+static void message_deleted(void *ctx, int status) {
+  struct message_delete *st = ctx;
+  struct http_req *r = api_pending_end(&st->pending);
+  if (status == STORE_OK)
+    chat_ws_message_deleted(st->room_id, st->id); /* the members see it whoever asked */
+  if (!r) {
+  } else if (status == STORE_NOT_FOUND) {
+    http_respond_error(r, 404, "message_not_found", "There is no such message in this room.");
+  } else if (status < 0) {
+    api_respond_store_error(r, status);
+  } else {
+    http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  }
+  free(st);
+}
+
+/* The :id of the route: a message id, or 0 when it is not one. */
+static int64_t message_id(struct http_req *r) {
   size_t len;
   const char *idp = route_param(&r->match, "id", &len);
   char s[24];
@@ -496,19 +672,29 @@ static void delete_message(struct http_req *r, const struct room_row *room) {
     if (*end)
       id = 0;
   }
-  int status = STORE_NOT_FOUND;
-  if (id > 0)
-    store_message_delete(app_of(r)->store, room->id, id, done_status, &status);
-  if (status == STORE_NOT_FOUND) {
+  return id > 0 ? id : 0;
+}
+
+static void delete_owned_message(struct http_req *r, const struct room_row *room, json_t *in) {
+  (void)in;
+  int64_t id = message_id(r);
+  if (!id) {
     http_respond_error(r, 404, "message_not_found", "There is no such message in this room.");
     return;
   }
-  if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not delete the message.");
+  struct message_delete *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  chat_ws_message_deleted(room->id, id);
-  http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  memcpy(st->room_id, room->id, sizeof st->room_id);
+  st->id = id;
+  api_pending_start(r, &st->pending);
+  store_message_delete(app_of(r)->store, st->room_id, id, message_deleted, st);
+}
+
+static void delete_message(struct http_req *r, const struct room_row *room) {
+  owner_only(r, room, NULL, delete_owned_message);
 }
 
 static void delete_msg(struct http_req *r) {
@@ -534,20 +720,23 @@ static void member_removed(void *ctx, int rc) {
     api_respond_store_error(r, rc);
 }
 
-static void remove_member(struct http_req *r, const struct room_row *room) {
-  struct api_account me;
-  json_t *in = body_of(r);
+static void remove_owned(struct http_req *r, const struct room_row *room, json_t *in) {
   json_t *alias = in ? json_object_get(in, "alias") : NULL;
-  struct removing *st = NULL;
-  if (!owner_only(r, room, &me)) {
-  } else if (!json_is_string(alias) || json_string_length(alias) > ALIAS_MAX) {
+  if (!json_is_string(alias) || json_string_length(alias) > ALIAS_MAX) {
     http_respond_error(r, 400, "bad_request", "The body is {\"alias\": ...}.");
-  } else if (!(st = calloc(1, sizeof *st))) {
-    http_respond_error(r, 500, "internal", "Out of memory.");
-  } else {
-    api_pending_start(r, &st->pending);
-    chat_ws_remove(app_of(r), room->id, json_string_value(alias), member_removed, st);
+    return;
   }
+  struct removing *st = calloc(1, sizeof *st);
+  if (!st) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  api_pending_start(r, &st->pending);
+  chat_ws_remove(app_of(r), room->id, json_string_value(alias), member_removed, st);
+}
+
+static void remove_member(struct http_req *r, const struct room_row *room, json_t *in) {
+  owner_only(r, room, in, remove_owned);
 }
 
 static void remove_post(struct http_req *r) {
@@ -622,20 +811,17 @@ static void csv_field(struct out *o, const char *s, size_t n) {
   out_str(o, "\"");
 }
 
+/* A transcript being built as the store hands the messages over. */
 struct transcript {
+  struct api_pending pending; /* first */
   struct out o;
   bool csv;
   bool truncated; /* over TRANSCRIPT_BYTES_MAX: the rest is left out */
   int64_t last_id;
-  int status;
+  char room_id[STORE_ID_LEN + 1];
 };
 
-static void transcript_line(void *ctx, int status, const struct message_row *m) {
-  struct transcript *t = ctx;
-  if (!m) {
-    t->status = status;
-    return;
-  }
+static void transcript_add(struct transcript *t, const struct message_row *m) {
   if (t->o.len > TRANSCRIPT_BYTES_MAX) {
     t->truncated = true;
     return;
@@ -664,10 +850,37 @@ static void transcript_line(void *ctx, int status, const struct message_row *m) 
   }
 }
 
-static void export_transcript(struct http_req *r, const struct room_row *room) {
-  struct api_account me;
-  if (!owner_only(r, room, &me))
+static void transcript_respond(struct http_req *r, const struct transcript *t) {
+  char headers[256], more[64] = "";
+  if (t->truncated)
+    snprintf(more, sizeof more, "X-Transcript-Truncated-After: %lld\r\n", (long long)t->last_id);
+  snprintf(headers, sizeof headers,
+           "Content-Disposition: attachment; filename=\"transcript-%s.%s\"\r\n"
+           "Cache-Control: no-store\r\n%s",
+           t->room_id, t->csv ? "csv" : "md", more);
+  http_respond(r, 200, t->csv ? "text/csv; charset=utf-8" : "text/markdown; charset=utf-8", t->o.p,
+               t->o.len, NULL, false, headers);
+}
+
+static void transcript_line(void *ctx, int status, const struct message_row *m) {
+  struct transcript *t = ctx;
+  if (m) {
+    if (t->pending.r) /* nobody to send it to otherwise */
+      transcript_add(t, m);
     return;
+  }
+  struct http_req *r = api_pending_end(&t->pending);
+  if (r && (status < 0 || t->o.failed))
+    http_respond_error(r, t->o.failed ? 500 : 503, "transcript_failed",
+                       "Could not make the transcript.");
+  else if (r)
+    transcript_respond(r, t);
+  free(t->o.p);
+  free(t);
+}
+
+static void export_owned(struct http_req *r, const struct room_row *room, json_t *in) {
+  (void)in;
   char format[8] = "md";
   int n = query_param(r->query, r->query_len, "format", format, sizeof format);
   bool csv = n > 0 && strcmp(format, "csv") == 0;
@@ -675,31 +888,26 @@ static void export_transcript(struct http_req *r, const struct room_row *room) {
     http_respond_error(r, 400, "bad_query", "format is md or csv.");
     return;
   }
-  struct transcript t = {.csv = csv, .status = STORE_FAILED};
-  if (csv) {
-    out_str(&t.o, "id,created_at,alias,text\r\n");
-  } else {
-    out_str(&t.o, "# ");
-    md_escape(&t.o, room->title ? room->title : "", room->title ? strlen(room->title) : 0);
-    out_str(&t.o, "\n\n");
-  }
-  store_messages_after(app_of(r)->store, room->id, 0, TRANSCRIPT_MAX, transcript_line, &t);
-  if (t.status < 0 || t.o.failed) {
-    free(t.o.p);
-    http_respond_error(r, t.o.failed ? 500 : 503, "transcript_failed",
-                       "Could not make the transcript.");
+  struct transcript *t = calloc(1, sizeof *t);
+  if (!t) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  char headers[256], more[64] = "";
-  if (t.truncated)
-    snprintf(more, sizeof more, "X-Transcript-Truncated-After: %lld\r\n", (long long)t.last_id);
-  snprintf(headers, sizeof headers,
-           "Content-Disposition: attachment; filename=\"transcript-%s.%s\"\r\n"
-           "Cache-Control: no-store\r\n%s",
-           room->id, csv ? "csv" : "md", more);
-  http_respond(r, 200, csv ? "text/csv; charset=utf-8" : "text/markdown; charset=utf-8", t.o.p,
-               t.o.len, NULL, false, headers);
-  free(t.o.p);
+  t->csv = csv;
+  memcpy(t->room_id, room->id, sizeof t->room_id);
+  if (csv) {
+    out_str(&t->o, "id,created_at,alias,text\r\n");
+  } else {
+    out_str(&t->o, "# ");
+    md_escape(&t->o, room->title ? room->title : "", room->title ? strlen(room->title) : 0);
+    out_str(&t->o, "\n\n");
+  }
+  api_pending_start(r, &t->pending);
+  store_messages_after(app_of(r)->store, t->room_id, 0, TRANSCRIPT_MAX, transcript_line, t);
+}
+
+static void export_transcript(struct http_req *r, const struct room_row *room) {
+  owner_only(r, room, NULL, export_owned);
 }
 
 static void transcript(struct http_req *r) {
@@ -718,12 +926,15 @@ const http_handler chat_unlock_handler = {
     .on_abort = pw_job_abort,
     .max_body = CHAT_BODY_MAX,
 };
-const http_handler chat_messages_handler = {.on_complete = get_messages};
-const http_handler chat_delete_msg_handler = {.on_complete = delete_msg};
+const http_handler chat_messages_handler = {.on_complete = get_messages,
+                                            .on_abort = api_pending_abort};
+const http_handler chat_delete_msg_handler = {.on_complete = delete_msg,
+                                              .on_abort = api_pending_abort};
 const http_handler chat_remove_handler = {
     .on_body = api_body_collect,
     .on_complete = remove_post,
     .on_abort = api_pending_abort,
     .max_body = CHAT_BODY_MAX,
 };
-const http_handler chat_transcript_handler = {.on_complete = transcript};
+const http_handler chat_transcript_handler = {.on_complete = transcript,
+                                              .on_abort = api_pending_abort};

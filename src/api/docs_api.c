@@ -123,6 +123,7 @@ static void put_free(struct http_req *r) {
 /* The client went away: while the body comes its state goes with it;
  * once the document is waited on, the answer's callback frees it. */
 static void put_abort(struct http_req *r) {
+  api_room_abort(r); /* a room lookup in flight forgets it */
   struct put_state *p = r->handler_state;
   if (p && p->pending.r)
     api_pending_abort(r);

@@ -50,21 +50,33 @@ struct pending_file {
 };
 
 struct post {
-  struct http_req *r; /* NULL once the request is gone */
+  struct api_pending pending; /* first: the request, NULL once it went away */
   struct app *app;
   char room_id[STORE_ID_LEN + 1];
   enum post_mode mode;
   char alias[ALIAS_MAX + 1];
   bool has_alias;
+  /* Until the room is known and checked, reads pause and the body bytes
+   * that came with the headers wait here (one read at most). */
+  uint8_t *early;
+  size_t early_len;
+  bool ready;      /* the room is known: the body is taken as it comes */
+  bool complete;   /* the whole body arrived (on_complete) */
+  int store_calls; /* answers the store owes: the post lives until they come */
   /* text */
   char *text;
   size_t text_len, text_cap;
+  json_t *in;                     /* the parsed text item, while its row is written */
+  char text_id[STORE_ID_LEN + 1]; /* its id */
   /* files */
   struct pending_file files[MAX_FILES_PER_POST];
   int file_count;
   int finishing; /* uploads whose fsync and rename are under way */
   int64_t room_bytes, received, next_disk_check;
-  bool body_paused, complete;
+  bool body_paused;
+  json_t *items; /* the rows written so far, as the response lists them */
+  int committed; /* files whose row was written (or is being written) */
+  int64_t now;   /* the items' created_at */
   /* multipart */
   multipart_parser *mp;
   int part; /* what the current part is */
@@ -82,30 +94,50 @@ static void post_discard(struct post *p) {
     else if (f->finished)
       blobs_remove(f->id);
   }
+  json_decref(p->in);
+  json_decref(p->items);
+  free(p->early);
   free(p->text);
   free(p->mp);
   free(p);
 }
 
-/* Refuses the upload mid-way: the response goes now and the connection
- * closes after it (the rest of the body is not read). */
-static void post_fail(struct post *p, int status, const char *code, const char *msg) {
-  struct http_req *r = p->r;
+/* The request, if still there, handed back for the answer. Refused
+ * before its end, the rest of the body is not wanted: the connection
+ * closes after the answer (reads resume, if paused, so it gets there). */
+static struct http_req *post_detach(struct post *p) {
+  struct http_req *r = p->pending.r;
+  p->pending.r = NULL;
   if (r) {
     r->handler_state = NULL;
-    /* Refused before its end, the rest of the body is not read: close. */
-    if (!p->complete)
+    if (!p->complete) {
       r->keep_alive = false;
-    http_respond_error(r, status, code, msg);
+      http_body_resume(r);
+    }
   }
+  return r;
+}
+
+/* Refuses the upload: the response goes now and the post is freed. */
+static void post_fail(struct post *p, int status, const char *code, const char *msg) {
+  struct http_req *r = post_detach(p);
+  if (r)
+    http_respond_error(r, status, code, msg);
+  post_discard(p);
+}
+
+static void post_fail_store(struct post *p, int status) {
+  struct http_req *r = post_detach(p);
+  if (r)
+    api_respond_store_error(r, status);
   post_discard(p);
 }
 
 static void resume_body(void *ctx) {
   struct post *p = ((struct pending_file *)ctx)->post;
-  if (p->body_paused && p->r) {
+  if (p->body_paused && p->pending.r) {
     p->body_paused = false;
-    http_body_resume(p->r);
+    http_body_resume(p->pending.r);
   }
 }
 
@@ -175,9 +207,9 @@ static int write_file(struct post *p, const uint8_t *data, size_t len) {
     post_fail(p, 500, "storage_failed", "Could not store the file.");
     return -1;
   }
-  if (rc == 1 && !p->body_paused && p->r) {
+  if (rc == 1 && !p->body_paused && p->pending.r) {
     p->body_paused = true;
-    http_body_pause(p->r);
+    http_body_pause(p->pending.r);
   }
   return 0;
 }
@@ -225,107 +257,140 @@ static void announce(struct post *p, const struct item_row *it) {
   buf_unref(b);
 }
 
-struct inserted {
-  int status;
-  int64_t seq;
-};
-
-static void inserted(void *ctx, int status, int64_t seq) {
-  struct inserted *out = ctx;
-  *out = (struct inserted){status, seq};
+/* A file's row, as it is written and announced. */
+static struct item_row file_row(const struct post *p, const struct pending_file *f) {
+  struct item_row it = {.kind = ITEM_FILE,
+                        .alias = p->has_alias ? p->alias : NULL,
+                        .file_name = f->name,
+                        .size = f->size,
+                        .content_type = f->content_type,
+                        .sha256 = f->sha256,
+                        .created_at = p->now};
+  memcpy(it.id, f->id, sizeof it.id);
+  memcpy(it.room_id, p->room_id, sizeof it.room_id);
+  return it;
 }
 
-/* Every file is whole: one row each, announced, then the response. */
-static void commit(struct post *p) {
-  struct http_req *r = p->r;
-  json_t *items = json_array();
-  int64_t now = time_now_ms();
-  for (int i = 0; i < p->file_count; i++) {
-    struct pending_file *f = &p->files[i];
-    struct item_row it = {.kind = ITEM_FILE,
-                          .alias = p->has_alias ? p->alias : NULL,
-                          .file_name = f->name,
-                          .size = f->size,
-                          .content_type = f->content_type,
-                          .sha256 = f->sha256,
-                          .created_at = now};
-    memcpy(it.id, f->id, sizeof it.id);
-    memcpy(it.room_id, p->room_id, sizeof it.room_id);
-    struct inserted ins = {STORE_FAILED, 0};
-    store_item_insert(p->app->store, &it, inserted, &ins);
-    it.seq = ins.seq;
-    if (ins.status < 0) {
-      json_decref(items);
-      post_fail(p, 503, "storage_unavailable", "Could not save the item; try again.");
-      return;
-    }
-    f->finished = false; /* the file is the row's now */
-    announce(p, &it);
-    json_array_append_new(items, api_item_json(&it));
-    struct log_field lf[] = {LOG_STR("room", p->room_id), LOG_STR("item", it.id),
-                             LOG_NUM("size", it.size)};
-    log_fields(LOG_INFO, "item.file", lf, 3);
-  }
+static void respond_files(struct post *p) {
+  struct http_req *r = post_detach(p);
   if (r) {
-    r->handler_state = NULL;
-    json_t *body = p->mode == POST_MULTIPART ? json_pack("{s:o}", "items", items)
-                                             : json_pack("{s:O}", "item", json_array_get(items, 0));
-    if (p->mode != POST_MULTIPART)
-      json_decref(items);
+    json_t *body = p->mode == POST_MULTIPART
+                       ? json_pack("{s:O}", "items", p->items)
+                       : json_pack("{s:O}", "item", json_array_get(p->items, 0));
     api_respond_json(r, 201, body, "Cache-Control: no-store\r\n");
-  } else {
-    json_decref(items);
   }
   post_discard(p);
 }
 
-static void commit_text(struct post *p) {
-  struct http_req *r = p->r;
-  json_error_t jerr;
-  json_t *in = json_loadb(p->text ? p->text : "", p->text_len, 0, &jerr);
-  json_t *text = in ? json_object_get(in, "text") : NULL;
-  json_t *alias = in ? json_object_get(in, "alias") : NULL;
-  if (!json_is_object(in) || !json_is_string(text) ||
-      (alias && !json_is_string(alias) && !json_is_null(alias))) {
-    json_decref(in);
-    post_fail(p, 400, "bad_request",
-              "Send a JSON object with a text string and an optional alias.");
+static void insert_next_file(struct post *p);
+
+/* A file's row is in (or not: then this file and the ones after it are
+ * removed by post_discard, and the rows before stay, each whole). The
+ * rows are written even when the client went away meanwhile. */
+static void file_inserted(void *ctx, int status, int64_t seq) {
+  struct post *p = ctx;
+  p->store_calls--;
+  struct pending_file *f = &p->files[p->committed++];
+  if (status < 0) {
+    post_fail_store(p, status);
     return;
   }
-  size_t text_len = json_string_length(text);
-  bool alias_too_long = json_is_string(alias) && json_string_length(alias) > ALIAS_MAX;
-  if (text_len == 0 || text_len > p->app->cfg->max_text || alias_too_long) {
-    json_decref(in);
-    if (text_len == 0)
-      post_fail(p, 400, "empty_text", "The text is empty.");
-    else if (alias_too_long)
-      post_fail(p, 400, "bad_alias", "An alias is at most 64 bytes.");
-    else
-      post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
+  f->finished = false; /* the file is the row's now */
+  struct item_row it = file_row(p, f);
+  it.seq = seq;
+  announce(p, &it);
+  json_array_append_new(p->items, api_item_json(&it));
+  struct log_field lf[] = {LOG_STR("room", p->room_id), LOG_STR("item", it.id),
+                           LOG_NUM("size", it.size)};
+  log_fields(LOG_INFO, "item.file", lf, 3);
+  insert_next_file(p);
+}
+
+/* One row after another, so their seqs follow the files' order. */
+static void insert_next_file(struct post *p) {
+  if (p->committed == p->file_count) {
+    respond_files(p);
     return;
   }
+  struct item_row it = file_row(p, &p->files[p->committed]);
+  p->store_calls++;
+  store_item_insert(p->app->store, &it, file_inserted, p);
+}
+
+/* Every file is whole: one row each, announced, then the response. */
+static void commit(struct post *p) {
+  p->items = json_array();
+  if (!p->items) {
+    post_fail(p, 500, "internal", "Out of memory.");
+    return;
+  }
+  p->now = time_now_ms();
+  insert_next_file(p);
+}
+
+/* The text item's row; its strings point into p->in. */
+static struct item_row text_row(const struct post *p) {
+  json_t *text = json_object_get(p->in, "text"), *alias = json_object_get(p->in, "alias");
   struct item_row it = {
       .kind = ITEM_TEXT,
       .text = json_string_value(text),
       .text_len = json_string_length(text),
       .alias = json_is_string(alias) && json_string_length(alias) ? json_string_value(alias) : NULL,
-      .created_at = time_now_ms()};
-  room_new_id(it.id);
+      .created_at = p->now};
+  memcpy(it.id, p->text_id, sizeof it.id);
   memcpy(it.room_id, p->room_id, sizeof it.room_id);
-  struct inserted ins = {STORE_FAILED, 0};
-  store_item_insert(p->app->store, &it, inserted, &ins);
-  it.seq = ins.seq;
-  if (ins.status < 0) {
-    json_decref(in);
-    post_fail(p, 503, "storage_unavailable", "Could not save the item; try again.");
+  return it;
+}
+
+static void text_inserted(void *ctx, int status, int64_t seq) {
+  struct post *p = ctx;
+  p->store_calls--;
+  if (status < 0) {
+    post_fail_store(p, status);
     return;
   }
+  struct item_row it = text_row(p);
+  it.seq = seq;
   announce(p, &it);
-  r->handler_state = NULL;
-  api_respond_json(r, 201, json_pack("{s:o}", "item", api_item_json(&it)),
-                   "Cache-Control: no-store\r\n");
-  json_decref(in);
+  struct http_req *r = post_detach(p);
+  if (r)
+    api_respond_json(r, 201, json_pack("{s:o}", "item", api_item_json(&it)),
+                     "Cache-Control: no-store\r\n");
   post_discard(p);
+}
+
+/* The body as a text item: 0, or -1 having refused it (p is freed). */
+static int read_text(struct post *p) {
+  json_error_t jerr;
+  p->in = json_loadb(p->text ? p->text : "", p->text_len, 0, &jerr);
+  json_t *text = p->in ? json_object_get(p->in, "text") : NULL;
+  json_t *alias = p->in ? json_object_get(p->in, "alias") : NULL;
+  if (!json_is_object(p->in) || !json_is_string(text) ||
+      (alias && !json_is_string(alias) && !json_is_null(alias))) {
+    post_fail(p, 400, "bad_request",
+              "Send a JSON object with a text string and an optional alias.");
+    return -1;
+  }
+  size_t text_len = json_string_length(text);
+  if (text_len == 0)
+    post_fail(p, 400, "empty_text", "The text is empty.");
+  else if (json_is_string(alias) && json_string_length(alias) > ALIAS_MAX)
+    post_fail(p, 400, "bad_alias", "An alias is at most 64 bytes.");
+  else if (text_len > p->app->cfg->max_text)
+    post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
+  else
+    return 0;
+  return -1;
+}
+
+static void commit_text(struct post *p) {
+  if (read_text(p) < 0)
+    return;
+  room_new_id(p->text_id);
+  p->now = time_now_ms();
+  struct item_row it = text_row(p);
+  p->store_calls++;
+  store_item_insert(p->app->store, &it, text_inserted, p);
 }
 
 /* multipart: a part is a file (has a filename), the alias, or skipped. */
@@ -408,38 +473,66 @@ static const multipart_callbacks mp_callbacks = {
     .on_part_end = mp_part_end,
 };
 
+/* A piece of the body, once the room is known: 0, or -1 when the upload
+ * was refused (p is freed). */
+static int post_take(struct post *p, const uint8_t *data, size_t len) {
+  if (p->mode == POST_RAW)
+    return write_file(p, data, len);
+  if (p->mode == POST_MULTIPART) {
+    int64_t rc = multipart_feed(p->mp, data, len, &mp_callbacks, p, NULL);
+    if (rc == MULTIPART_STOPPED)
+      return -1; /* a callback refused the upload */
+    if (rc < 0) {
+      post_fail(p, 400, "bad_multipart", multipart_strerror((int)rc));
+      return -1;
+    }
+    return 0;
+  }
+  if (p->text_len + len > p->text_cap) {
+    size_t cap = p->text_cap ? p->text_cap * 2 : 1024;
+    while (cap < p->text_len + len)
+      cap *= 2;
+    char *t = realloc(p->text, cap);
+    if (!t) {
+      post_fail(p, 500, "internal", "Out of memory.");
+      return -1;
+    }
+    p->text = t;
+    p->text_cap = cap;
+  }
+  memcpy(p->text + p->text_len, data, len);
+  p->text_len += len;
+  return 0;
+}
+
+/* Bytes that came before the room was known: reads are paused, so this
+ * is what one read brought at most. */
+#define EARLY_MAX (256 * 1024)
+
+static void keep_early(struct post *p, const uint8_t *data, size_t len) {
+  uint8_t *grown = p->early_len + len <= EARLY_MAX ? realloc(p->early, p->early_len + len) : NULL;
+  if (!grown) {
+    post_fail(p, 500, "internal", "Out of memory.");
+    return;
+  }
+  memcpy(grown + p->early_len, data, len);
+  p->early = grown;
+  p->early_len += len;
+}
+
 static void post_body(struct http_req *r, const uint8_t *data, size_t len) {
   struct post *p = r->handler_state;
   if (!p)
     return;
-  if (p->mode == POST_TEXT) {
-    if (p->text_len + len > p->text_cap) {
-      size_t cap = p->text_cap ? p->text_cap * 2 : 1024;
-      while (cap < p->text_len + len)
-        cap *= 2;
-      char *t = realloc(p->text, cap);
-      if (!t) {
-        post_fail(p, 500, "internal", "Out of memory.");
-        return;
-      }
-      p->text = t;
-      p->text_cap = cap;
-    }
-    memcpy(p->text + p->text_len, data, len);
-    p->text_len += len;
-  } else if (p->mode == POST_RAW) {
-    write_file(p, data, len);
-  } else {
-    int64_t rc = multipart_feed(p->mp, data, len, &mp_callbacks, p, NULL);
-    if (rc < 0 && rc != MULTIPART_STOPPED && r->handler_state == p)
-      post_fail(p, 400, "bad_multipart", multipart_strerror((int)rc));
-  }
+  if (p->ready)
+    post_take(p, data, len);
+  else
+    keep_early(p, data, len);
 }
 
-static void post_complete(struct http_req *r) {
-  struct post *p = r->handler_state;
-  if (!p)
-    return;
+/* The whole body is in: the text's row, or the files' rows once they are
+ * whole on disk. */
+static void post_finish(struct post *p) {
   if (p->mode == POST_TEXT) {
     commit_text(p);
     return;
@@ -454,90 +547,70 @@ static void post_complete(struct http_req *r) {
                             : "The form has no file field.");
     return;
   }
-  p->complete = true;
   if (p->finishing == 0)
     commit(p);
   /* else the last file_done commits and responds */
 }
 
+static void post_complete(struct http_req *r) {
+  struct post *p = r->handler_state;
+  if (!p)
+    return;
+  p->complete = true;
+  if (p->ready)
+    post_finish(p);
+  /* else post_ready finishes it */
+}
+
+/* The room is known and the body's mode set: what came early is taken,
+ * then the rest as it comes. */
+static void post_ready(struct post *p) {
+  p->ready = true;
+  uint8_t *early = p->early;
+  size_t early_len = p->early_len;
+  p->early = NULL;
+  p->early_len = 0;
+  int rc = early_len ? post_take(p, early, early_len) : 0;
+  free(early);
+  if (rc < 0)
+    return;
+  if (p->complete)
+    post_finish(p);
+  else if (!p->body_paused)
+    http_body_resume(p->pending.r);
+}
+
+/* The client went away: a post that waits on the store is freed when the
+ * answer comes (its rows are still written); any other now. */
 static void post_abort(struct http_req *r) {
+  api_room_abort(r);
   struct post *p = r->handler_state;
   r->handler_state = NULL;
-  if (p) {
-    p->r = NULL;
+  if (!p)
+    return;
+  p->pending.r = NULL;
+  if (p->store_calls == 0)
     post_discard(p);
-  }
 }
 
-static void got_room_bytes(void *ctx, int status, int64_t bytes) {
-  *(int64_t *)ctx = status < 0 ? -1 : bytes;
+/* The room lookup answered the request itself (404, 410, ...). */
+static void post_refused(struct http_req *r) {
+  struct post *p = r->handler_state;
+  r->handler_state = NULL;
+  if (p)
+    post_discard(p);
 }
 
-/* The room is live: decide what the body is and get ready for it. */
-static void post_start(struct http_req *r, const struct room_row *room) {
-  struct app *app = app_of(r);
-  const struct config *cfg = app->cfg;
-  struct post *p = calloc(1, sizeof *p);
-  if (!p) {
-    http_respond_error(r, 500, "internal", "Out of memory.");
-    return;
-  }
-  p->r = r;
-  p->app = app;
-  memcpy(p->room_id, room->id, sizeof p->room_id);
-  r->handler_state = p;
-  size_t tlen;
-  const char *type = http_header(r, "content-type", &tlen);
-  char boundary[MULTIPART_BOUNDARY_MAX + 1];
-  if (type && tlen >= 16 && strncasecmp(type, "application/json", 16) == 0) {
-    p->mode = POST_TEXT;
-    /* JSON escapes may take six bytes for one: bound the body, not the text. */
-    if (r->content_length != UINT64_MAX && r->content_length > cfg->max_text * 6 + 1024)
-      post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
-    return;
-  }
-  int blen =
-      type ? multipart_boundary(type, tlen, boundary, sizeof boundary) : MULTIPART_ENOT_MULTIPART;
-  if (blen == MULTIPART_EBOUNDARY) {
-    post_fail(p, 400, "bad_multipart", "The multipart boundary is missing or not valid.");
-    return;
-  }
-  int64_t room_bytes = 0;
-  store_room_bytes(app->store, room->id, got_room_bytes, &room_bytes);
-  p->room_bytes = room_bytes < 0 ? 0 : room_bytes;
-  p->next_disk_check = DISK_CHECK_EVERY;
-  /* What the body declares is checked now; what it turns out to be, as it
-   * arrives (chunked bodies declare nothing). A form carries a little more
-   * than its files. */
-  uint64_t declared = r->content_length == UINT64_MAX ? 0 : r->content_length;
-  uint64_t slack = blen > 0 ? 65536 : 0;
-  int64_t free_bytes = blobs_free_space();
-  if (free_bytes >= 0 && (uint64_t)free_bytes < cfg->min_free_disk + declared) {
-    post_fail(p, 507, "disk_full", "The server is out of disk space.");
-    return;
-  }
-  if (blen <= 0 && declared > cfg->max_file_size) {
-    post_fail(p, 413, "file_too_large", "The file is larger than this server accepts.");
-    return;
-  }
-  if ((uint64_t)p->room_bytes + declared > cfg->max_room_bytes + slack) {
-    post_fail(p, 413, "room_full", "This room holds as many bytes as it may.");
-    return;
-  }
-  if (blen > 0) {
-    p->mode = POST_MULTIPART;
-    p->mp = malloc(sizeof *p->mp);
-    if (!p->mp || multipart_init(p->mp, boundary, (size_t)blen) < 0)
-      post_fail(p, 400, "bad_multipart", "The multipart boundary is not valid.");
-    return;
-  }
+/* A raw file: its name and alias from the headers. 0, or -1 having
+ * refused it. */
+static int raw_start(struct post *p, struct http_req *r, const char *type, size_t tlen) {
   p->mode = POST_RAW;
   size_t alen;
   const char *alias = http_header(r, "x-alias", &alen);
   if (alias && alen) {
     if (percent_decode(alias, alen, p->alias, sizeof p->alias, 0) < 0) {
       post_fail(p, 400, "bad_alias", "An alias is at most 64 bytes.");
-      return;
+      return -1;
     }
     p->has_alias = true;
   }
@@ -548,13 +621,103 @@ static void post_start(struct http_req *r, const struct room_row *room) {
                 : query_param(r->query, r->query_len, "name", name, sizeof name);
   if (n == -2) {
     post_fail(p, 400, "bad_filename", "The file name is too long or badly encoded.");
-    return;
+    return -1;
   }
-  begin_file(p, n > 0 ? name : "", n > 0 ? (size_t)n : 0, type ? type : "", type ? tlen : 0);
+  return begin_file(p, n > 0 ? name : "", n > 0 ? (size_t)n : 0, type ? type : "", type ? tlen : 0);
 }
 
+/* What the body declares is checked now; what it turns out to be, as it
+ * arrives (chunked bodies declare nothing). A form carries a little more
+ * than its files. 0, or -1 having refused it. */
+static int check_declared(struct post *p, struct http_req *r, bool form) {
+  const struct config *cfg = p->app->cfg;
+  uint64_t declared = r->content_length == UINT64_MAX ? 0 : r->content_length;
+  uint64_t slack = form ? 65536 : 0;
+  int64_t free_bytes = blobs_free_space();
+  if (free_bytes >= 0 && (uint64_t)free_bytes < cfg->min_free_disk + declared)
+    post_fail(p, 507, "disk_full", "The server is out of disk space.");
+  else if (!form && declared > cfg->max_file_size)
+    post_fail(p, 413, "file_too_large", "The file is larger than this server accepts.");
+  else if ((uint64_t)p->room_bytes + declared > cfg->max_room_bytes + slack)
+    post_fail(p, 413, "room_full", "This room holds as many bytes as it may.");
+  else
+    return 0;
+  return -1;
+}
+
+/* Files: the room's bytes are known; check what is declared and get the
+ * first file (raw) or the form's parser ready. */
+static void got_room_bytes(void *ctx, int status, int64_t bytes) {
+  struct post *p = ctx;
+  p->store_calls--;
+  struct http_req *r = p->pending.r;
+  if (!r) {
+    post_discard(p); /* the client went away meanwhile */
+    return;
+  }
+  if (status < 0) {
+    post_fail_store(p, status);
+    return;
+  }
+  p->room_bytes = bytes;
+  p->next_disk_check = DISK_CHECK_EVERY;
+  size_t tlen;
+  const char *type = http_header(r, "content-type", &tlen);
+  char boundary[MULTIPART_BOUNDARY_MAX + 1];
+  int blen =
+      type ? multipart_boundary(type, tlen, boundary, sizeof boundary) : MULTIPART_ENOT_MULTIPART;
+  if (check_declared(p, r, blen > 0) < 0)
+    return;
+  if (blen > 0) {
+    p->mode = POST_MULTIPART;
+    p->mp = malloc(sizeof *p->mp);
+    if (!p->mp || multipart_init(p->mp, boundary, (size_t)blen) < 0) {
+      post_fail(p, 400, "bad_multipart", "The multipart boundary is not valid.");
+      return;
+    }
+  } else if (raw_start(p, r, type, tlen) < 0) {
+    return;
+  }
+  post_ready(p);
+}
+
+/* The room is live: decide what the body is and get ready for it. */
+static void post_start(struct http_req *r, const struct room_row *room) {
+  struct post *p = r->handler_state;
+  const struct config *cfg = p->app->cfg;
+  memcpy(p->room_id, room->id, sizeof p->room_id);
+  size_t tlen;
+  const char *type = http_header(r, "content-type", &tlen);
+  char boundary[MULTIPART_BOUNDARY_MAX + 1];
+  if (type && tlen >= 16 && strncasecmp(type, "application/json", 16) == 0) {
+    p->mode = POST_TEXT;
+    /* JSON escapes may take six bytes for one: bound the body, not the text. */
+    if (r->content_length != UINT64_MAX && r->content_length > cfg->max_text * 6 + 1024)
+      post_fail(p, 413, "text_too_long", "The text is longer than this server accepts.");
+    else
+      post_ready(p);
+    return;
+  }
+  if (type && multipart_boundary(type, tlen, boundary, sizeof boundary) == MULTIPART_EBOUNDARY) {
+    post_fail(p, 400, "bad_multipart", "The multipart boundary is missing or not valid.");
+    return;
+  }
+  p->store_calls++;
+  store_room_bytes(p->app->store, room->id, got_room_bytes, p);
+}
+
+/* The post's state lives from the headers on, so the body may arrive
+ * while the room is looked up; reads pause until it is known. */
 static void post_headers(struct http_req *r) {
-  api_with_drop_room(r, post_start);
+  struct post *p = calloc(1, sizeof *p);
+  if (!p) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  p->app = app_of(r);
+  api_pending_start(r, &p->pending);
+  http_body_pause(r);
+  api_with_drop_room_or(r, post_start, post_refused);
 }
 
 const http_handler items_post_handler = {
@@ -568,18 +731,35 @@ const http_handler items_post_handler = {
 /* Reading: the list, one item, its file; and deleting. */
 
 struct list_state {
+  struct api_pending pending; /* first */
   json_t *items;
-  int64_t last_seq;
-  int count;
+  int64_t limit;
 };
+
+static void respond_list(struct http_req *r, struct list_state *ls) {
+  json_t *next = json_null();
+  if ((int64_t)json_array_size(ls->items) > ls->limit) {
+    json_array_remove(ls->items, (size_t)ls->limit);
+    json_t *last = json_array_get(ls->items, (size_t)ls->limit - 1);
+    next = json_integer(json_integer_value(json_object_get(last, "seq")));
+  }
+  api_respond_json(r, 200, json_pack("{s:O, s:o}", "items", ls->items, "next_after", next),
+                   "Cache-Control: no-store\r\n");
+}
 
 static void collect_item(void *ctx, int status, const struct item_row *it) {
   struct list_state *ls = ctx;
-  if (!it)
+  if (it) {
+    json_array_append_new(ls->items, api_item_json(it));
     return;
-  json_array_append_new(ls->items, api_item_json(it));
-  ls->last_seq = it->seq;
-  ls->count++;
+  }
+  struct http_req *r = api_pending_end(&ls->pending);
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    respond_list(r, ls);
+  json_decref(ls->items);
+  free(ls);
 }
 
 static int64_t query_int(struct http_req *r, const char *name, int64_t dflt, int64_t min,
@@ -601,36 +781,43 @@ static void list_items(struct http_req *r, const struct room_row *room) {
     http_respond_error(r, 400, "bad_query", "after is a seq (0 or more), limit 1 to 500.");
     return;
   }
-  struct list_state ls = {.items = json_array()};
-  /* One more than asked says whether there is a next page. */
-  store_items_list(app_of(r)->store, room->id, after, (int)limit + 1, collect_item, &ls);
-  json_t *next = json_null();
-  if (ls.count > limit) {
-    json_array_remove(ls.items, (size_t)limit);
-    json_t *last = json_array_get(ls.items, (size_t)limit - 1);
-    next = json_integer(json_integer_value(json_object_get(last, "seq")));
+  struct list_state *ls = calloc(1, sizeof *ls);
+  if (ls)
+    ls->items = json_array();
+  if (!ls || !ls->items) {
+    free(ls);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
   }
-  api_respond_json(r, 200, json_pack("{s:o, s:o}", "items", ls.items, "next_after", next),
-                   "Cache-Control: no-store\r\n");
+  ls->limit = limit;
+  api_pending_start(r, &ls->pending);
+  /* One more than asked says whether there is a next page. */
+  store_items_list(app_of(r)->store, room->id, after, (int)limit + 1, collect_item, ls);
 }
 
 static void get_list(struct http_req *r) {
   api_with_drop_room(r, list_items);
 }
 
+/* One item of the room, for showing, deleting or sending. */
 struct one_item {
-  struct http_req *r;
+  struct api_pending pending; /* first */
   void (*then)(struct http_req *r, const struct item_row *it);
 };
 
 static void on_item(void *ctx, int status, const struct item_row *it) {
   struct one_item *o = ctx;
+  struct http_req *r = api_pending_end(&o->pending);
+  void (*then)(struct http_req * r, const struct item_row *it) = o->then;
+  free(o);
+  if (!r)
+    return;
   if (status == STORE_NOT_FOUND)
-    http_respond_error(o->r, 404, "item_not_found", "There is no such item in this room.");
+    http_respond_error(r, 404, "item_not_found", "There is no such item in this room.");
   else if (status < 0)
-    http_respond_error(o->r, 503, "storage_unavailable", "Storage is not answering; try again.");
+    api_respond_store_error(r, status);
   else
-    o->then(o->r, it);
+    then(r, it);
 }
 
 static void with_item(struct http_req *r, const struct room_row *room,
@@ -644,8 +831,14 @@ static void with_item(struct http_req *r, const struct room_row *room,
   }
   memcpy(id, item, len);
   id[len] = '\0';
-  struct one_item o = {r, then};
-  store_item_get(app_of(r)->store, room->id, id, on_item, &o);
+  struct one_item *o = malloc(sizeof *o);
+  if (!o) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  o->then = then;
+  api_pending_start(r, &o->pending);
+  store_item_get(app_of(r)->store, room->id, id, on_item, o);
 }
 
 static void show_item(struct http_req *r, const struct item_row *it) {
@@ -659,30 +852,58 @@ static void get_item(struct http_req *r) {
   api_with_drop_room(r, get_item_in);
 }
 
+/* An item being deleted: what the answer needs of its row. */
+struct item_removal {
+  struct api_pending pending; /* first */
+  char room_id[STORE_ID_LEN + 1];
+  char id[STORE_ID_LEN + 1];
+  int64_t seq;
+  bool is_file;
+};
+
+/* The row is gone (even when the client went away meanwhile): its file
+ * goes, and the room hears it. */
+static void item_removed(struct item_removal *d) {
+  if (d->is_file)
+    blobs_remove(d->id);
+  struct hub_room *room = hub_find_room(d->room_id, STORE_ID_LEN);
+  if (!room)
+    return;
+  char text[128];
+  int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}",
+                   d->id, (long long)d->seq);
+  buf *b = ws_frame_build(WS_OP_TEXT, text, (size_t)n);
+  if (b)
+    hub_broadcast(room, b, NULL);
+  buf_unref(b);
+}
+
 static void deleted(void *ctx, int status) {
-  *(int *)ctx = status;
+  struct item_removal *d = ctx;
+  struct http_req *r = api_pending_end(&d->pending);
+  if (status == STORE_OK)
+    item_removed(d);
+  free(d);
+  if (r && status == STORE_NOT_FOUND)
+    http_respond_error(r, 404, "item_not_found", "There is no such item in this room.");
+  else if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
 }
 
 static void remove_item(struct http_req *r, const struct item_row *it) {
-  int status = STORE_FAILED;
-  store_item_delete(app_of(r)->store, it->room_id, it->id, deleted, &status);
-  if (status < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not delete the item; try again.");
+  struct item_removal *d = malloc(sizeof *d);
+  if (!d) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  if (it->kind == ITEM_FILE)
-    blobs_remove(it->id);
-  struct hub_room *room = hub_find_room(it->room_id, STORE_ID_LEN);
-  if (room) {
-    char text[128];
-    int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}",
-                     it->id, (long long)it->seq);
-    buf *b = ws_frame_build(WS_OP_TEXT, text, (size_t)n);
-    if (b)
-      hub_broadcast(room, b, NULL);
-    buf_unref(b);
-  }
-  http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  memcpy(d->room_id, it->room_id, sizeof d->room_id);
+  memcpy(d->id, it->id, sizeof d->id);
+  d->seq = it->seq;
+  d->is_file = it->kind == ITEM_FILE;
+  api_pending_start(r, &d->pending);
+  store_item_delete(app_of(r)->store, d->room_id, d->id, deleted, d);
 }
 static void delete_item_in(struct http_req *r, const struct room_row *room) {
   with_item(r, room, remove_item);
@@ -883,6 +1104,10 @@ static void send_file(struct http_req *r, const struct item_row *it) {
 }
 
 static void send_abort(struct http_req *r) {
+  if (!r->streaming) {
+    api_pending_abort(r); /* the room or the item was still being looked up */
+    return;
+  }
   struct send *s = r->handler_state;
   r->handler_state = NULL;
   if (!s)
@@ -899,7 +1124,10 @@ static void get_file(struct http_req *r) {
   api_with_drop_room(r, get_file_in);
 }
 
-const http_handler items_list_handler = {.on_complete = get_list};
-const http_handler items_get_handler = {.on_complete = get_item};
-const http_handler items_delete_handler = {.on_complete = delete_item};
+/* api_pending_abort tells the lookup or the store call under way that
+ * the request went away. */
+const http_handler items_list_handler = {.on_complete = get_list, .on_abort = api_pending_abort};
+const http_handler items_get_handler = {.on_complete = get_item, .on_abort = api_pending_abort};
+const http_handler items_delete_handler = {.on_complete = delete_item,
+                                           .on_abort = api_pending_abort};
 const http_handler items_file_handler = {.on_complete = get_file, .on_abort = send_abort};

@@ -271,12 +271,32 @@ static bool limited(struct http_req *r, ratelimit *rl, const char *message) {
   return true;
 }
 
+/* A visit being counted. */
+struct track {
+  struct api_pending pending; /* first */
+};
+
 static void tracked(void *ctx, int status) {
-  struct http_req *r = ctx;
+  struct http_req *r = api_pending_end(ctx);
+  free(ctx);
+  if (!r)
+    return; /* the client went away; the visit counts all the same */
   if (status == STORE_OK)
     respond(r, 200, json_pack("{sb}", "success", 1));
   else
     respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Could not count the visit"));
+}
+
+static void count_visit(struct http_req *r, const char *ref) {
+  struct track *t = malloc(sizeof *t);
+  if (!t) {
+    respond(r, 500, json_pack("{sbss}", "success", 0, "message", "Out of memory"));
+    return;
+  }
+  char day[TIME_DAY_LEN + 1];
+  time_day(time_now_ms(), day);
+  api_pending_start(r, &t->pending);
+  store_referrer_visit(app_of(r)->store, day, ref, REFERRERS_PER_DAY, tracked, t);
 }
 
 /* A visit from a referrer, counted per UTC day (the server's day: the
@@ -298,11 +318,8 @@ static void on_set_track(struct http_req *r) {
   } else {
     if (!tracks_ready)
       tracks_ready = ratelimit_init(&tracks, TRACKS_PER_MINUTE, 60000) == 0;
-    if (!tracks_ready || !limited(r, &tracks, "Too many visits counted")) {
-      char day[TIME_DAY_LEN + 1];
-      time_day(time_now_ms(), day);
-      store_referrer_visit(app_of(r)->store, day, s, REFERRERS_PER_DAY, tracked, r);
-    }
+    if (!tracks_ready || !limited(r, &tracks, "Too many visits counted"))
+      count_visit(r, s); /* the store copies the name: j may go after */
   }
   json_decref(j);
 }
@@ -345,6 +362,9 @@ const http_handler privydrop_check_room_handler = {
 const http_handler privydrop_leave_room_handler = {
     .on_body = on_body, .on_complete = on_leave_room, .on_abort = on_abort, .max_body = BODY_MAX};
 const http_handler privydrop_set_track_handler = {
-    .on_body = on_body, .on_complete = on_set_track, .on_abort = on_abort, .max_body = BODY_MAX};
+    .on_body = on_body,
+    .on_complete = on_set_track,
+    .on_abort = api_pending_abort, /* the body (a plain allocation), or the visit being counted */
+    .max_body = BODY_MAX};
 const http_handler privydrop_logs_debug_handler = {
     .on_body = on_body, .on_complete = on_logs_debug, .on_abort = on_abort, .max_body = BODY_MAX};

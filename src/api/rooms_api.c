@@ -38,10 +38,6 @@ static void create_body(struct http_req *r, const uint8_t *data, size_t len) {
   st->len += len;
 }
 
-static void created(void *ctx, int status) {
-  *(int *)ctx = status;
-}
-
 /* The optional body: {"title", "kind": "drop"|"code", "language"}. A
  * language alone asks for a code room (what simple editor clients send).
  * Returns 0, or -1 having answered 400. */
@@ -73,6 +69,69 @@ static int read_create_body(struct http_req *r, json_t *in, struct room_row *roo
   return 0;
 }
 
+/* A new room waiting for its row: a code taken by a live room is drawn
+ * again (STORE_CONFLICT), up to CODE_ATTEMPTS times. */
+struct create {
+  struct api_pending pending; /* first */
+  json_t *in;                 /* the body: the row's title, kind and language point into it */
+  struct room_row room;
+  char token[ROOM_TOKEN_LEN + 1];
+  int attempts;
+};
+
+static void insert_room(struct create *c);
+
+static void respond_created(struct http_req *r, struct create *c) {
+  json_t *out = api_room_json(r, &c->room, 0);
+  json_object_del(out, "members_online");
+  json_object_set_new(out, "owner_token", json_string(c->token));
+  json_object_set_new(out, "roomId", json_string(c->room.id)); /* what simple editor clients read */
+  struct log_field f[] = {LOG_STR("room", c->room.id), LOG_STR("addr", conn_peer_text(r->c))};
+  log_fields(LOG_INFO, "room.created", f, 2);
+  char location[96];
+  snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
+           c->room.id);
+  api_respond_json(r, 201, out, location);
+}
+
+static void room_inserted(void *ctx, int status) {
+  struct create *c = ctx;
+  if (status == STORE_CONFLICT && c->pending.r && ++c->attempts < CODE_ATTEMPTS) {
+    insert_room(c);
+    return;
+  }
+  struct http_req *r = api_pending_end(&c->pending);
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    respond_created(r, c);
+  json_decref(c->in);
+  free(c);
+}
+
+static void insert_room(struct create *c) {
+  room_new_code(c->room.code);
+  store_room_insert(app_of(c->pending.r)->store, &c->room, room_inserted, c);
+}
+
+/* A drop or code room (the body was read by read_create_body). */
+static void create_drop_room(struct http_req *r, json_t *in, const struct room_row *room) {
+  struct create *c = calloc(1, sizeof *c);
+  if (!c) {
+    json_decref(in);
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    return;
+  }
+  c->in = in;
+  c->room = *room;
+  room_new_id(c->room.id);
+  room_new_owner_token(c->token, c->room.owner_token_hash);
+  c->room.created_at = time_now_ms();
+  c->room.expires_at = room_expires_at(c->room.created_at, app_of(r)->cfg->room_ttl_ms);
+  api_pending_start(r, &c->pending);
+  insert_room(c);
+}
+
 static void create_room(struct http_req *r) {
   struct create_state *st = r->handler_state;
   r->handler_state = NULL;
@@ -95,33 +154,7 @@ static void create_room(struct http_req *r) {
     }
   }
   free(st);
-  struct app *app = app_of(r);
-  char token[ROOM_TOKEN_LEN + 1];
-  room_new_id(room.id);
-  room_new_owner_token(token, room.owner_token_hash);
-  room.created_at = time_now_ms();
-  room.expires_at = room_expires_at(room.created_at, app->cfg->room_ttl_ms);
-  int status = STORE_CONFLICT;
-  for (int i = 0; i < CODE_ATTEMPTS && status == STORE_CONFLICT; i++) {
-    room_new_code(room.code);
-    store_room_insert(app->store, &room, created, &status);
-  }
-  if (status < 0) {
-    json_decref(in);
-    http_respond_error(r, 503, "storage_unavailable", "Could not create the room; try again.");
-    return;
-  }
-  json_t *out = api_room_json(r, &room, 0);
-  json_object_del(out, "members_online");
-  json_object_set_new(out, "owner_token", json_string(token));
-  json_object_set_new(out, "roomId", json_string(room.id)); /* what simple editor clients read */
-  json_decref(in);
-  struct log_field f[] = {LOG_STR("room", room.id), LOG_STR("addr", conn_peer_text(r->c))};
-  log_fields(LOG_INFO, "room.created", f, 2);
-  char location[96];
-  snprintf(location, sizeof location, "Location: /api/rooms/%s\r\nCache-Control: no-store\r\n",
-           room.id);
-  api_respond_json(r, 201, out, location);
+  create_drop_room(r, in, &room);
 }
 
 static void show_room(struct http_req *r, const struct room_row *room) {
@@ -150,16 +183,37 @@ static void remove_room(struct http_req *r, const struct room_row *room) {
   rooms_delete(r, room, 0);
 }
 
-void rooms_delete(struct http_req *r, const struct room_row *room, int64_t account) {
+/* A room being deleted for a request. */
+struct removal {
+  struct api_pending pending; /* first */
   char id[STORE_ID_LEN + 1];
-  memcpy(id, room->id, sizeof id);
-  if (room_close(app_of(r), id, "deleted") < 0) {
-    http_respond_error(r, 503, "storage_unavailable", "Could not delete the room; try again.");
+  int64_t account;
+};
+
+static void room_removed(void *ctx, int status) {
+  struct removal *d = ctx;
+  struct http_req *r = api_pending_end(&d->pending);
+  if (status == STORE_OK) {
+    struct log_field f[] = {LOG_STR("room", d->id), LOG_NUM("account", d->account)};
+    log_fields(LOG_INFO, "room.deleted", f, d->account ? 2 : 1);
+  }
+  free(d);
+  if (r && status < 0)
+    api_respond_store_error(r, status);
+  else if (r)
+    http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+}
+
+void rooms_delete(struct http_req *r, const struct room_row *room, int64_t account) {
+  struct removal *d = malloc(sizeof *d);
+  if (!d) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
     return;
   }
-  struct log_field f[] = {LOG_STR("room", id), LOG_NUM("account", account)};
-  log_fields(LOG_INFO, "room.deleted", f, account ? 2 : 1);
-  http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);
+  memcpy(d->id, room->id, sizeof d->id);
+  d->account = account;
+  api_pending_start(r, &d->pending);
+  room_close(app_of(r), d->id, "deleted", room_removed, d);
 }
 
 static void delete_room(struct http_req *r) {
@@ -212,6 +266,9 @@ const http_handler rooms_create_handler = {
     .on_abort = pw_job_abort, /* the body, or a chat room's password being hashed */
     .max_body = CREATE_BODY_MAX,
 };
-const http_handler rooms_get_handler = {.on_complete = get_room};
-const http_handler rooms_delete_handler = {.on_complete = delete_room};
-const http_handler rooms_qr_handler = {.on_complete = get_qr};
+/* api_pending_abort tells the room lookup, or the delete, that the
+ * request went away. */
+const http_handler rooms_get_handler = {.on_complete = get_room, .on_abort = api_pending_abort};
+const http_handler rooms_delete_handler = {.on_complete = delete_room,
+                                           .on_abort = api_pending_abort};
+const http_handler rooms_qr_handler = {.on_complete = get_qr, .on_abort = api_pending_abort};

@@ -28,17 +28,33 @@ static bool admin(struct http_req *r, const char *token) {
 }
 
 struct listing {
-  json_t *days;    /* [{day, visits, referrers: [{ref, visits}]}] */
-  json_t *current; /* the day being filled */
+  struct api_pending pending; /* first */
+  json_t *days;               /* [{day, visits, referrers: [{ref, visits}]}] */
+  json_t *current;            /* the day being filled */
   int status;
+  char since[TIME_DAY_LEN + 1];
 };
+
+static void listed(struct listing *l, int status) {
+  struct http_req *r = api_pending_end(&l->pending);
+  if (l->status == STORE_OK)
+    l->status = status;
+  if (r && l->status != STORE_OK)
+    http_respond_error(r, 503, "storage", "The statistics could not be read.");
+  else if (r)
+    api_respond_json(r, 200, json_pack("{sssO}", "since", l->since, "days", l->days), NULL);
+  json_decref(l->days);
+  free(l);
+}
 
 static void add_row(void *ctx, int status, const char *day, const char *ref, int64_t visits) {
   struct listing *l = ctx;
   if (!day) {
-    l->status = status;
+    listed(l, status);
     return;
   }
+  if (l->status != STORE_OK)
+    return;
   const char *last = json_string_value(json_object_get(l->current, "day"));
   if (!last || strcmp(last, day) != 0) {
     l->current = json_pack("{sssIs[]}", "day", day, "visits", (json_int_t)0, "referrers");
@@ -77,17 +93,18 @@ static void on_referrers(struct http_req *r) {
       return;
     }
   }
-  char since[TIME_DAY_LEN + 1];
-  time_day(time_now_ms() - (days - 1) * 86400000LL, since);
-  struct listing l = {.days = json_array(), .status = STORE_OK};
-  if (l.days)
-    store_referrers_since(app_of(r)->store, since, add_row, &l);
-  if (!l.days || l.status != STORE_OK) {
-    json_decref(l.days);
+  struct listing *l = calloc(1, sizeof *l);
+  if (l)
+    l->days = json_array();
+  if (!l || !l->days) {
+    free(l);
     http_respond_error(r, 503, "storage", "The statistics could not be read.");
     return;
   }
-  api_respond_json(r, 200, json_pack("{ssso}", "since", since, "days", l.days), NULL);
+  time_day(time_now_ms() - (days - 1) * 86400000LL, l->since);
+  api_pending_start(r, &l->pending);
+  store_referrers_since(app_of(r)->store, l->since, add_row, l);
 }
 
-const http_handler stats_referrers_handler = {.on_complete = on_referrers};
+const http_handler stats_referrers_handler = {.on_complete = on_referrers,
+                                              .on_abort = api_pending_abort};

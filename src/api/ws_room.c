@@ -624,4 +624,5 @@ static void on_upgrade_request(struct http_req *r) {
   ws_accept(r, &room_ws, &req, sizeof req);
 }
 
-const http_handler ws_room_handler = {.on_complete = on_upgrade_request};
+const http_handler ws_room_handler = {.on_complete = on_upgrade_request,
+                                      .on_abort = api_pending_abort};

@@ -11,9 +11,14 @@ struct app;
 int lifecycle_start(struct app *app, char *err, size_t errlen);
 void lifecycle_stop(struct app *app);
 
-/* Removes the room's files and rows, tells its members `room.closed` with
- * the reason ("deleted", "expired") and closes their sockets. Returns 0,
- * or a negative STORE_* status. */
-int room_close(struct app *app, const char *room_id, const char *reason);
+/* Called once a room_close is over: 0, or a negative STORE_* status. */
+typedef void (*room_closed_cb)(void *ctx, int status);
+
+/* Removes the room's files and rows, then tells its members `room.closed`
+ * with the reason (a string that lives forever: "deleted", "expired") and
+ * closes their sockets, then calls `done` (which may run before this
+ * returns, or later: the store answers when it does). The id is copied. */
+void room_close(struct app *app, const char *room_id, const char *reason, room_closed_cb done,
+                void *ctx);
 
 #endif

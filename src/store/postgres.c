@@ -1,16 +1,11 @@
 /* The PostgreSQL engine of store.h, for several tandems sharing one
- * database. libpq's asynchronous API on the libuv loop: a small pool of
- * connections, each with at most one query in flight, and one FIFO of
- * queries waiting for a free connection. A call copies its inputs into the
- * query it queues and returns; the callback runs on a later turn of the
- * loop, with rows read from the PGresult (valid during the callback only).
+ * database: the SQL of each call, the rows it answers, and the migrations.
+ * The connections are pg_pool.c's. A call copies its inputs into the query
+ * it queues and returns; the callback runs on a later turn of the loop,
+ * with rows read from the PGresult (valid during the callback only).
  *
  * Every write that touches several rows is one statement (a CTE or unnest
  * of arrays), so it is atomic without a transaction spanning turns.
- *
- * When PostgreSQL goes away, the query in flight on a broken connection
- * and every query asked for while no connection is up fail at once with
- * STORE_UNAVAILABLE; each connection comes back on its own, with backoff.
  * Only start-up (connecting, migrating) and store_item_exists block. */
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -20,97 +15,20 @@
 
 #include "store/engine.h"
 #include "store/migrations.h"
+#include "store/pg_pool.h"
 #include "util/log.h"
 
-#define PG_STARTUP_CONNECT_TIMEOUT "10" /* seconds, libpq's connect_timeout */
-#define PG_CONNECT_TIMEOUT_MS 5000      /* a reconnect on the loop */
-#define PG_QUERY_TIMEOUT_MS 30000       /* a query with no answer: the link is dead */
-#define PG_BACKOFF_MIN_MS 100
-#define PG_BACKOFF_MAX_MS 5000
-#define PG_MAX_PARAMS 12
 #define PG_SEQ_RETRIES 32                /* item inserts losing the race for a seq */
 #define PG_MIGRATION_LOCK 7306916183745L /* pg_advisory_lock key: "tandem" */
 #define PG_MIGRATION_WAIT "120s"         /* for another instance's migrations */
 #define PG_ITEMS_SEQ_CONSTRAINT "items_room_seq"
 
-struct pg_query;
-/* Turns a query's result into its callback's arguments; res is NULL when
- * status is not STORE_OK. */
-typedef void (*pg_deliver_fn)(struct pg_query *q, int status, const PGresult *res);
-
-union pg_cb {
-  store_done_cb done;
-  store_room_cb room;
-  store_item_cb item;
-  store_id_cb id;
-  void (*bytes)(void *ctx, int status, int64_t bytes);
-  store_doc_update_cb doc_update;
-  store_doc_snapshot_cb snapshot;
-  store_referrers_cb referrers;
-  store_account_cb account;
-  store_message_cb message;
-};
-
-/* One query, its parameters copied into the same allocation. */
-struct pg_query {
-  struct pg_query *next;
-  const char *sql; /* static text */
-  const char *what;
-  pg_deliver_fn deliver;
-  union pg_cb cb;
-  void *ctx;
-  int retries;
-  int nparams;
-  const char *values[PG_MAX_PARAMS];
-  int lengths[PG_MAX_PARAMS];
-  int formats[PG_MAX_PARAMS];
-  char data[];
-};
-
-enum pg_conn_state { PG_DOWN, PG_CONNECTING, PG_IDLE, PG_BUSY };
-
-struct pg_store;
-
-struct pg_conn {
-  struct pg_store *store;
-  PGconn *conn;
-  enum pg_conn_state state;
-  uv_poll_t *poll; /* on PQsocket; its own allocation, freed by its close callback */
-  int poll_fd;
-  int poll_events;
-  uv_timer_t *timer; /* backoff while down, connect and query timeouts */
-  struct pg_query *query;
-  PGresult *result;
-  uint64_t backoff_ms;
-  bool flushing;
-};
-
 struct pg_store {
   struct store base; /* first: store.c forwards calls here */
-  uv_loop_t *loop;
-  char *url;
-  char hostaddr[64]; /* resolved at start-up, so a reconnect needs no DNS */
-  char where[192];   /* host:port/db for the log (never the URL: it may hold a password) */
-  struct pg_conn *conns;
-  int nconns;
-  struct pg_query *head, *tail;
-  bool available;
-  bool closing;
+  struct pg_pool *pool;
 };
 
 static const struct store_ops postgres_ops;
-
-/* Parameters as a call is given them, before submit() copies them. */
-struct pg_params {
-  int n;
-  const char *v[PG_MAX_PARAMS];
-  size_t len[PG_MAX_PARAMS];
-  int fmt[PG_MAX_PARAMS];
-  char nums[PG_MAX_PARAMS][24];
-  char *heap[4]; /* built values submit() frees */
-  int nheap;
-  int retries; /* item inserts: seq races to retry */
-};
 
 static void p_textn(struct pg_params *p, const char *s, size_t len) {
   p->v[p->n] = s;
@@ -140,399 +58,6 @@ static void p_bytes(struct pg_params *p, const uint8_t *b, size_t n) {
   p->v[p->n] = (const char *)b;
   p->len[p->n] = n;
   p->fmt[p->n++] = 1;
-}
-
-/* ---- connections ---- */
-
-static void free_handle(uv_handle_t *h) {
-  free(h);
-}
-
-static bool store_up(const struct pg_store *s) {
-  for (int i = 0; i < s->nconns; i++)
-    if (s->conns[i].state == PG_IDLE || s->conns[i].state == PG_BUSY)
-      return true;
-  return false;
-}
-
-static void finish_query(struct pg_query *q, int status, const PGresult *res) {
-  q->deliver(q, status, status == STORE_OK ? res : NULL);
-  free(q);
-}
-
-/* Every waiting query fails: nothing can answer it now. */
-static void fail_queue(struct pg_store *s) {
-  while (s->head) {
-    struct pg_query *q = s->head;
-    s->head = q->next;
-    if (!s->head)
-      s->tail = NULL;
-    finish_query(q, STORE_UNAVAILABLE, NULL);
-  }
-}
-
-/* Logs once per change between "some connection is up" and "none is". */
-static void note_availability(struct pg_store *s) {
-  bool up = store_up(s);
-  if (up && !s->available)
-    log_msg(LOG_INFO, "store.available", "PostgreSQL at %s answers again", s->where);
-  else if (!up && s->available)
-    log_msg(LOG_WARN, "store.unavailable",
-            "PostgreSQL at %s cannot be reached; storage answers 503 until it is back", s->where);
-  s->available = up;
-  if (!up)
-    fail_queue(s);
-}
-
-static void conn_unwatch(struct pg_conn *c) {
-  if (!c->poll)
-    return;
-  uv_poll_stop(c->poll);
-  uv_close((uv_handle_t *)c->poll, free_handle);
-  c->poll = NULL;
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-/* Polls the connection's socket for events (it may change while
- * connecting). The poll keeps the loop alive only while a query is out. */
-static int conn_watch(struct pg_conn *c, int events) {
-  int fd = PQsocket(c->conn);
-  if (fd < 0)
-    return -1;
-  if (c->poll && c->poll_fd != fd)
-    conn_unwatch(c);
-  if (!c->poll) {
-    c->poll = malloc(sizeof *c->poll);
-    if (!c->poll)
-      return -1;
-    if (uv_poll_init(c->store->loop, c->poll, fd) < 0) {
-      free(c->poll);
-      c->poll = NULL;
-      return -1;
-    }
-    c->poll->data = c;
-    c->poll_fd = fd;
-    c->poll_events = 0;
-  }
-  if (c->poll_events != events && uv_poll_start(c->poll, events, on_poll) < 0)
-    return -1;
-  c->poll_events = events;
-  if (c->state == PG_BUSY)
-    uv_ref((uv_handle_t *)c->poll);
-  else
-    uv_unref((uv_handle_t *)c->poll);
-  return 0;
-}
-
-static void on_timer(uv_timer_t *t);
-
-static void conn_timer(struct pg_conn *c, uint64_t ms) {
-  uv_timer_start(c->timer, on_timer, ms, 0);
-}
-
-/* The connection is gone: its query fails, and it tries again later. */
-static void conn_down(struct pg_conn *c) {
-  struct pg_store *s = c->store;
-  struct pg_query *q = c->query;
-  c->query = NULL;
-  PQclear(c->result);
-  c->result = NULL;
-  conn_unwatch(c);
-  PQfinish(c->conn);
-  c->conn = NULL;
-  c->state = PG_DOWN;
-  c->flushing = false;
-  uv_timer_stop(c->timer);
-  if (!s->closing) {
-    conn_timer(c, c->backoff_ms);
-    c->backoff_ms = c->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : c->backoff_ms * 2;
-  }
-  note_availability(s);
-  if (q)
-    finish_query(q, STORE_UNAVAILABLE, NULL);
-}
-
-static void notice(void *arg, const char *message) {
-  log_msg(LOG_DEBUG, "store.notice", "%.*s", (int)strcspn(message, "\n"), message);
-}
-
-static void dispatch(struct pg_store *s);
-
-static void conn_ready(struct pg_conn *c) {
-  PQsetNoticeProcessor(c->conn, notice, NULL);
-  c->state = PG_IDLE;
-  c->backoff_ms = PG_BACKOFF_MIN_MS;
-  uv_timer_stop(c->timer);
-  if (PQsetnonblocking(c->conn, 1) < 0 || conn_watch(c, UV_READABLE) < 0) {
-    conn_down(c);
-    return;
-  }
-  note_availability(c->store);
-  dispatch(c->store);
-}
-
-/* The keywords of every connection: ours first, then the URL's (which win),
- * then the address resolved at start-up. */
-static PGconn *conn_begin(struct pg_store *s, bool blocking) {
-  const char *kw[] = {"connect_timeout",
-                      "keepalives",
-                      "keepalives_idle",
-                      "keepalives_interval",
-                      "keepalives_count",
-                      "application_name",
-                      "dbname",
-                      s->hostaddr[0] ? "hostaddr" : NULL,
-                      NULL};
-  const char *val[] = {
-      PG_STARTUP_CONNECT_TIMEOUT, "1", "30", "10", "3", "tandem", s->url, s->hostaddr, NULL};
-  return blocking ? PQconnectdbParams(kw, val, 1) : PQconnectStartParams(kw, val, 1);
-}
-
-/* libpq may close and open its socket while connecting (another address,
- * SSL refused), even under the same number: each step polls afresh. */
-static void connect_step(struct pg_conn *c) {
-  PostgresPollingStatusType step = PQconnectPoll(c->conn);
-  conn_unwatch(c);
-  switch (step) {
-  case PGRES_POLLING_READING:
-    if (conn_watch(c, UV_READABLE) < 0)
-      conn_down(c);
-    return;
-  case PGRES_POLLING_WRITING:
-    if (conn_watch(c, UV_WRITABLE) < 0)
-      conn_down(c);
-    return;
-  case PGRES_POLLING_OK: conn_ready(c); return;
-  default:
-    log_msg(LOG_DEBUG, "store.reconnect", "PostgreSQL at %s: %.*s", c->store->where,
-            (int)strcspn(PQerrorMessage(c->conn), "\n"), PQerrorMessage(c->conn));
-    conn_down(c);
-    return;
-  }
-}
-
-static void conn_start(struct pg_conn *c) {
-  c->conn = conn_begin(c->store, false);
-  if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
-    conn_down(c);
-    return;
-  }
-  c->state = PG_CONNECTING;
-  conn_timer(c, PG_CONNECT_TIMEOUT_MS);
-  /* libpq: before the first PQconnectPoll, wait as if it said WRITING. */
-  if (conn_watch(c, UV_WRITABLE) < 0)
-    conn_down(c);
-}
-
-static void on_timer(uv_timer_t *t) {
-  struct pg_conn *c = t->data;
-  switch (c->state) {
-  case PG_DOWN: conn_start(c); return;
-  case PG_CONNECTING: conn_down(c); return;
-  case PG_BUSY:
-    log_msg(LOG_WARN, "store.timeout", "PostgreSQL at %s: no answer to %s in %d ms",
-            c->store->where, c->query ? c->query->what : "a query", PG_QUERY_TIMEOUT_MS);
-    conn_down(c);
-    return;
-  case PG_IDLE: return;
-  }
-}
-
-/* ---- queries ---- */
-
-static const char *sqlstate_of(const PGresult *res) {
-  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  return state ? state : "";
-}
-
-/* A unique key taken, a foreign key gone, a check refused: STORE_CONFLICT
- * as SQLite's SQLITE_CONSTRAINT. A connection that broke, or a server
- * shutting down: STORE_UNAVAILABLE. */
-static int result_status(struct pg_conn *c, const struct pg_query *q, const PGresult *res) {
-  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-    return STORE_OK;
-  const char *state = sqlstate_of(res);
-  if (strncmp(state, "23", 2) == 0)
-    return STORE_CONFLICT;
-  if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-      PQstatus(c->conn) == CONNECTION_BAD)
-    return STORE_UNAVAILABLE;
-  const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn);
-  log_msg(LOG_ERROR, "store.error", "%s: %s %.*s", q->what, state, (int)strcspn(msg, "\n"), msg);
-  return STORE_FAILED;
-}
-
-static bool seq_race_lost(const PGresult *res) {
-  const char *name = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
-  return strcmp(sqlstate_of(res), "23505") == 0 && name &&
-         strcmp(name, PG_ITEMS_SEQ_CONSTRAINT) == 0;
-}
-
-static void enqueue(struct pg_store *s, struct pg_query *q, bool front) {
-  if (front) {
-    q->next = s->head;
-    s->head = q;
-    if (!s->tail)
-      s->tail = q;
-    return;
-  }
-  q->next = NULL;
-  if (s->tail)
-    s->tail->next = q;
-  else
-    s->head = q;
-  s->tail = q;
-}
-
-static void query_done(struct pg_conn *c) {
-  struct pg_store *s = c->store;
-  struct pg_query *q = c->query;
-  PGresult *res = c->result;
-  c->query = NULL;
-  c->result = NULL;
-  c->state = PG_IDLE;
-  uv_timer_stop(c->timer);
-  int status = result_status(c, q, res);
-  if (PQstatus(c->conn) == CONNECTION_BAD)
-    conn_down(c);
-  else if (conn_watch(c, UV_READABLE) < 0)
-    conn_down(c);
-  if (status == STORE_CONFLICT && q->retries > 0 && seq_race_lost(res) && store_up(s)) {
-    /* Another tandem took this seq first: the next try sees its row. */
-    q->retries--;
-    enqueue(s, q, true);
-  } else {
-    finish_query(q, status, res);
-  }
-  PQclear(res);
-  dispatch(s);
-}
-
-static void flush_out(struct pg_conn *c) {
-  int r = PQflush(c->conn);
-  if (r < 0) {
-    conn_down(c);
-    return;
-  }
-  c->flushing = r == 1;
-  if (conn_watch(c, c->flushing ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
-    conn_down(c);
-}
-
-static void conn_send(struct pg_conn *c, struct pg_query *q) {
-  c->query = q;
-  c->state = PG_BUSY;
-  if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats, 0)) {
-    if (PQstatus(c->conn) == CONNECTION_BAD) {
-      conn_down(c);
-      return;
-    }
-    const char *msg = PQerrorMessage(c->conn);
-    log_msg(LOG_ERROR, "store.error", "%s: %.*s", q->what, (int)strcspn(msg, "\n"), msg);
-    c->query = NULL;
-    c->state = PG_IDLE;
-    finish_query(q, STORE_FAILED, NULL);
-    return;
-  }
-  conn_timer(c, PG_QUERY_TIMEOUT_MS);
-  flush_out(c);
-}
-
-static void dispatch(struct pg_store *s) {
-  for (int i = 0; i < s->nconns && s->head; i++) {
-    struct pg_conn *c = &s->conns[i];
-    if (c->state != PG_IDLE)
-      continue;
-    struct pg_query *q = s->head;
-    s->head = q->next;
-    if (!s->head)
-      s->tail = NULL;
-    conn_send(c, q);
-  }
-}
-
-/* Reads what the server sent: the query's results, or (idle) the notice
- * that it is shutting down and the end of the connection. */
-static void read_input(struct pg_conn *c) {
-  if (!PQconsumeInput(c->conn)) {
-    conn_down(c);
-    return;
-  }
-  PGnotify *n;
-  while ((n = PQnotifies(c->conn)))
-    PQfreemem(n);
-  if (c->state == PG_IDLE) {
-    if (PQstatus(c->conn) == CONNECTION_BAD)
-      conn_down(c);
-    return;
-  }
-  while (!PQisBusy(c->conn)) {
-    PGresult *res = PQgetResult(c->conn);
-    if (!res) {
-      query_done(c);
-      return;
-    }
-    if (!c->result)
-      c->result = res;
-    else
-      PQclear(res);
-  }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  struct pg_conn *c = h->data;
-  if (status < 0)
-    events = UV_READABLE | UV_WRITABLE; /* let libpq find what went wrong */
-  if (c->state == PG_CONNECTING) {
-    connect_step(c);
-    return;
-  }
-  if ((events & UV_READABLE) && c->state != PG_DOWN)
-    read_input(c);
-  if ((events & UV_WRITABLE) && c->flushing && c->state == PG_BUSY)
-    flush_out(c);
-}
-
-/* Copies the parameters into one allocation with the query and queues it;
- * with no connection up it fails at once. */
-static void submit(struct pg_store *s, struct pg_params *p, const char *sql, const char *what,
-                   pg_deliver_fn deliver, union pg_cb cb, void *ctx) {
-  size_t size = sizeof(struct pg_query);
-  for (int i = 0; i < p->n; i++)
-    size += p->v[i] ? p->len[i] + 1 : 0;
-  struct pg_query *q = calloc(1, size);
-  if (q) {
-    *q = (struct pg_query){.sql = sql, .what = what, .deliver = deliver, .cb = cb, .ctx = ctx};
-    q->nparams = p->n;
-    q->retries = p->retries;
-    char *at = q->data;
-    for (int i = 0; i < p->n; i++) {
-      q->formats[i] = p->fmt[i];
-      if (!p->v[i])
-        continue;
-      memcpy(at, p->v[i], p->len[i]);
-      at[p->len[i]] = '\0';
-      q->values[i] = at;
-      q->lengths[i] = (int)p->len[i];
-      at += p->len[i] + 1;
-    }
-  }
-  for (int i = 0; i < p->nheap; i++)
-    free(p->heap[i]);
-  if (!q) {
-    struct pg_query failed = {.deliver = deliver, .cb = cb, .ctx = ctx};
-    log_msg(LOG_ERROR, "store.error", "%s: out of memory", what);
-    deliver(&failed, STORE_FAILED, NULL);
-    return;
-  }
-  if (s->closing || !store_up(s)) {
-    finish_query(q, STORE_UNAVAILABLE, NULL);
-    return;
-  }
-  enqueue(s, q, false);
-  dispatch(s);
 }
 
 /* ---- rows ---- */
@@ -765,7 +290,7 @@ static void deliver_messages(struct pg_query *q, int status, const PGresult *res
 #define CB(field, fn) ((union pg_cb){.field = (fn)})
 
 static int postgres_ping(struct store *base) {
-  return store_up(PG(base)) ? 0 : -1;
+  return pg_pool_up(PG(base)->pool) ? 0 : -1;
 }
 
 static void postgres_room_insert(struct store *s, const struct room_row *room, store_done_cb cb,
@@ -783,20 +308,20 @@ static void postgres_room_insert(struct store *s, const struct room_row *room, s
   p_owned(&p, room->owner_id, room->opens_at);
   p_owned(&p, room->owner_id, room->closes_at);
   p_text(&p, room->kind ? room->kind : "drop");
-  submit(PG(s), &p,
-         "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES "
-         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-         "room insert", deliver_status, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "INSERT INTO rooms (" ROOM_COLUMNS ") VALUES "
+                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 "room insert", deliver_status, CB(done, cb), ctx);
 }
 
 static void postgres_room_get(struct store *s, const char *key, size_t len, store_room_cb cb,
                               void *ctx) {
   struct pg_params p = {0};
   p_textn(&p, key, len);
-  submit(PG(s), &p,
-         len == STORE_CODE_LEN ? "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = $1"
-                               : "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = $1",
-         "room get", deliver_room, CB(room, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 len == STORE_CODE_LEN ? "SELECT " ROOM_COLUMNS " FROM rooms WHERE code = $1"
+                                       : "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = $1",
+                 "room get", deliver_room, CB(room, cb), ctx);
 }
 
 /* Its items, document, messages and bans go with it (ON DELETE CASCADE,
@@ -804,8 +329,8 @@ static void postgres_room_get(struct store *s, const char *key, size_t len, stor
 static void postgres_room_delete(struct store *s, const char *id, store_done_cb cb, void *ctx) {
   struct pg_params p = {0};
   p_text(&p, id);
-  submit(PG(s), &p, "DELETE FROM rooms WHERE id = $1", "room delete", deliver_changed, CB(done, cb),
-         ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM rooms WHERE id = $1", "room delete", deliver_changed,
+                 CB(done, cb), ctx);
 }
 
 static void postgres_rooms_expired(struct store *s, int64_t now, int limit, store_room_cb each,
@@ -813,10 +338,10 @@ static void postgres_rooms_expired(struct store *s, int64_t now, int limit, stor
   struct pg_params p = {0};
   p_int(&p, now);
   p_int(&p, limit);
-  submit(PG(s), &p,
-         "SELECT " ROOM_COLUMNS " FROM rooms WHERE expires_at <= $1 AND owner_id IS NULL "
-         "ORDER BY expires_at LIMIT $2",
-         "expired rooms", deliver_rooms, CB(room, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " ROOM_COLUMNS " FROM rooms WHERE expires_at <= $1 AND owner_id IS NULL "
+                 "ORDER BY expires_at LIMIT $2",
+                 "expired rooms", deliver_rooms, CB(room, each), ctx);
 }
 
 /* The next seq is read and taken in one statement; when another tandem
@@ -824,7 +349,7 @@ static void postgres_rooms_expired(struct store *s, int64_t now, int limit, stor
  * the query runs again (query_done). */
 static void postgres_item_insert(struct store *s, const struct item_row *it, store_id_cb cb,
                                  void *ctx) {
-  struct pg_params p = {.retries = PG_SEQ_RETRIES};
+  struct pg_params p = {.retry_on = PG_ITEMS_SEQ_CONSTRAINT, .retries = PG_SEQ_RETRIES};
   p_text(&p, it->id);
   p_text(&p, it->room_id);
   p_text(&p, it->kind == ITEM_FILE ? "file" : "text");
@@ -835,12 +360,13 @@ static void postgres_item_insert(struct store *s, const struct item_row *it, sto
   p_text(&p, it->content_type);
   p_text(&p, it->sha256);
   p_int(&p, it->created_at);
-  submit(PG(s), &p,
-         "INSERT INTO items (" ITEM_COLUMNS ") "
-         "SELECT $1::text, $2::text, COALESCE(MAX(seq), 0) + 1, $3::text, $4::text, $5::text, "
-         "$6::text, $7::bigint, $8::text, $9::text, $10::bigint FROM items WHERE room_id = $2 "
-         "RETURNING seq",
-         "item insert", deliver_id, CB(id, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "INSERT INTO items (" ITEM_COLUMNS ") "
+      "SELECT $1::text, $2::text, COALESCE(MAX(seq), 0) + 1, $3::text, $4::text, $5::text, "
+      "$6::text, $7::bigint, $8::text, $9::text, $10::bigint FROM items WHERE room_id = $2 "
+      "RETURNING seq",
+      "item insert", deliver_id, CB(id, cb), ctx);
 }
 
 static void postgres_item_get(struct store *s, const char *room_id, const char *item_id,
@@ -848,8 +374,9 @@ static void postgres_item_get(struct store *s, const char *room_id, const char *
   struct pg_params p = {0};
   p_text(&p, room_id);
   p_text(&p, item_id);
-  submit(PG(s), &p, "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = $1 AND id = $2", "item get",
-         deliver_item, CB(item, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = $1 AND id = $2", "item get",
+                 deliver_item, CB(item, cb), ctx);
 }
 
 static void postgres_item_delete(struct store *s, const char *room_id, const char *item_id,
@@ -857,8 +384,8 @@ static void postgres_item_delete(struct store *s, const char *room_id, const cha
   struct pg_params p = {0};
   p_text(&p, room_id);
   p_text(&p, item_id);
-  submit(PG(s), &p, "DELETE FROM items WHERE room_id = $1 AND id = $2", "item delete",
-         deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM items WHERE room_id = $1 AND id = $2", "item delete",
+                 deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_items_list(struct store *s, const char *room_id, int64_t after, int limit,
@@ -867,18 +394,19 @@ static void postgres_items_list(struct store *s, const char *room_id, int64_t af
   p_text(&p, room_id);
   p_int(&p, after);
   p_int(&p, limit);
-  submit(PG(s), &p,
-         "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = $1 AND seq > $2 ORDER BY seq "
-         "LIMIT $3",
-         "items list", deliver_items, CB(item, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " ITEM_COLUMNS " FROM items WHERE room_id = $1 AND seq > $2 ORDER BY seq "
+                 "LIMIT $3",
+                 "items list", deliver_items, CB(item, each), ctx);
 }
 
 static void postgres_room_bytes(struct store *s, const char *room_id,
                                 void (*cb)(void *ctx, int status, int64_t bytes), void *ctx) {
   struct pg_params p = {0};
   p_text(&p, room_id);
-  submit(PG(s), &p, "SELECT COALESCE(SUM(size), 0)::bigint FROM items WHERE room_id = $1",
-         "room bytes", deliver_bytes, CB(bytes, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT COALESCE(SUM(size), 0)::bigint FROM items WHERE room_id = $1",
+                 "room bytes", deliver_bytes, CB(bytes, cb), ctx);
 }
 
 /* An array literal's quoted element: "..." with " and \ escaped. */
@@ -940,12 +468,12 @@ static void postgres_doc_updates_append(struct store *s, const char *room_id,
     cb(ctx, STORE_FAILED);
     return;
   }
-  submit(PG(s), &p,
-         "INSERT INTO doc_updates (room_id, version, client_id, changes, created_at) "
-         "SELECT $1::text, u.version, u.client_id, u.changes, u.created_at "
-         "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) "
-         "AS u(version, client_id, changes, created_at)",
-         "doc updates", deliver_status, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "INSERT INTO doc_updates (room_id, version, client_id, changes, created_at) "
+                 "SELECT $1::text, u.version, u.client_id, u.changes, u.created_at "
+                 "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) "
+                 "AS u(version, client_id, changes, created_at)",
+                 "doc updates", deliver_status, CB(done, cb), ctx);
 }
 
 static void postgres_doc_updates_list(struct store *s, const char *room_id, int64_t after,
@@ -954,20 +482,20 @@ static void postgres_doc_updates_list(struct store *s, const char *room_id, int6
   p_text(&p, room_id);
   p_int(&p, after);
   p_int(&p, limit);
-  submit(PG(s), &p,
-         "SELECT version, client_id, changes, created_at FROM doc_updates "
-         "WHERE room_id = $1 AND version > $2 ORDER BY version LIMIT $3",
-         "doc updates list", deliver_doc_updates, CB(doc_update, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT version, client_id, changes, created_at FROM doc_updates "
+                 "WHERE room_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+                 "doc updates list", deliver_doc_updates, CB(doc_update, each), ctx);
 }
 
 static void postgres_doc_snapshot_latest(struct store *s, const char *room_id,
                                          store_doc_snapshot_cb cb, void *ctx) {
   struct pg_params p = {0};
   p_text(&p, room_id);
-  submit(PG(s), &p,
-         "SELECT version, text FROM doc_snapshots WHERE room_id = $1 "
-         "ORDER BY version DESC LIMIT 1",
-         "doc snapshot", deliver_snapshot, CB(snapshot, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT version, text FROM doc_snapshots WHERE room_id = $1 "
+                 "ORDER BY version DESC LIMIT 1",
+                 "doc snapshot", deliver_snapshot, CB(snapshot, cb), ctx);
 }
 
 /* The snapshot, and the history it makes unneeded, in one statement. */
@@ -980,17 +508,18 @@ static void postgres_doc_snapshot_save(struct store *s, const char *room_id,
   p_textn(&p, snap->text, snap->text_len);
   p_int(&p, created_at);
   p_int(&p, prune_to);
-  submit(PG(s), &p,
-         "WITH saved AS (INSERT INTO doc_snapshots (room_id, version, text, created_at) "
-         "VALUES ($1::text, $2::bigint, $3::text, $4::bigint) ON CONFLICT (room_id, version) "
-         "DO UPDATE SET text = EXCLUDED.text, created_at = EXCLUDED.created_at RETURNING 1), "
-         "older AS (DELETE FROM doc_snapshots WHERE room_id = $1::text AND version < $2::bigint "
-         "RETURNING 1), "
-         "history AS (DELETE FROM doc_updates WHERE room_id = $1::text AND version <= $5::bigint "
-         "RETURNING 1) "
-         "SELECT (SELECT COUNT(*) FROM saved), (SELECT COUNT(*) FROM older), "
-         "(SELECT COUNT(*) FROM history)",
-         "doc snapshot save", deliver_status, CB(done, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "WITH saved AS (INSERT INTO doc_snapshots (room_id, version, text, created_at) "
+      "VALUES ($1::text, $2::bigint, $3::text, $4::bigint) ON CONFLICT (room_id, version) "
+      "DO UPDATE SET text = EXCLUDED.text, created_at = EXCLUDED.created_at RETURNING 1), "
+      "older AS (DELETE FROM doc_snapshots WHERE room_id = $1::text AND version < $2::bigint "
+      "RETURNING 1), "
+      "history AS (DELETE FROM doc_updates WHERE room_id = $1::text AND version <= $5::bigint "
+      "RETURNING 1) "
+      "SELECT (SELECT COUNT(*) FROM saved), (SELECT COUNT(*) FROM older), "
+      "(SELECT COUNT(*) FROM history)",
+      "doc snapshot save", deliver_status, CB(done, cb), ctx);
 }
 
 static void postgres_room_set_language(struct store *s, const char *room_id, const char *language,
@@ -998,8 +527,8 @@ static void postgres_room_set_language(struct store *s, const char *room_id, con
   struct pg_params p = {0};
   p_text(&p, language);
   p_text(&p, room_id);
-  submit(PG(s), &p, "UPDATE rooms SET language = $1 WHERE id = $2", "room language",
-         deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "UPDATE rooms SET language = $1 WHERE id = $2", "room language",
+                 deliver_changed, CB(done, cb), ctx);
 }
 
 /* The day's cap is read and the visit counted in one statement. Two
@@ -1011,52 +540,49 @@ static void postgres_referrer_visit(struct store *s, const char *day, const char
   p_text(&p, day);
   p_text(&p, ref);
   p_int(&p, max_refs);
-  submit(PG(s), &p,
-         "INSERT INTO referrers AS r (day, ref, visits) "
-         "SELECT $1::text, CASE WHEN EXISTS (SELECT 1 FROM referrers WHERE day = $1::text AND "
-         "ref = $2::text) OR (SELECT COUNT(*) FROM referrers WHERE day = $1::text) < $3::bigint "
-         "THEN $2::text ELSE '" STORE_REFERRER_OTHER "' END, 1 "
-         "ON CONFLICT (day, ref) DO UPDATE SET visits = r.visits + 1",
-         "referrer visit", deliver_status, CB(done, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "INSERT INTO referrers AS r (day, ref, visits) "
+      "SELECT $1::text, CASE WHEN EXISTS (SELECT 1 FROM referrers WHERE day = $1::text AND "
+      "ref = $2::text) OR (SELECT COUNT(*) FROM referrers WHERE day = $1::text) < $3::bigint "
+      "THEN $2::text ELSE '" STORE_REFERRER_OTHER "' END, 1 "
+      "ON CONFLICT (day, ref) DO UPDATE SET visits = r.visits + 1",
+      "referrer visit", deliver_status, CB(done, cb), ctx);
 }
 
 static void postgres_referrers_since(struct store *s, const char *since, store_referrers_cb each,
                                      void *ctx) {
   struct pg_params p = {0};
   p_text(&p, since);
-  submit(PG(s), &p,
-         "SELECT day, ref, visits FROM referrers WHERE day >= $1 "
-         "ORDER BY day DESC, visits DESC, ref COLLATE \"C\"",
-         "referrers", deliver_referrers, CB(referrers, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT day, ref, visits FROM referrers WHERE day >= $1 "
+                 "ORDER BY day DESC, visits DESC, ref COLLATE \"C\"",
+                 "referrers", deliver_referrers, CB(referrers, each), ctx);
 }
 
 static void postgres_referrers_prune(struct store *s, const char *before, store_done_cb cb,
                                      void *ctx) {
   struct pg_params p = {0};
   p_text(&p, before);
-  submit(PG(s), &p, "DELETE FROM referrers WHERE day < $1", "referrers prune", deliver_status,
-         CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM referrers WHERE day < $1", "referrers prune",
+                 deliver_status, CB(done, cb), ctx);
 }
 
 /* Start-up only (the orphan sweep of blobs.c): runs on an idle connection,
  * blocking. */
 static int postgres_item_exists(struct store *base, const char *item_id) {
-  struct pg_store *s = PG(base);
-  for (int i = 0; i < s->nconns; i++) {
-    struct pg_conn *c = &s->conns[i];
-    if (c->state != PG_IDLE)
-      continue;
-    const char *values[1] = {item_id};
-    PGresult *res =
-        PQexecParams(c->conn, "SELECT 1 FROM items WHERE id = $1", 1, NULL, values, NULL, NULL, 0);
-    int found = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) > 0 : -1;
-    if (found < 0)
-      log_msg(LOG_ERROR, "store.error", "item exists: %.*s",
-              (int)strcspn(PQerrorMessage(c->conn), "\n"), PQerrorMessage(c->conn));
-    PQclear(res);
-    return found;
-  }
-  return -1;
+  PGconn *conn = pg_pool_idle(PG(base)->pool);
+  if (!conn)
+    return -1;
+  const char *values[1] = {item_id};
+  PGresult *res =
+      PQexecParams(conn, "SELECT 1 FROM items WHERE id = $1", 1, NULL, values, NULL, NULL, 0);
+  int found = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) > 0 : -1;
+  if (found < 0)
+    log_msg(LOG_ERROR, "store.error", "item exists: %.*s", (int)strcspn(PQerrorMessage(conn), "\n"),
+            PQerrorMessage(conn));
+  PQclear(res);
+  return found;
 }
 
 static void postgres_account_insert(struct store *s, const struct account_row *a, store_id_cb cb,
@@ -1065,18 +591,18 @@ static void postgres_account_insert(struct store *s, const struct account_row *a
   p_text(&p, a->email);
   p_text(&p, a->password_hash);
   p_int(&p, a->created_at);
-  submit(PG(s), &p,
-         "INSERT INTO accounts (email, password_hash, created_at) VALUES ($1, $2, $3) "
-         "RETURNING id",
-         "account insert", deliver_id, CB(id, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "INSERT INTO accounts (email, password_hash, created_at) VALUES ($1, $2, $3) "
+                 "RETURNING id",
+                 "account insert", deliver_id, CB(id, cb), ctx);
 }
 
 static void postgres_account_by_email(struct store *s, const char *email, store_account_cb cb,
                                       void *ctx) {
   struct pg_params p = {0};
   p_text(&p, email);
-  submit(PG(s), &p, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE email = $1", "account by email",
-         deliver_account, CB(account, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE email = $1",
+                 "account by email", deliver_account, CB(account, cb), ctx);
 }
 
 static void postgres_session_insert(struct store *s, const uint8_t token_hash[32],
@@ -1086,9 +612,10 @@ static void postgres_session_insert(struct store *s, const uint8_t token_hash[32
   p_bytes(&p, token_hash, 32);
   p_int(&p, account_id);
   p_int(&p, expires_at);
-  submit(PG(s), &p,
-         "INSERT INTO auth_sessions (token_hash, account_id, expires_at) VALUES ($1, $2, $3)",
-         "session insert", deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "INSERT INTO auth_sessions (token_hash, account_id, expires_at) VALUES ($1, $2, $3)",
+      "session insert", deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_session_account(struct store *s, const uint8_t token_hash[32], int64_t now,
@@ -1096,36 +623,38 @@ static void postgres_session_account(struct store *s, const uint8_t token_hash[3
   struct pg_params p = {0};
   p_bytes(&p, token_hash, 32);
   p_int(&p, now);
-  submit(PG(s), &p,
-         "SELECT a.id, a.email, a.password_hash, a.created_at FROM auth_sessions s "
-         "JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2",
-         "session account", deliver_account, CB(account, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "SELECT a.id, a.email, a.password_hash, a.created_at FROM auth_sessions s "
+      "JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+      "session account", deliver_account, CB(account, cb), ctx);
 }
 
 static void postgres_session_delete(struct store *s, const uint8_t token_hash[32], store_done_cb cb,
                                     void *ctx) {
   struct pg_params p = {0};
   p_bytes(&p, token_hash, 32);
-  submit(PG(s), &p, "DELETE FROM auth_sessions WHERE token_hash = $1", "session delete",
-         deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM auth_sessions WHERE token_hash = $1",
+                 "session delete", deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_sessions_expired_delete(struct store *s, int64_t now, store_done_cb cb,
                                              void *ctx) {
   struct pg_params p = {0};
   p_int(&p, now);
-  submit(PG(s), &p, "DELETE FROM auth_sessions WHERE expires_at <= $1", "expired sessions",
-         deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM auth_sessions WHERE expires_at <= $1",
+                 "expired sessions", deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_rooms_of_owner(struct store *s, int64_t owner_id, store_room_cb each,
                                     void *ctx) {
   struct pg_params p = {0};
   p_int(&p, owner_id);
-  submit(PG(s), &p,
-         "SELECT " ROOM_COLUMNS " FROM rooms WHERE owner_id = $1 ORDER BY opens_at, id COLLATE "
-         "\"C\"",
-         "rooms of owner", deliver_rooms, CB(room, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " ROOM_COLUMNS
+                 " FROM rooms WHERE owner_id = $1 ORDER BY opens_at, id COLLATE "
+                 "\"C\"",
+                 "rooms of owner", deliver_rooms, CB(room, each), ctx);
 }
 
 static void postgres_room_update(struct store *s, const struct room_row *room, store_done_cb cb,
@@ -1138,10 +667,10 @@ static void postgres_room_update(struct store *s, const struct room_row *room, s
   p_owned(&p, room->owner_id, room->closes_at);
   p_int(&p, room->expires_at);
   p_text(&p, room->id);
-  submit(PG(s), &p,
-         "UPDATE rooms SET code = $1, title = $2, password_hash = $3, opens_at = $4, "
-         "closes_at = $5, expires_at = $6 WHERE id = $7",
-         "room update", deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "UPDATE rooms SET code = $1, title = $2, password_hash = $3, opens_at = $4, "
+                 "closes_at = $5, expires_at = $6 WHERE id = $7",
+                 "room update", deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_message_insert(struct store *s, const struct message_row *m, store_id_cb cb,
@@ -1151,10 +680,10 @@ static void postgres_message_insert(struct store *s, const struct message_row *m
   p_text(&p, m->alias);
   p_textn(&p, m->text, m->text_len);
   p_int(&p, m->created_at);
-  submit(PG(s), &p,
-         "INSERT INTO messages (room_id, alias, text, created_at) VALUES ($1, $2, $3, $4) "
-         "RETURNING id",
-         "message insert", deliver_id, CB(id, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "INSERT INTO messages (room_id, alias, text, created_at) VALUES ($1, $2, $3, $4) "
+                 "RETURNING id",
+                 "message insert", deliver_id, CB(id, cb), ctx);
 }
 
 static void postgres_messages_after(struct store *s, const char *room_id, int64_t after, int limit,
@@ -1163,10 +692,10 @@ static void postgres_messages_after(struct store *s, const char *room_id, int64_
   p_text(&p, room_id);
   p_int(&p, after);
   p_int(&p, limit);
-  submit(PG(s), &p,
-         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room_id = $1 AND id > $2 "
-         "ORDER BY id LIMIT $3",
-         "messages after", deliver_messages, CB(message, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room_id = $1 AND id > $2 "
+                 "ORDER BY id LIMIT $3",
+                 "messages after", deliver_messages, CB(message, each), ctx);
 }
 
 static void postgres_messages_before(struct store *s, const char *room_id, int64_t before,
@@ -1175,10 +704,10 @@ static void postgres_messages_before(struct store *s, const char *room_id, int64
   p_text(&p, room_id);
   p_int(&p, before);
   p_int(&p, limit);
-  submit(PG(s), &p,
-         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room_id = $1 AND id < $2 "
-         "ORDER BY id DESC LIMIT $3",
-         "messages before", deliver_messages, CB(message, each), ctx);
+  pg_pool_submit(PG(s)->pool, &p,
+                 "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room_id = $1 AND id < $2 "
+                 "ORDER BY id DESC LIMIT $3",
+                 "messages before", deliver_messages, CB(message, each), ctx);
 }
 
 static void postgres_message_delete(struct store *s, const char *room_id, int64_t id,
@@ -1186,8 +715,8 @@ static void postgres_message_delete(struct store *s, const char *room_id, int64_
   struct pg_params p = {0};
   p_text(&p, room_id);
   p_int(&p, id);
-  submit(PG(s), &p, "DELETE FROM messages WHERE room_id = $1 AND id = $2", "message delete",
-         deliver_changed, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "DELETE FROM messages WHERE room_id = $1 AND id = $2",
+                 "message delete", deliver_changed, CB(done, cb), ctx);
 }
 
 static void postgres_ban_insert(struct store *s, const char *room_id, const uint8_t device_hash[16],
@@ -1195,9 +724,10 @@ static void postgres_ban_insert(struct store *s, const char *room_id, const uint
   struct pg_params p = {0};
   p_text(&p, room_id);
   p_bytes(&p, device_hash, 16);
-  submit(PG(s), &p,
-         "INSERT INTO room_bans (room_id, device_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-         "ban insert", deliver_status, CB(done, cb), ctx);
+  pg_pool_submit(
+      PG(s)->pool, &p,
+      "INSERT INTO room_bans (room_id, device_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      "ban insert", deliver_status, CB(done, cb), ctx);
 }
 
 static void postgres_ban_exists(struct store *s, const char *room_id, const uint8_t device_hash[16],
@@ -1205,8 +735,8 @@ static void postgres_ban_exists(struct store *s, const char *room_id, const uint
   struct pg_params p = {0};
   p_text(&p, room_id);
   p_bytes(&p, device_hash, 16);
-  submit(PG(s), &p, "SELECT 1 FROM room_bans WHERE room_id = $1 AND device_hash = $2", "ban",
-         deliver_exists, CB(done, cb), ctx);
+  pg_pool_submit(PG(s)->pool, &p, "SELECT 1 FROM room_bans WHERE room_id = $1 AND device_hash = $2",
+                 "ban", deliver_exists, CB(done, cb), ctx);
 }
 
 /* ---- start-up and close ---- */
@@ -1281,113 +811,42 @@ static int migrate(PGconn *conn, char *err, size_t errlen) {
   return rc < 0 ? -1 : 0;
 }
 
-/* Where the database is, for the log, and the address a reconnect dials
- * (one host only: a list of hosts is resolved by libpq each time). */
-static void remember_server(struct pg_store *s, PGconn *conn) {
-  snprintf(s->where, sizeof s->where, "%s:%s/%s", PQhost(conn), PQport(conn), PQdb(conn));
-  const char *addr = PQhostaddr(conn);
-  if (addr && *addr && !strchr(PQhost(conn), ',') && strlen(addr) < sizeof s->hostaddr)
-    snprintf(s->hostaddr, sizeof s->hostaddr, "%s", addr);
-}
-
 static void postgres_close(struct store *base) {
   struct pg_store *s = PG(base);
   if (!s)
     return;
-  s->closing = true;
-  for (int i = 0; i < s->nconns; i++) {
-    struct pg_conn *c = &s->conns[i];
-    struct pg_query *q = c->query;
-    c->query = NULL;
-    PQclear(c->result);
-    conn_unwatch(c);
-    PQfinish(c->conn);
-    c->conn = NULL;
-    c->state = PG_DOWN;
-    if (c->timer) {
-      uv_timer_stop(c->timer);
-      uv_close((uv_handle_t *)c->timer, free_handle);
-    }
-    if (q)
-      finish_query(q, STORE_UNAVAILABLE, NULL);
-  }
-  fail_queue(s);
-  free(s->conns);
-  free(s->url);
+  pg_pool_close(s->pool);
   free(s);
-}
-
-static int open_pool(struct pg_store *s, int pool_size, char *err, size_t errlen) {
-  s->conns = calloc((size_t)pool_size, sizeof *s->conns);
-  if (!s->conns) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  s->nconns = pool_size;
-  for (int i = 0; i < pool_size; i++) {
-    struct pg_conn *c = &s->conns[i];
-    c->store = s;
-    c->backoff_ms = PG_BACKOFF_MIN_MS;
-    c->timer = malloc(sizeof *c->timer);
-    if (!c->timer || uv_timer_init(s->loop, c->timer) < 0) {
-      free(c->timer);
-      c->timer = NULL;
-      snprintf(err, errlen, "cannot make a timer");
-      return -1;
-    }
-    c->timer->data = c;
-    uv_unref((uv_handle_t *)c->timer);
-    c->conn = conn_begin(s, true);
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
-      snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s",
-               c->conn ? (int)strcspn(PQerrorMessage(c->conn), "\n") : 13,
-               c->conn ? PQerrorMessage(c->conn) : "out of memory");
-      return -1;
-    }
-    conn_ready(c);
-    if (c->state != PG_IDLE) {
-      snprintf(err, errlen, "cannot watch a PostgreSQL connection");
-      return -1;
-    }
-  }
-  return 0;
 }
 
 struct store *postgres_store_open(uv_loop_t *loop, const char *url, int pool_size, char *err,
                                   size_t errlen) {
   struct pg_store *s = calloc(1, sizeof *s);
-  if (!s || !(s->url = strdup(url))) {
+  if (!s || !(s->pool = pg_pool_new(loop, url))) {
     free(s);
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
   s->base.ops = &postgres_ops;
-  s->loop = loop;
-  s->available = true; /* logged as unavailable only after having been up */
-  PGconn *conn = conn_begin(s, true);
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s",
-             conn ? (int)strcspn(PQerrorMessage(conn), "\n") : 13,
-             conn ? PQerrorMessage(conn) : "out of memory");
-    PQfinish(conn);
+  PGconn *conn = pg_pool_connect(s->pool, err, errlen);
+  if (!conn) {
     postgres_close(&s->base);
     return NULL;
   }
-  PQsetNoticeProcessor(conn, notice, NULL);
-  remember_server(s, conn);
   char why[256];
   int rc = migrate(conn, why, sizeof why);
   PQfinish(conn);
   if (rc < 0) {
-    snprintf(err, errlen, "PostgreSQL at %.150s: %.300s", s->where, why);
+    snprintf(err, errlen, "PostgreSQL at %.150s: %.300s", pg_pool_where(s->pool), why);
     postgres_close(&s->base);
     return NULL;
   }
-  if (open_pool(s, pool_size, err, errlen) < 0) {
+  if (pg_pool_start(s->pool, pool_size, err, errlen) < 0) {
     postgres_close(&s->base);
     return NULL;
   }
-  log_msg(LOG_INFO, "store.connected", "PostgreSQL at %s, %d connections", s->where, pool_size);
+  log_msg(LOG_INFO, "store.connected", "PostgreSQL at %s, %d connections", pg_pool_where(s->pool),
+          pool_size);
   return &s->base;
 }
 

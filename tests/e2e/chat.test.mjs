@@ -253,3 +253,23 @@ test('deleting a live room closes it for its members', async () => {
   assert.equal((await a.next(ofType('room.closed'))).reason, 'deleted');
   assert.equal(await a.closed, 1000);
 });
+
+test('an unlock token made by one tandem is good at another on the same data directory (and after a restart)', async () => {
+  const first = await startServer(); // the file's server spent its unlock attempts
+  const room = await chatRoom(first, await facilitator(first), { password: 'open sesame' });
+  const right = await api(first, 'POST', `/api/rooms/${room.id}/unlock`, { body: { password: 'open sesame' } });
+  assert.equal(right.status, 200);
+  // A second instance beside the first, as behind a load balancer (or the
+  // first one restarted): the key is <data-dir>/unlock.key.
+  const other = await startServer(['--data-dir', first.dataDir]);
+  try {
+    const admitted = member(other, room.id, { token: right.json.token });
+    await admitted.next(ofType('welcome'));
+    await admitted.close();
+    const forged = member(other, room.id, { token: 'f'.repeat(64) });
+    assert.equal((await forged.next(ofType('error'))).code, 'locked');
+  } finally {
+    assert.equal((await other.stop()).code, 0);
+    assert.equal((await first.stop()).code, 0);
+  }
+});

@@ -90,6 +90,22 @@ static void test_config_environment_sets_and_flags_override(void **state) {
   unsetenv("TANDEM_LISTEN");
 }
 
+static void test_config_database_comes_from_the_environment_or_the_flag(void **state) {
+  struct config cfg;
+  char err[256];
+  assert_int_equal(load(&cfg, err, 0), 0);
+  assert_null(cfg.database); /* SQLite in the data directory */
+  setenv("TANDEM_DATABASE", "postgres://tandem@127.0.0.1/env", 1);
+  assert_int_equal(load(&cfg, err, 2, "--database-pool", "8"), 0);
+  assert_string_equal(cfg.database, "postgres://tandem@127.0.0.1/env");
+  assert_int_equal(cfg.database_pool, 8);
+  assert_int_equal(load(&cfg, err, 2, "--database", "sqlite:/tmp/x.db"), 0);
+  assert_string_equal(cfg.database, "sqlite:/tmp/x.db");
+  assert_int_equal(load(&cfg, err, 2, "--database-pool", "0"), -1);
+  assert_non_null(strstr(err, "--database-pool"));
+  unsetenv("TANDEM_DATABASE");
+}
+
 static void test_config_splits_allowed_origins(void **state) {
   struct config cfg;
   char err[256];
@@ -113,6 +129,7 @@ int main(void) {
       cmocka_unit_test(test_config_rejects_bad_values_with_the_flag_named),
       cmocka_unit_test(test_config_listen_may_be_given_twice),
       cmocka_unit_test(test_config_environment_sets_and_flags_override),
+      cmocka_unit_test(test_config_database_comes_from_the_environment_or_the_flag),
       cmocka_unit_test(test_config_splits_allowed_origins),
       cmocka_unit_test(test_config_help_is_reported),
   };

@@ -849,6 +849,27 @@ static void test_store_migrations_are_the_same_in_both_dialects(void **state) {
   }
 }
 
+/* sqlite:PATH puts the database anywhere; an unknown scheme is refused
+ * without echoing the URL (it may hold a password). */
+static void test_store_picks_the_engine_from_the_database_url(void **state) {
+  struct fixture *f = *state;
+  char err[256], path[128];
+  snprintf(path, sizeof path, "sqlite:%s/elsewhere.db", f->dir);
+  struct store *s = store_open(&f->loop, f->dir, path, 0, err, sizeof err);
+  assert_non_null(s);
+  assert_int_equal(store_ping(s), 0);
+  close_store(f, s);
+  assert_true(access(path + 7, F_OK) == 0);
+  assert_null(store_open(&f->loop, f->dir, "mysql://root:hunter2@db/x", 0, err, sizeof err));
+  assert_non_null(strstr(err, "--database"));
+  assert_null(strstr(err, "hunter2"));
+  assert_null(store_open(&f->loop, f->dir, "postgres://127.0.0.1:1/x", 65, err, sizeof err));
+  assert_non_null(strstr(err, "--database-pool"));
+  /* Nothing listens on port 1: start-up says so rather than waiting. */
+  assert_null(store_open(&f->loop, f->dir, "postgres://127.0.0.1:1/x", 1, err, sizeof err));
+  assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
+}
+
 static void test_store_takes_a_database_of_user_version_only_as_migrated_that_far(void **state) {
   struct fixture *f = *state;
   close_store(f, f->s);
@@ -898,6 +919,36 @@ static void test_store_answers_unavailable_while_postgres_is_away_then_recovers(
 
 static void quiet(void *arg, const char *message) {}
 
+/* A query PostgreSQL is working on when its connection is cut fails with
+ * STORE_UNAVAILABLE; it does not wait for an answer that will not come.
+ * (The admin connection holds a lock, so the query is surely in flight.) */
+static void test_store_fails_the_query_in_flight_when_the_connection_drops(void **state) {
+  struct fixture *f = *state;
+  struct room_row room = make_room("252525");
+  assert_int_equal(insert_room(f, &room), STORE_OK);
+  assert_int_equal(pg_exec("BEGIN; LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE"), 0);
+  struct found fd = {.status = PENDING};
+  store_room_get(f->s, room.id, STORE_ID_LEN, got_room, &fd);
+  int waiting = 0;
+  for (int i = 0; i < 500 && waiting < 1; i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    waiting = pg_exec("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                      "AND datname = current_database()");
+    if (waiting < 1)
+      usleep(10000);
+  }
+  assert_int_equal(waiting, 1);
+  assert_int_equal(fd.status, PENDING);
+  assert_true(pg_exec("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()") >= 1);
+  wait_for(f, &fd.status);
+  assert_int_equal(fd.status, STORE_UNAVAILABLE);
+  assert_int_equal(pg_exec("ROLLBACK"), 0);
+  wait_ping(f, -1); /* every connection has seen its end */
+  wait_ping(f, 0);
+  assert_int_equal(get_room(f, room.id).status, STORE_OK);
+}
+
 #define BOTH(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int main(void) {
@@ -927,9 +978,11 @@ int main(void) {
   const struct CMUnitTest sqlite_only[] = {
       cmocka_unit_test(test_store_migrations_are_the_same_in_both_dialects),
       BOTH(test_store_takes_a_database_of_user_version_only_as_migrated_that_far),
+      BOTH(test_store_picks_the_engine_from_the_database_url),
   };
   const struct CMUnitTest postgres_only[] = {
       BOTH(test_store_answers_unavailable_while_postgres_is_away_then_recovers),
+      BOTH(test_store_fails_the_query_in_flight_when_the_connection_drops),
   };
   int failed = cmocka_run_group_tests_name("sqlite", both, NULL, NULL);
   failed += cmocka_run_group_tests_name("sqlite_only", sqlite_only, NULL, NULL);
