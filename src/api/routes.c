@@ -12,6 +12,7 @@
 #include "api/ws_room.h"
 #include "api/socketio.h"
 #include "api/privydrop.h"
+#include "bus/bus.h"
 #include "metrics.h"
 
 static void on_healthz(struct http_req *r) {
@@ -21,6 +22,14 @@ static void on_healthz(struct http_req *r) {
 }
 
 static void on_readyz(struct http_req *r) {
+  if (bus_shared() && !bus_up()) { /* local members are served; rooms are not shared */
+    static const char body[] = "{\"status\":\"degraded\",\"redis\":\"unreachable\","
+                               "\"message\":\"redis is unreachable: rooms are not shared "
+                               "with other instances until it is back\"}";
+    http_respond(r, 503, "application/json", body, sizeof body - 1, NULL, true,
+                 "Cache-Control: no-store\r\nRetry-After: 1\r\n");
+    return;
+  }
   if (store_ping(app_of(r)->store) < 0) {
     static const char body[] = "{\"status\":\"not_ready\",\"storage\":\"unavailable\"}";
     http_respond(r, 503, "application/json", body, sizeof body - 1, NULL, true,

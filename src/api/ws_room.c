@@ -10,6 +10,7 @@
 #include "api/chat_ws.h"
 #include "api/privydrop.h"
 #include "api/ws_doc.h"
+#include "bus/bus.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -103,7 +104,7 @@ void ws_room_send_error(conn *c, const char *code, const char *message) {
 }
 
 /* {"peer_id","name","device"}: what others see of a member. */
-static json_t *peer_json(const struct hub_member *m) {
+json_t *ws_room_peer_json(const struct hub_member *m) {
   char name[48], device[48];
   if (!m->name)
     peer_default_name(m->peer_id, HUB_PEER_ID_LEN, name, sizeof name);
@@ -133,7 +134,7 @@ void ws_room_peer_event(struct hub_member *m, const char *type) {
   if (!m->room)
     return; /* a failed write may already have taken the member out */
   bool left = strcmp(type, "peer.left") == 0, joined = strcmp(type, "peer.joined") == 0;
-  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
+  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : ws_room_peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
   ws_room_emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
@@ -169,7 +170,8 @@ static void append_json(struct text *t, json_t *o) {
 
 /* A stored room's welcome carries its code and expiry; a code room's also
  * its kind and document. */
-static void send_welcome(conn *c, struct hub_member *m, const struct room_facts *f) {
+static void send_welcome(conn *c, struct hub_member *m, const struct room_facts *f,
+                         const struct bus_member *remote, size_t remote_count) {
   struct hub_room *r = m->room;
   struct text t = {0};
   char num[32];
@@ -193,13 +195,13 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
     text_str(&t, "\",\"");
   }
   text_str(&t, "you\":");
-  append_json(&t, peer_json(m));
+  append_json(&t, ws_room_peer_json(m));
   text_str(&t, ",\"peers\":[");
   uint32_t listed = 0;
   for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
     if (r->members[i] == m)
       continue;
-    json_t *p = peer_json(r->members[i]);
+    json_t *p = ws_room_peer_json(r->members[i]);
     char *pt = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
     if (!pt)
@@ -209,7 +211,18 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
     text_str(&t, pt);
     free(pt);
   }
-  snprintf(num, sizeof num, "],\"peer_count\":%u}", r->count - 1);
+  /* Members on other instances, as they listed themselves (checked to be
+   * JSON objects before they are copied into the frame). */
+  for (size_t i = 0; i < remote_count && listed < WELCOME_PEERS_MAX; i++) {
+    json_t *p = json_loads(remote[i].info, 0, NULL);
+    if (json_is_object(p)) {
+      if (listed++)
+        text_str(&t, ",");
+      append_json(&t, json_incref(p));
+    }
+    json_decref(p);
+  }
+  snprintf(num, sizeof num, "],\"peer_count\":%zu}", (size_t)(r->count - 1) + remote_count);
   text_str(&t, num);
   send_frame(c, text_frame(&t));
 }
@@ -230,6 +243,34 @@ static void replay_one(void *ctx, int status, const struct item_row *it) {
 static void replay(conn *c, const char *room_id, int64_t after) {
   struct app *app = c->srv->app;
   store_items_list(app->store, room_id, after, REPLAY_MAX, replay_one, c);
+}
+
+/* What the welcome needs once the members on other instances are known;
+ * the member is found again by its id (it may have gone meanwhile). */
+struct welcome_wait {
+  struct room_facts facts;
+  int64_t after;
+  uint8_t stored;
+  char peer_id[HUB_PEER_ID_LEN + 1];
+};
+
+static void welcome(const struct welcome_wait *w, const struct bus_member *remote, size_t n) {
+  struct hub_member *m = hub_find_peer(w->peer_id, HUB_PEER_ID_LEN);
+  if (!m || !m->room || m->proto != HUB_NATIVE)
+    return;
+  m->held = 0;
+  conn *c = m->c;
+  send_welcome(c, m, w->stored ? &w->facts : NULL, remote, n);
+  if (w->facts.code_room)
+    ws_doc_send_init(c->srv->app, m);
+  if (w->stored && w->after >= 0)
+    replay(c, m->room->name, w->after);
+  ws_room_peer_event(m, "peer.joined");
+}
+
+static void welcome_with(void *ctx, const struct bus_member *remote, size_t n) {
+  welcome(ctx, remote, n);
+  free(ctx);
 }
 
 static void on_open(conn *c) {
@@ -256,12 +297,18 @@ static void on_open(conn *c) {
     ws_close(c, 1011, "document unavailable");
     return;
   }
-  send_welcome(c, m, req.stored ? &facts : NULL);
-  if (facts.code_room)
-    ws_doc_send_init(app, m);
-  if (req.stored && req.after >= 0)
-    replay(c, req.room, req.after);
-  ws_room_peer_event(m, "peer.joined");
+  struct welcome_wait w = {.facts = facts, .stored = req.stored, .after = req.after};
+  memcpy(w.peer_id, m->peer_id, sizeof w.peer_id);
+  if (bus_up()) { /* the welcome lists members on other instances too */
+    struct welcome_wait *wait = malloc(sizeof *wait);
+    if (wait) {
+      *wait = w;
+      m->held = 1;
+      bus_members_get(m->room->name, m->room->name_len, welcome_with, wait);
+      return;
+    }
+  }
+  welcome(&w, NULL, 0);
 }
 
 static void on_close(conn *c) {
@@ -349,6 +396,54 @@ static void refuse(conn *c, const char *code, const char *message) {
   ws_count_error(c);
 }
 
+/* A signal for a peer that is not here: built now, sent to the peer's
+ * instance once the bus says which (or unknown_peer to the sender). */
+struct remote_signal {
+  buf *frame;
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+  char from[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_signal_found(void *ctx, const struct bus_member *target) {
+  struct remote_signal *rs = ctx;
+  bool sent = target && target->proto == HUB_NATIVE &&
+              hub_publish_to_peer(target->instance, rs->room, rs->room_len, target->peer_id,
+                                  HUB_NATIVE, &rs->frame, NULL, 1);
+  struct hub_member *from = hub_find_peer(rs->from, HUB_PEER_ID_LEN);
+  if (sent)
+    metrics.signals_relayed++;
+  else if (from && from->room)
+    refuse(from->c, "unknown_peer", "No such peer in this room.");
+  buf_unref(rs->frame);
+  free(rs);
+}
+
+static buf *signal_frame(const struct hub_member *m, struct json_span data);
+
+static void signal_remote(struct hub_member *m, const char *peer, struct json_span data) {
+  struct remote_signal *rs = calloc(1, sizeof *rs);
+  if (!rs || !(rs->frame = signal_frame(m, data))) {
+    free(rs);
+    return;
+  }
+  rs->room_len = m->room->name_len;
+  memcpy(rs->room, m->room->name, rs->room_len);
+  memcpy(rs->from, m->peer_id, HUB_PEER_ID_LEN);
+  bus_member_find(rs->room, rs->room_len, peer, remote_signal_found, rs);
+}
+
+/* {"type":"signal","from":...,"data":...} with `data` copied as written. */
+static buf *signal_frame(const struct hub_member *m, struct json_span data) {
+  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
+  struct ws_part parts[] = {{head, sizeof head - 1},
+                            {m->peer_id, strlen(m->peer_id)},
+                            {mid, sizeof mid - 1},
+                            {data.p, data.len},
+                            {"}", 1}};
+  return ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
+}
+
 /* The hot path: `to` and `data` are spans of the message as received, so
  * `data` (an SDP or ICE candidate) is copied into the outgoing frame as
  * written, never parsed into a tree and dumped again. */
@@ -377,6 +472,10 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
     }
     long n = json_span_string(to, peer, sizeof peer);
     target = n > 0 ? hub_find_peer(peer, (size_t)n) : NULL;
+    if (!target && n == HUB_PEER_ID_LEN && bus_up()) {
+      signal_remote(m, peer, data);
+      return;
+    }
     if (!target || target->room != m->room || target == m) {
       refuse(c, "unknown_peer", "No such peer in this room.");
       return;
@@ -387,13 +486,7 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
       return;
     }
   }
-  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
-  struct ws_part parts[] = {{head, sizeof head - 1},
-                            {m->peer_id, strlen(m->peer_id)},
-                            {mid, sizeof mid - 1},
-                            {data.p, data.len},
-                            {"}", 1}};
-  buf *f = ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
+  buf *f = signal_frame(m, data);
   if (!f)
     return;
   metrics.signals_relayed++;

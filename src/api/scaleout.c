@@ -1,0 +1,104 @@
+#include "api/scaleout.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/socketio.h"
+#include "api/ws_room.h"
+#include "bus/bus.h"
+#include "hub/hub.h"
+#include "ws/ws_conn.h"
+
+/* The public info others list for a member: a native member as the
+ * welcome shows it, a Socket.IO member by its id. */
+static char *member_info(const struct hub_member *m) {
+  json_t *o =
+      m->proto == HUB_NATIVE ? ws_room_peer_json(m) : json_pack("{ss}", "peer_id", m->peer_id);
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return text;
+}
+
+static void on_joined(struct hub_member *m) {
+  char *info = bus_shared() ? member_info(m) : NULL;
+  if (info)
+    bus_member_add(m->room->name, m->room->name_len, m->peer_id, m->proto, info);
+  free(info);
+}
+
+static void on_left(struct hub_member *m) {
+  if (bus_shared())
+    bus_member_remove(m->room->name, m->room->name_len, m->peer_id);
+}
+
+static void deliver_to_peer(const struct bus_envelope *e) {
+  struct hub_member *m = hub_find_peer(e->target, e->target_len);
+  if (!m || !m->room || m->room->name_len != e->room_len ||
+      memcmp(m->room->name, e->room, e->room_len) != 0 || e->count == 0)
+    return;
+  if (m->proto == HUB_SOCKETIO) {
+    socketio_deliver_to(m, e->parts, e->count);
+    return;
+  }
+  buf *f = buf_from(e->parts[0].p, e->parts[0].len);
+  if (f)
+    ws_send(m->c, f);
+  buf_unref(f);
+}
+
+static void deliver(const struct bus_envelope *e) {
+  switch (e->kind) {
+  case BUS_BROADCAST:
+    if (e->proto == HUB_SOCKETIO)
+      socketio_deliver(e->room, e->room_len, e->except, e->except_len, e->parts, e->count);
+    else if (e->count == 1)
+      hub_deliver_native(e->room, e->room_len, e->parts[0].p, e->parts[0].len, e->except,
+                         e->except_len, e->skip_flags);
+    return;
+  case BUS_ROOM_CLOSED: {
+    char reason[64];
+    size_t n = e->count && e->parts[0].len < sizeof reason ? e->parts[0].len : 0;
+    memcpy(reason, n ? (const char *)e->parts[0].p : "", n);
+    reason[n] = 0;
+    hub_room_closed_local(e->room, e->room_len, reason);
+    return;
+  }
+  case BUS_TO_PEER: deliver_to_peer(e); return;
+  }
+}
+
+/* A member of a dead instance: its room hears it left, in each protocol
+ * (through the bus, so every instance's members do). */
+static void member_gone(const char *room, size_t len, const char *peer_id, uint8_t proto) {
+  (void)proto;
+  struct hub_room *r = hub_find_room(room, len);
+  if (!r)
+    return;
+  ws_room_emit_json(json_pack("{ssss}", "type", "peer.left", "peer_id", peer_id), NULL, r, NULL);
+  json_t *payload = json_pack("{ss}", "peerId", peer_id);
+  if (payload && (r = hub_find_room(room, len)))
+    socketio_room_emit(r, NULL, "peer-disconnected", payload);
+  json_decref(payload);
+}
+
+static void reconnected(void) {
+  hub_each_member(on_joined);
+}
+
+int scaleout_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen) {
+  if (!cfg->redis_url)
+    return 0;
+  static const struct bus_hooks hooks = {
+      .deliver = deliver, .member_gone = member_gone, .reconnected = reconnected};
+  static const struct hub_observer observer = {.joined = on_joined, .left = on_left};
+  if (bus_start(loop, cfg->redis_url, cfg->instance_id, &hooks, err, errlen) < 0)
+    return -1;
+  hub_set_observer(&observer);
+  return 0;
+}
+
+void scaleout_stop(void) {
+  bus_stop();
+}

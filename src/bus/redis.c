@@ -1,0 +1,773 @@
+/* The shared bus: Redis through hiredis on the loop (its libuv adapter).
+ *
+ * Two connections: one for commands and PUBLISH, one in subscriber mode
+ * (Redis allows nothing else on it). Each reconnects on its own with a
+ * backoff (100 ms doubling to 5 s); the subscriber resubscribes to every
+ * channel it had. While either is down the bus is not up: publishes are
+ * refused, so the hub delivers locally and this instance keeps serving
+ * its own members.
+ *
+ * Keys (the names say whose they are):
+ *   tandem:room:<room>        channel: the room's events
+ *   tandem:instance:<id>      channel: events for one member on that instance;
+ *                             key: the instance is alive (PX BUS_TTL_MS)
+ *   tandem:members:<room>     hash: peer id -> "<instance>\n<proto>\n<info json>"
+ *
+ * A room's channel is subscribed when the room gets its first local member;
+ * a publish made before Redis confirmed that subscription waits for it, so
+ * the publishing instance hears its own message like everyone else. */
+#include <errno.h>
+#include <stdarg.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus/bus.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/rand.h"
+
+#define HOST_MAX 256
+#define KEY_MAX 128
+#define PENDING_MAX 256 /* publishes a channel holds while its subscription is confirmed */
+#define STOP_WAIT_MS 1000
+
+struct link {
+  redisAsyncContext *ac;
+  bool up;
+  bool subscriber;
+  uint64_t backoff_ms;
+  uv_timer_t retry;
+  const char *name;
+};
+
+struct pending_msg {
+  struct pending_msg *next;
+  size_t len;
+  uint8_t data[];
+};
+
+/* A room channel this instance listens on. */
+struct channel {
+  bool confirmed; /* Redis said subscribed on the current connection */
+  bool local;     /* the room has local members */
+  struct pending_msg *first, *last;
+  uint32_t pending;
+  uint8_t len;
+  char room[BUS_ID_MAX + 1]; /* the map's key */
+};
+
+static struct {
+  bool shared, stopping, was_up, down_logged;
+  uv_loop_t *loop;
+  struct bus_hooks hooks;
+  char host[HOST_MAX];
+  int port, db;
+  char id[BUS_INSTANCE_MAX + 1];
+  struct link cmd, sub;
+  uv_timer_t heartbeat, stop_timer;
+  hmap channels; /* room -> struct channel */
+} bus;
+
+static void link_connect(struct link *l);
+
+/* ------------------------------------------------------------------------
+ * Configuration */
+
+int bus_redis_url_parse(const char *url, char *host, size_t host_cap, int *port, int *db, char *err,
+                        size_t errlen) {
+  static const char scheme[] = "redis://";
+  if (strncmp(url, scheme, sizeof scheme - 1) != 0) {
+    snprintf(err, errlen, "--redis: expected redis://host:port[/db], got %s", url);
+    return -1;
+  }
+  const char *p = url + sizeof scheme - 1, *end;
+  if (*p == '[') { /* an IPv6 address */
+    end = strchr(p, ']');
+    if (!end) {
+      snprintf(err, errlen, "--redis: unclosed [ in %s", url);
+      return -1;
+    }
+    p++;
+  } else {
+    end = p + strcspn(p, ":/");
+  }
+  size_t n = (size_t)(end - p);
+  if (n == 0 || n >= host_cap) {
+    snprintf(err, errlen, "--redis: bad host in %s", url);
+    return -1;
+  }
+  memcpy(host, p, n);
+  host[n] = 0;
+  p = *end == ']' ? end + 1 : end;
+  *port = 6379;
+  *db = 0;
+  char *stop;
+  if (*p == ':') {
+    long v = strtol(p + 1, &stop, 10);
+    if (stop == p + 1 || v < 1 || v > 65535) {
+      snprintf(err, errlen, "--redis: bad port in %s", url);
+      return -1;
+    }
+    *port = (int)v;
+    p = stop;
+  }
+  if (*p == '/' && p[1]) {
+    long v = strtol(p + 1, &stop, 10);
+    if (stop == p + 1 || *stop || v < 0 || v > 1000) {
+      snprintf(err, errlen, "--redis: bad database number in %s", url);
+      return -1;
+    }
+    *db = (int)v;
+  } else if (*p && strcmp(p, "/") != 0) {
+    snprintf(err, errlen, "--redis: unexpected %s in %s", p, url);
+    return -1;
+  }
+  return 0;
+}
+
+static bool id_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > BUS_INSTANCE_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
+      return false;
+  }
+  return true;
+}
+
+/* ------------------------------------------------------------------------
+ * State: logged once per change */
+
+bool bus_shared(void) {
+  return bus.shared;
+}
+
+bool bus_up(void) {
+  return bus.shared && bus.cmd.up && bus.sub.up;
+}
+
+const char *bus_instance(void) {
+  return bus.id;
+}
+
+/* One line when Redis comes up, one when it goes away (or is not there
+ * at the start), however many retries between. */
+static void note_state(bool failed) {
+  bool up = bus_up();
+  if (up && !bus.was_up) {
+    log_msg(LOG_WARN, "redis.up", "connected to %s:%d; rooms are shared (instance %s)", bus.host,
+            bus.port, bus.id);
+    bus.down_logged = false;
+  } else if (!up && !bus.stopping && (bus.was_up || (failed && !bus.down_logged))) {
+    log_msg(LOG_WARN, "redis.down",
+            "redis at %s:%d is unreachable; serving local members only, retrying", bus.host,
+            bus.port);
+    bus.down_logged = true;
+  }
+  bus.was_up = up;
+}
+
+/* ------------------------------------------------------------------------
+ * Channels */
+
+static int channel_name(char *out, size_t cap, const char *room, size_t len) {
+  int n = snprintf(out, cap, "tandem:room:%.*s", (int)len, room);
+  return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+static int members_key(char *out, size_t cap, const char *room, size_t len) {
+  int n = snprintf(out, cap, "tandem:members:%.*s", (int)len, room);
+  return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* Publishes envelope bytes on a channel over the command link. */
+static bool publish_raw(const char *channel, size_t channel_len, const uint8_t *data, size_t len) {
+  if (!bus.cmd.up)
+    return false;
+  return redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PUBLISH %b %b", channel, channel_len, data,
+                           len) == REDIS_OK;
+}
+
+/* Hands a held publish to the hub for local delivery (Redis went away). */
+static void deliver_bytes(const uint8_t *data, size_t len) {
+  struct bus_envelope e;
+  if (bus_envelope_read(data, len, &e) == 0 && bus.hooks.deliver)
+    bus.hooks.deliver(&e);
+}
+
+/* Sends (confirmed) or delivers locally (Redis away) what a channel held. */
+static void channel_flush(struct channel *ch, bool send) {
+  char name[KEY_MAX];
+  int n = channel_name(name, sizeof name, ch->room, ch->len);
+  struct pending_msg *p = ch->first;
+  ch->first = ch->last = NULL;
+  ch->pending = 0;
+  while (p) {
+    struct pending_msg *next = p->next;
+    if (!send || n < 0 || !publish_raw(name, (size_t)n, p->data, p->len))
+      deliver_bytes(p->data, p->len);
+    free(p);
+    p = next;
+  }
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+static void subscribe(const char *channel, size_t len) {
+  if (bus.sub.up)
+    redisAsyncCommand(bus.sub.ac, on_sub_reply, NULL, "SUBSCRIBE %b", channel, len);
+}
+
+static void channel_subscribe(struct channel *ch) {
+  char name[KEY_MAX];
+  int n = channel_name(name, sizeof name, ch->room, ch->len);
+  if (n > 0)
+    subscribe(name, (size_t)n);
+}
+
+static struct channel *channel_of(const char *room, size_t len) {
+  return hmap_get(&bus.channels, room, len);
+}
+
+void bus_room_enter(const char *room, size_t len) {
+  if (!bus.shared || len > BUS_ID_MAX)
+    return;
+  struct channel *ch = channel_of(room, len);
+  if (ch) {
+    ch->local = true;
+    return;
+  }
+  ch = calloc(1, sizeof *ch);
+  if (!ch)
+    return; /* its events are then delivered locally (bus_publish_room) */
+  memcpy(ch->room, room, len);
+  ch->len = (uint8_t)len;
+  ch->local = true;
+  if (hmap_put(&bus.channels, ch->room, ch->len, ch) < 0) {
+    free(ch);
+    return;
+  }
+  channel_subscribe(ch);
+}
+
+void bus_room_leave(const char *room, size_t len) {
+  struct channel *ch = bus.shared ? channel_of(room, len) : NULL;
+  if (ch)
+    ch->local = false; /* let go at the next heartbeat, unless someone returns */
+}
+
+static void channel_free(struct channel *ch) {
+  channel_flush(ch, false);
+  free(ch);
+}
+
+/* Channels whose rooms have had no local member since the last beat. */
+static void channels_let_go(void) {
+  struct channel *idle[64];
+  size_t n = 0, pos = 0;
+  struct channel *ch;
+  while (n < sizeof idle / sizeof *idle && (ch = hmap_next(&bus.channels, &pos)))
+    if (!ch->local)
+      idle[n++] = ch;
+  for (size_t i = 0; i < n; i++) {
+    char name[KEY_MAX];
+    int len = channel_name(name, sizeof name, idle[i]->room, idle[i]->len);
+    if (len > 0 && bus.sub.up)
+      redisAsyncCommand(bus.sub.ac, on_sub_reply, NULL, "UNSUBSCRIBE %b", name, (size_t)len);
+    hmap_del(&bus.channels, idle[i]->room, idle[i]->len);
+    channel_free(idle[i]);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * Publishing */
+
+static uint8_t *envelope_bytes(struct bus_envelope *e, size_t *len) {
+  e->origin = bus.id;
+  e->origin_len = (uint8_t)strlen(bus.id);
+  *len = bus_envelope_size(e);
+  uint8_t *out = *len ? malloc(*len) : NULL;
+  if (out)
+    bus_envelope_write(e, out);
+  return out;
+}
+
+static bool channel_hold(struct channel *ch, const uint8_t *data, size_t len) {
+  if (ch->pending >= PENDING_MAX)
+    return false;
+  struct pending_msg *p = malloc(sizeof *p + len);
+  if (!p)
+    return false;
+  p->next = NULL;
+  p->len = len;
+  memcpy(p->data, data, len);
+  if (ch->last)
+    ch->last->next = p;
+  else
+    ch->first = p;
+  ch->last = p;
+  ch->pending++;
+  return true;
+}
+
+bool bus_publish_room(struct bus_envelope *e) {
+  if (!bus_up())
+    return false;
+  /* No channel here: this instance has no member to hear it (or no memory
+   * to listen), the others may. */
+  struct channel *ch = channel_of(e->room, e->room_len);
+  size_t len;
+  uint8_t *data = envelope_bytes(e, &len);
+  if (!data)
+    return false;
+  bool sent;
+  if (ch && !ch->confirmed) {
+    sent = channel_hold(ch, data, len);
+  } else {
+    char name[KEY_MAX];
+    int n = channel_name(name, sizeof name, e->room, e->room_len);
+    sent = n > 0 && publish_raw(name, (size_t)n, data, len);
+  }
+  free(data);
+  return sent;
+}
+
+bool bus_publish_instance(const char *instance, struct bus_envelope *e) {
+  if (!bus_up())
+    return false;
+  char name[KEY_MAX];
+  int n = snprintf(name, sizeof name, "tandem:instance:%s", instance);
+  size_t len;
+  uint8_t *data = n > 0 && (size_t)n < sizeof name ? envelope_bytes(e, &len) : NULL;
+  bool sent = data && publish_raw(name, (size_t)n, data, len);
+  free(data);
+  return sent;
+}
+
+/* ------------------------------------------------------------------------
+ * The subscriber: confirmations and messages */
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  (void)privdata;
+  redisReply *reply = r;
+  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    return;
+  redisReply *kind = reply->element[0], *chan = reply->element[1], *body = reply->element[2];
+  if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
+    return;
+  static const char prefix[] = "tandem:room:";
+  const char *room = NULL;
+  size_t room_len = 0;
+  if ((size_t)chan->len > sizeof prefix - 1 && memcmp(chan->str, prefix, sizeof prefix - 1) == 0) {
+    room = chan->str + sizeof prefix - 1;
+    room_len = (size_t)chan->len - (sizeof prefix - 1);
+  }
+  struct channel *ch = room ? channel_of(room, room_len) : NULL;
+  if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING) {
+    deliver_bytes((const uint8_t *)body->str, (size_t)body->len);
+  } else if (strcmp(kind->str, "subscribe") == 0 && ch) {
+    ch->confirmed = true;
+    channel_flush(ch, true);
+  } else if (strcmp(kind->str, "unsubscribe") == 0 && ch) {
+    /* The room came back while its channel was being let go: hiredis
+     * forgets the callback with this reply, so subscribe once more. */
+    ch->confirmed = false;
+    channel_subscribe(ch);
+  }
+}
+
+static void subscribe_all(void) {
+  char name[KEY_MAX];
+  int n = snprintf(name, sizeof name, "tandem:instance:%s", bus.id);
+  subscribe(name, (size_t)n);
+  size_t pos = 0;
+  struct channel *ch;
+  while ((ch = hmap_next(&bus.channels, &pos)))
+    channel_subscribe(ch);
+}
+
+/* ------------------------------------------------------------------------
+ * Connections */
+
+static struct link *link_of(const redisAsyncContext *ac) {
+  return ac->data;
+}
+
+static void on_retry(uv_timer_t *t) {
+  link_connect(t->data);
+}
+
+static void retry_later(struct link *l) {
+  if (bus.stopping)
+    return;
+  uint64_t wait = l->backoff_ms;
+  l->backoff_ms = l->backoff_ms * 2 > BUS_BACKOFF_MAX_MS ? BUS_BACKOFF_MAX_MS : l->backoff_ms * 2;
+  uv_timer_start(&l->retry, on_retry, wait, 0);
+}
+
+/* The link went down: nothing sent on it is confirmed any more; what
+ * channels held is delivered locally. */
+static void link_lost(struct link *l) {
+  l->ac = NULL;
+  l->up = false;
+  if (l->subscriber) {
+    size_t pos = 0;
+    struct channel *ch;
+    while ((ch = hmap_next(&bus.channels, &pos))) {
+      ch->confirmed = false;
+      channel_flush(ch, false);
+    }
+  }
+  note_state(true);
+  retry_later(l);
+  if (bus.stopping && !bus.cmd.ac && !bus.sub.ac && bus.stop_timer.loop)
+    uv_close((uv_handle_t *)&bus.stop_timer, NULL);
+}
+
+static void heartbeat(uv_timer_t *t);
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  struct link *l = link_of(ac);
+  if (status != REDIS_OK) { /* hiredis frees the context after this */
+    link_lost(l);
+    return;
+  }
+  l->up = true;
+  l->backoff_ms = BUS_BACKOFF_MIN_MS;
+  if (l->subscriber)
+    subscribe_all();
+  note_state(false);
+  if (!l->subscriber) {
+    heartbeat(NULL); /* announce this instance at once */
+    if (bus.hooks.reconnected)
+      bus.hooks.reconnected();
+  }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  (void)status;
+  link_lost(link_of(ac));
+}
+
+static void link_connect(struct link *l) {
+  if (bus.stopping || l->ac)
+    return;
+  redisAsyncContext *ac = redisAsyncConnect(bus.host, bus.port);
+  if (!ac || ac->err) {
+    if (ac)
+      redisAsyncFree(ac);
+    note_state(true);
+    retry_later(l);
+    return;
+  }
+  ac->data = l;
+  if (redisLibuvAttach(ac, bus.loop) != REDIS_OK) {
+    redisAsyncFree(ac);
+    retry_later(l);
+    return;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  l->ac = ac;
+  /* Queued until connected; channels are the same in every database. */
+  if (!l->subscriber && bus.db)
+    redisAsyncCommand(ac, NULL, NULL, "SELECT %d", bus.db);
+}
+
+/* ------------------------------------------------------------------------
+ * Members across instances */
+
+void bus_member_add(const char *room, size_t len, const char *peer_id, uint8_t proto,
+                    const char *info) {
+  char key[KEY_MAX];
+  if (!bus.cmd.up || members_key(key, sizeof key, room, len) < 0)
+    return;
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "HSET %s %s %s\n%u\n%s", key, peer_id, bus.id,
+                    (unsigned)proto, info);
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
+}
+
+void bus_member_remove(const char *room, size_t len, const char *peer_id) {
+  char key[KEY_MAX];
+  if (bus.cmd.up && members_key(key, sizeof key, room, len) > 0)
+    redisAsyncCommand(bus.cmd.ac, NULL, NULL, "HDEL %s %s", key, peer_id);
+}
+
+/* "<instance>\n<proto>\n<info>" in place: false when malformed. */
+static bool member_parse(char *value, const char *peer_id, struct bus_member *m) {
+  char *nl1 = strchr(value, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+  if (!nl2)
+    return false;
+  *nl1 = *nl2 = 0;
+  m->peer_id = peer_id;
+  m->instance = value;
+  m->proto = (uint8_t)atoi(nl1 + 1);
+  m->info = nl2 + 1;
+  return true;
+}
+
+struct members_query {
+  bus_members_fn done;
+  void *ctx;
+};
+
+static void on_members(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct members_query *q = privdata;
+  redisReply *reply = r;
+  size_t cap = reply && reply->type == REDIS_REPLY_ARRAY ? reply->elements / 2 : 0, n = 0;
+  struct bus_member *list = cap ? calloc(cap, sizeof *list) : NULL;
+  for (size_t i = 0; list && i < cap; i++) {
+    redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+    if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+        member_parse(v->str, k->str, &list[n]) && strcmp(list[n].instance, bus.id) != 0)
+      n++;
+  }
+  q->done(q->ctx, list, n);
+  free(list);
+  free(q);
+}
+
+void bus_members_get(const char *room, size_t len, bus_members_fn done, void *ctx) {
+  char key[KEY_MAX];
+  struct members_query *q = NULL;
+  if (bus_up() && members_key(key, sizeof key, room, len) > 0 && (q = malloc(sizeof *q))) {
+    *q = (struct members_query){done, ctx};
+    if (redisAsyncCommand(bus.cmd.ac, on_members, q, "HGETALL %s", key) == REDIS_OK)
+      return;
+    free(q);
+  }
+  done(ctx, NULL, 0);
+}
+
+struct member_query {
+  bus_member_fn done;
+  void *ctx;
+  char peer_id[BUS_ID_MAX + 1];
+};
+
+static void on_member(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct member_query *q = privdata;
+  redisReply *reply = r;
+  struct bus_member m;
+  bool found =
+      reply && reply->type == REDIS_REPLY_STRING && member_parse(reply->str, q->peer_id, &m);
+  q->done(q->ctx, found ? &m : NULL);
+  free(q);
+}
+
+void bus_member_find(const char *room, size_t len, const char *peer_id, bus_member_fn done,
+                     void *ctx) {
+  char key[KEY_MAX];
+  struct member_query *q = NULL;
+  if (bus_up() && strlen(peer_id) <= BUS_ID_MAX && members_key(key, sizeof key, room, len) > 0 &&
+      (q = malloc(sizeof *q))) {
+    *q = (struct member_query){done, ctx, {0}};
+    strcpy(q->peer_id, peer_id);
+    if (redisAsyncCommand(bus.cmd.ac, on_member, q, "HGET %s %s", key, peer_id) == REDIS_OK)
+      return;
+    free(q);
+  }
+  done(ctx, NULL);
+}
+
+struct int_query {
+  bus_int_fn done;
+  void *ctx;
+};
+
+static void on_int(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct int_query *q = privdata;
+  redisReply *reply = r;
+  q->done(q->ctx, reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+  free(q);
+}
+
+bool bus_command(bus_int_fn done, void *ctx, const char *fmt, ...) {
+  if (!bus_up())
+    return false;
+  struct int_query *q = done ? malloc(sizeof *q) : NULL;
+  if (done && !q)
+    return false;
+  if (q)
+    *q = (struct int_query){done, ctx};
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = redisvAsyncCommand(bus.cmd.ac, q ? on_int : NULL, q, fmt, ap);
+  va_end(ap);
+  if (rc != REDIS_OK)
+    free(q);
+  return rc == REDIS_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Heartbeat: this instance is alive, its rooms' lists are kept, and the
+ * members of instances that stopped beating are taken out of them. */
+
+struct reap {
+  uint8_t proto;
+  uint8_t room_len;
+  char room[BUS_ID_MAX + 1];
+  char peer_id[BUS_ID_MAX + 1];
+  char instance[BUS_INSTANCE_MAX + 1];
+};
+
+static void on_reaped(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct reap *p = privdata;
+  redisReply *reply = r;
+  /* Only the instance whose HDEL took the entry tells the room. */
+  if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 && bus.hooks.member_gone) {
+    log_msg(LOG_INFO, "redis.member_gone", "peer %s of silent instance %s left room %s", p->peer_id,
+            p->instance, p->room);
+    bus.hooks.member_gone(p->room, p->room_len, p->peer_id, p->proto);
+  }
+  free(p);
+}
+
+static void on_instance_alive(redisAsyncContext *ac, void *r, void *privdata) {
+  struct reap *p = privdata;
+  redisReply *reply = r;
+  char key[KEY_MAX];
+  if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0 && bus.cmd.up &&
+      members_key(key, sizeof key, p->room, p->room_len) > 0 &&
+      redisAsyncCommand(ac, on_reaped, p, "HDEL %s %s", key, p->peer_id) == REDIS_OK)
+    return;
+  free(p);
+}
+
+static void check_member(const char *room, size_t room_len, const struct bus_member *m) {
+  struct reap *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  p->proto = m->proto;
+  p->room_len = (uint8_t)room_len;
+  memcpy(p->room, room, room_len);
+  snprintf(p->peer_id, sizeof p->peer_id, "%s", m->peer_id);
+  snprintf(p->instance, sizeof p->instance, "%s", m->instance);
+  if (!bus.cmd.up || redisAsyncCommand(bus.cmd.ac, on_instance_alive, p,
+                                       "EXISTS tandem:instance:%s", p->instance) != REDIS_OK)
+    free(p);
+}
+
+struct room_ref {
+  uint8_t len;
+  char room[BUS_ID_MAX + 1];
+};
+
+static void reap_room(void *ctx, const struct bus_member *members, size_t n) {
+  struct room_ref *ref = ctx;
+  for (size_t i = 0; i < n; i++)
+    check_member(ref->room, ref->len, &members[i]);
+  free(ref);
+}
+
+static void heartbeat(uv_timer_t *t) {
+  (void)t;
+  if (!bus.cmd.up)
+    return;
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "SET tandem:instance:%s 1 PX %d", bus.id, BUS_TTL_MS);
+  channels_let_go();
+  size_t pos = 0;
+  struct channel *ch;
+  while ((ch = hmap_next(&bus.channels, &pos))) {
+    char key[KEY_MAX];
+    if (members_key(key, sizeof key, ch->room, ch->len) < 0)
+      continue;
+    redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
+    struct room_ref *ref = malloc(sizeof *ref);
+    if (!ref)
+      continue;
+    ref->len = ch->len;
+    memcpy(ref->room, ch->room, ch->len);
+    bus_members_get(ch->room, ch->len, reap_room, ref);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * Start and stop */
+
+static void link_init(struct link *l, const char *name, bool subscriber) {
+  memset(l, 0, sizeof *l);
+  l->name = name;
+  l->subscriber = subscriber;
+  l->backoff_ms = BUS_BACKOFF_MIN_MS;
+  uv_timer_init(bus.loop, &l->retry);
+  l->retry.data = l;
+}
+
+int bus_start(uv_loop_t *loop, const char *url, const char *instance_id,
+              const struct bus_hooks *hooks, char *err, size_t errlen) {
+  if (!url)
+    return 0;
+  if (bus_redis_url_parse(url, bus.host, sizeof bus.host, &bus.port, &bus.db, err, errlen) < 0)
+    return -1;
+  if (instance_id && !id_valid(instance_id)) {
+    snprintf(err, errlen, "--instance-id: 1-%d characters of A-Z, a-z, 0-9, _ and -",
+             BUS_INSTANCE_MAX);
+    return -1;
+  }
+  if (instance_id)
+    snprintf(bus.id, sizeof bus.id, "%s", instance_id);
+  else
+    rand_base62(bus.id, 12);
+  bus.loop = loop;
+  bus.hooks = *hooks;
+  bus.shared = true;
+  bus.stopping = false;
+  link_init(&bus.cmd, "commands", false);
+  link_init(&bus.sub, "subscriber", true);
+  uv_timer_init(loop, &bus.heartbeat);
+  uv_timer_start(&bus.heartbeat, heartbeat, BUS_HEARTBEAT_MS, BUS_HEARTBEAT_MS);
+  link_connect(&bus.cmd);
+  link_connect(&bus.sub);
+  log_msg(LOG_INFO, "redis.start", "instance %s sharing rooms through %s:%d", bus.id, bus.host,
+          bus.port);
+  return 0;
+}
+
+/* Redis did not answer the goodbye in time: drop the connections. */
+static void stop_now(uv_timer_t *t) {
+  (void)t;
+  if (bus.cmd.ac)
+    redisAsyncFree(bus.cmd.ac);
+  if (bus.sub.ac)
+    redisAsyncFree(bus.sub.ac);
+}
+
+void bus_stop(void) {
+  if (!bus.shared || bus.stopping)
+    return;
+  bus.stopping = true;
+  uv_close((uv_handle_t *)&bus.heartbeat, NULL);
+  uv_close((uv_handle_t *)&bus.cmd.retry, NULL);
+  uv_close((uv_handle_t *)&bus.sub.retry, NULL);
+  size_t pos = 0;
+  struct channel *ch;
+  while ((ch = hmap_next(&bus.channels, &pos)))
+    channel_free(ch);
+  hmap_free(&bus.channels);
+  if (bus.cmd.up)
+    redisAsyncCommand(bus.cmd.ac, NULL, NULL, "DEL tandem:instance:%s", bus.id);
+  /* A clean goodbye sends what is queued first; a Redis that does not
+   * answer within STOP_WAIT_MS is cut off, so a stop never hangs on it. */
+  if (bus.cmd.ac)
+    redisAsyncDisconnect(bus.cmd.ac);
+  if (bus.sub.ac)
+    redisAsyncDisconnect(bus.sub.ac);
+  if (bus.cmd.ac || bus.sub.ac) {
+    uv_timer_init(bus.loop, &bus.stop_timer);
+    uv_unref((uv_handle_t *)&bus.stop_timer);
+    uv_timer_start(&bus.stop_timer, stop_now, STOP_WAIT_MS, 0);
+  }
+}

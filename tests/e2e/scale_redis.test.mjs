@@ -1,0 +1,272 @@
+// Three tandem instances sharing rooms through one Redis (--redis): members
+// of a room spread over them see each other and every event in one order,
+// signals and PrivyDrop's Socket.IO events cross instances, a killed
+// instance's members leave everyone's lists within the TTL, and a Redis
+// restart degrades /readyz and then resumes delivery.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { io } from 'socket.io-client';
+import { startServer } from './lib/server.mjs';
+import { sleep } from './lib/raw.mjs';
+
+let redis;
+let redisPort;
+let redisDir;
+const instances = {};
+
+async function freePort() {
+  const srv = createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// True once Redis answers PING on its port.
+function pingRedis(port) {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => { s.destroy(); resolve(false); }, 500);
+    s.on('error', () => { clearTimeout(timer); resolve(false); });
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { clearTimeout(timer); s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+  });
+}
+
+async function until(what, check, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function startRedis() {
+  const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', redisDir], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await until('redis-server', () => pingRedis(redisPort), 10000);
+  return { child, exited };
+}
+
+async function stopRedis() {
+  if (!redis) return;
+  redis.child.kill('SIGKILL');
+  await redis.exited;
+  redis = null;
+}
+
+async function readyz(server) {
+  const res = await fetch(`${server.url}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  redisDir = mkdtempSync(join(tmpdir(), 'tandem-redis-'));
+  redisPort = await freePort();
+  redis = await startRedis();
+  for (const id of ['A', 'B', 'C']) {
+    instances[id] = await startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--instance-id', id]);
+  }
+  for (const s of Object.values(instances)) await until('ready', async () => (await readyz(s)).status === 200);
+});
+
+after(async () => {
+  for (const s of Object.values(instances)) {
+    const { code, signal } = await s.stop();
+    if (!s.killed) assert.equal(code, 0, `an instance did not stop cleanly (${signal})`);
+  }
+  await stopRedis();
+  rmSync(redisDir, { recursive: true, force: true });
+});
+
+// A native member of room `room` on instance `id`.
+function member(id, room) {
+  const ws = new WebSocket(instances[id].wsUrl(`/ws/${room}`));
+  const text = [];
+  const all = [];
+  ws.on('message', (d) => { const m = JSON.parse(d.toString()); text.push(m); all.push(m); });
+  const next = async (pred, ms = 5000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const i = text.findIndex(pred);
+      if (i >= 0) return text.splice(i, 1)[0];
+      if (Date.now() > end) throw new Error(`nothing matched on ${id}; have ${JSON.stringify(text).slice(0, 400)}`);
+      await sleep(20);
+    }
+  };
+  return { ws, all, next, welcome: () => next((m) => m.type === 'welcome') };
+}
+
+test('members spread over three instances see joins, leaves and broadcasts in one order', async () => {
+  const a1 = member('A', 'spread');
+  const wa1 = await a1.welcome();
+  const b1 = member('B', 'spread');
+  const wb1 = await b1.welcome();
+  assert.deepEqual(wb1.peers.map((p) => p.peer_id), [wa1.peer_id], 'the welcome lists the member on A');
+  assert.equal((await a1.next((m) => m.type === 'peer.joined')).peer_id, wb1.peer_id);
+  const c1 = member('C', 'spread');
+  const wc1 = await c1.welcome();
+  assert.deepEqual(wc1.peers.map((p) => p.peer_id).sort(), [wa1.peer_id, wb1.peer_id].sort());
+  assert.equal(wc1.peer_count, 2);
+  for (const m of [a1, b1]) assert.equal((await m.next((x) => x.type === 'peer.joined')).peer_id, wc1.peer_id);
+  const a2 = member('A', 'spread');
+  const b2 = member('B', 'spread');
+  const c2 = member('C', 'spread');
+  const ids = {};
+  for (const [name, m] of Object.entries({ a2, b2, c2 })) ids[name] = (await m.welcome()).peer_id;
+  for (const m of [a1, b1, c1]) {
+    await until('every later join heard', () => Object.values(ids).every((id) =>
+      m.all.some((x) => x.type === 'peer.joined' && x.peer_id === id)), 5000);
+  }
+  // Two senders on two instances, interleaved: every other member hears
+  // both senders' signals in the same order.
+  const N = 20;
+  for (let i = 0; i < N; i++) {
+    a1.ws.send(JSON.stringify({ type: 'signal', data: { n: `a${i}` } }));
+    b1.ws.send(JSON.stringify({ type: 'signal', data: { n: `b${i}` } }));
+  }
+  const heard = (m) => m.all.filter((x) => x.type === 'signal').map((x) => x.data.n);
+  const listeners = [c1, a2, b2, c2];
+  await until('all signals delivered', () => listeners.every((m) => heard(m).length === 2 * N), 10000);
+  const order = heard(c1);
+  for (const m of listeners) assert.deepEqual(heard(m), order, 'one order on every instance');
+  assert.deepEqual(order.filter((n) => n.startsWith('a')), Array.from({ length: N }, (_, i) => `a${i}`));
+  await until('senders hear each other', () =>
+    heard(a1).length === N && heard(b1).length === N, 5000);
+  // A leave on C reaches A and B.
+  c2.ws.close();
+  for (const m of [a1, b1, a2]) assert.equal((await m.next((x) => x.type === 'peer.left')).peer_id, ids.c2);
+  for (const m of [a1, b1, c1, a2, b2]) m.ws.close();
+});
+
+test('a signal reaches a peer on another instance; an unknown peer is an error', async () => {
+  const a = member('A', 'direct-x');
+  const wa = await a.welcome();
+  const b = member('B', 'direct-x');
+  const wb = await b.welcome();
+  a.ws.send(JSON.stringify({ type: 'signal', to: wb.peer_id, data: { sdp: 'offer-1' } }));
+  const got = await b.next((m) => m.type === 'signal');
+  assert.deepEqual(got, { type: 'signal', from: wa.peer_id, data: { sdp: 'offer-1' } });
+  b.ws.send(JSON.stringify({ type: 'signal', to: wa.peer_id, data: { sdp: 'answer-1' } }));
+  assert.equal((await a.next((m) => m.type === 'signal')).from, wb.peer_id);
+  a.ws.send(JSON.stringify({ type: 'signal', to: 'AAAAAAAAAAAA', data: {} }));
+  assert.equal((await a.next((m) => m.type === 'error')).code, 'unknown_peer');
+  a.ws.close();
+  b.ws.close();
+});
+
+function sioClient(id) {
+  const s = io(instances[id].url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const events = [];
+  s.onAny((name, payload) => events.push({ name, payload }));
+  const next = async (name, ms = 5000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const i = events.findIndex((e) => e.name === name);
+      if (i >= 0) return events.splice(i, 1)[0].payload;
+      if (Date.now() > end) throw new Error(`no ${name} on ${id}; have ${JSON.stringify(events).slice(0, 300)}`);
+      await sleep(20);
+    }
+  };
+  return { s, next, connected: new Promise((resolve) => s.on('connect', resolve)) };
+}
+
+test('PrivyDrop over Socket.IO: a room made on A is joined on B and C; offers, answers and candidates cross', async () => {
+  const made = await fetch(`${instances.A.url}/api/create_room`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roomId: 'pd-shared' }),
+  });
+  assert.deepEqual(await made.json(), { success: true, message: 'Room created' });
+  const again = await fetch(`${instances.C.url}/api/create_room`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roomId: 'pd-shared' }),
+  });
+  assert.equal((await again.json()).success, false, 'taken on every instance');
+  const check = await fetch(`${instances.B.url}/api/check_room`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roomId: 'pd-shared' }),
+  });
+  assert.deepEqual(await check.json(), { available: false });
+  const got = await (await fetch(`${instances.B.url}/api/get_room`)).json();
+  const seen = await fetch(`${instances.C.url}/api/check_room`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roomId: got.roomId }),
+  });
+  assert.deepEqual(await seen.json(), { available: false }, 'get_room on B is seen on C');
+
+  const b = sioClient('B');
+  const c = sioClient('C');
+  await Promise.all([b.connected, c.connected]);
+  b.s.emit('join', { roomId: 'pd-shared' });
+  assert.equal((await b.next('joinResponse')).success, true);
+  c.s.emit('join', { roomId: 'pd-shared' });
+  assert.equal((await c.next('joinResponse')).success, true);
+  assert.equal((await b.next('ready')).peerId, c.s.id, 'B hears C join on another instance');
+  const nope = sioClient('C');
+  await nope.connected;
+  nope.s.emit('join', { roomId: 'pd-never-made' });
+  assert.equal((await nope.next('joinResponse')).success, false);
+  nope.s.close();
+
+  c.s.emit('offer', { peerId: b.s.id, offer: { type: 'offer', sdp: 'v=0 c' } });
+  assert.deepEqual(await b.next('offer'), { peerId: c.s.id, offer: { type: 'offer', sdp: 'v=0 c' } });
+  b.s.emit('answer', { peerId: c.s.id, answer: { type: 'answer', sdp: 'v=0 b' } });
+  assert.deepEqual(await c.next('answer'), { peerId: b.s.id, answer: { type: 'answer', sdp: 'v=0 b' } });
+  b.s.emit('ice-candidate', { peerId: c.s.id, candidate: { candidate: 'candidate:1', sdpMid: '0' } });
+  assert.deepEqual((await c.next('ice-candidate')).candidate, { candidate: 'candidate:1', sdpMid: '0' });
+  c.s.emit('recipient-ready', { roomId: 'pd-shared', peerId: c.s.id });
+  assert.equal((await b.next('recipient-ready')).peerId, c.s.id);
+  const cId = c.s.id;
+  c.s.close();
+  assert.equal((await b.next('peer-disconnected')).peerId, cId);
+  b.s.close();
+});
+
+test('Redis restarts: /readyz says degraded meanwhile, local members still talk, delivery resumes', async () => {
+  const a1 = member('A', 'outage');
+  await a1.welcome();
+  const a2 = member('A', 'outage');
+  const wa2 = await a2.welcome();
+  const b = member('B', 'outage');
+  const wb = await b.welcome();
+  await stopRedis();
+  await until('A degraded', async () => (await readyz(instances.A)).status === 503, 5000);
+  const r = await readyz(instances.A);
+  assert.equal(r.body.status, 'degraded');
+  assert.match(r.body.message, /redis is unreachable/);
+  a1.ws.send(JSON.stringify({ type: 'signal', to: wa2.peer_id, data: { n: 'local' } }));
+  assert.equal((await a2.next((m) => m.type === 'signal')).data.n, 'local');
+  a1.ws.send(JSON.stringify({ type: 'signal', data: { n: 'broadcast-while-down' } }));
+  assert.equal((await a2.next((m) => m.type === 'signal')).data.n, 'broadcast-while-down');
+
+  redis = await startRedis();
+  for (const s of [instances.A, instances.B]) await until('ready again', async () => (await readyz(s)).status === 200, 10000);
+  a1.ws.send(JSON.stringify({ type: 'signal', data: { n: 'after' } }));
+  const heard = await b.next((m) => m.type === 'signal' && m.data.n === 'after', 5000);
+  assert.equal(heard.data.n, 'after');
+  b.ws.send(JSON.stringify({ type: 'signal', to: wa2.peer_id, data: { n: 'routed-after' } }));
+  assert.equal((await a2.next((m) => m.type === 'signal' && m.data.n === 'routed-after', 5000)).from, wb.peer_id);
+  for (const m of [a1, a2, b]) m.ws.close();
+});
+
+test('kill -9 of an instance: its members leave the others\' lists within the TTL', { timeout: 60000 }, async () => {
+  const a = member('A', 'crash');
+  await a.welcome();
+  const c = member('C', 'crash');
+  const wc = await c.welcome();
+  await a.next((m) => m.type === 'peer.joined' && m.peer_id === wc.peer_id);
+  instances.C.killed = true;
+  instances.C.child.kill('SIGKILL');
+  await instances.C.exited;
+  const left = await a.next((m) => m.type === 'peer.left', 30000);
+  assert.equal(left.peer_id, wc.peer_id);
+  const later = member('B', 'crash');
+  const wl = await later.welcome();
+  assert.ok(!wl.peers.some((p) => p.peer_id === wc.peer_id), 'gone from the list a newcomer sees');
+  a.ws.close();
+  later.ws.close();
+});
