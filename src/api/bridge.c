@@ -7,7 +7,7 @@
 #include "metrics.h"
 
 void bridge_native_presence(struct hub_member *m, bool joined) {
-  if (!m->room || !m->room->socketio)
+  if (!m->room || !hub_room_may_have(m->room, HUB_SOCKETIO))
     return;
   json_t *payload = json_pack("{ss}", "peerId", m->peer_id);
   if (payload)
@@ -34,7 +34,7 @@ static json_t *privydrop_event(json_t *data, const char *from, const char **even
 
 void bridge_signal_to_socketio(struct hub_room *room, struct hub_member *target, const char *from,
                                struct json_span data) {
-  if (!room || !room->socketio)
+  if (!room || !hub_room_may_have(room, HUB_SOCKETIO))
     return;
   json_t *parsed = json_loadb(data.p, data.len, JSON_DECODE_ANY, NULL);
   const char *event = NULL;

@@ -346,7 +346,7 @@ static void leave_room(struct sio_session *s) {
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = r->name_len;
   memcpy(name, r->name, name_len);
-  if (r->count > r->socketio)
+  if (hub_room_may_have(r, HUB_NATIVE))
     ws_room_peer_event(&s->member, "peer.left");
   /* Told while the room is still here: its other members may be on other
    * instances only (scaleout.h). */
@@ -477,7 +477,7 @@ static void join_room(struct sio_session *s, const char *room_id, size_t len, in
   if (ready && s->member.room)
     room_send_one(s->member.room, s, event_buf("ready", ready, 0));
   json_decref(ready);
-  if (s->member.room && s->member.room->count > s->member.room->socketio)
+  if (s->member.room && hub_room_may_have(s->member.room, HUB_NATIVE))
     ws_room_peer_event(&s->member, "peer.joined");
 }
 

@@ -347,6 +347,7 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
     return;
   free(m->name);
   m->name = copy;
+  hub_member_changed(m);
   ws_room_peer_event(m, "peer.updated");
 }
 

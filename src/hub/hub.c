@@ -254,6 +254,16 @@ void hub_room_closed(const char *name, size_t len, const char *reason) {
   hub_room_closed_local(name, len, reason);
 }
 
+bool hub_room_may_have(const struct hub_room *r, enum hub_proto proto) {
+  uint32_t here = proto == HUB_SOCKETIO ? r->socketio : r->count - r->socketio;
+  return here > 0 || bus_up();
+}
+
+void hub_member_changed(struct hub_member *m) {
+  if (m->room && observer.joined)
+    observer.joined(m);
+}
+
 void hub_each_member(void (*each)(struct hub_member *m)) {
   size_t pos = 0;
   struct hub_member *m;

@@ -101,12 +101,20 @@ void hub_deliver_native(const char *room, size_t len, const uint8_t *frame, size
 /* hub_room_closed for this instance's members only (from the bus). */
 void hub_room_closed_local(const char *name, size_t len, const char *reason);
 
+/* Whether the room may have members speaking `proto`: those here, or,
+ * with a shared bus, anywhere (other instances' are not counted here). */
+bool hub_room_may_have(const struct hub_room *room, enum hub_proto proto);
+
 /* Told of every join and leave (the bus lists members across instances). */
 struct hub_observer {
   void (*joined)(struct hub_member *m);
   void (*left)(struct hub_member *m);
 };
 void hub_set_observer(const struct hub_observer *o);
+
+/* The member's public info changed (a name): observers hear it as a join
+ * again (the bus's member list is updated in place). */
+void hub_member_changed(struct hub_member *m);
 
 /* Calls each(m) for every member of every room (m may not leave). */
 void hub_each_member(void (*each)(struct hub_member *m));
