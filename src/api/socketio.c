@@ -298,6 +298,10 @@ void socketio_room_emit(struct hub_room *r, struct hub_member *except, const cha
   room_send_one(r, skip, event_buf(event, payload, 0));
 }
 
+buf *socketio_event_packet(const char *name, json_t *payload) {
+  return event_buf(name, payload, 0);
+}
+
 void socketio_emit_to(struct hub_member *m, const char *event, json_t *payload) {
   if (m->proto == HUB_SOCKETIO)
     emit(session_of(m), event, payload);
@@ -522,6 +526,7 @@ static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args
 /* An event for a peer on another instance: built here, sent once the
  * bus says where the peer is (a Socket.IO peer; its ack is not relayed). */
 struct remote_relay {
+  buf *native; /* the same as a native signal, for a native peer (or NULL) */
   buf *packets[1 + SIO_MAX_ATTACHMENTS];
   bool binary[1 + SIO_MAX_ATTACHMENTS];
   size_t count;
@@ -534,6 +539,10 @@ static void remote_relay_found(void *ctx, const struct bus_member *m) {
   if (m && m->proto == HUB_SOCKETIO)
     hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_SOCKETIO, rr->packets,
                         rr->binary, rr->count);
+  else if (m && m->proto == HUB_NATIVE && rr->native)
+    hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_NATIVE, &rr->native,
+                        NULL, 1);
+  buf_unref(rr->native);
   for (size_t i = 0; i < rr->count; i++)
     buf_unref(rr->packets[i]);
   free(rr);
@@ -551,6 +560,7 @@ static void relay_to_remote_peer(struct sio_session *s, const char *name, json_t
     return;
   }
   json_decref(copy);
+  rr->native = bridge_native_frame(s->id, name, payload);
   rr->count = 1;
   for (uint32_t i = 0; i < s->pending_have; i++) {
     rr->packets[rr->count] = buf_ref(s->attachments[i]);

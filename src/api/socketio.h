@@ -31,6 +31,9 @@ void socketio_deliver(const char *room, size_t len, const char *except, size_t e
                       const struct bus_part *parts, size_t count);
 void socketio_deliver_to(struct hub_member *m, const struct bus_part *parts, size_t count);
 
+/* The Engine.IO packet of an event [name, payload] (new buffer, or NULL). */
+buf *socketio_event_packet(const char *name, json_t *payload);
+
 void socketio_free(void);
 
 #endif

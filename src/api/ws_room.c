@@ -401,6 +401,7 @@ static void refuse(conn *c, const char *code, const char *message) {
  * instance once the bus says which (or unknown_peer to the sender). */
 struct remote_signal {
   buf *frame;
+  buf *packet; /* the same for a Socket.IO peer (bridge.h), or NULL */
   uint8_t room_len;
   char room[HUB_ROOM_NAME_MAX + 1];
   char from[HUB_PEER_ID_LEN + 1];
@@ -408,15 +409,16 @@ struct remote_signal {
 
 static void remote_signal_found(void *ctx, const struct bus_member *target) {
   struct remote_signal *rs = ctx;
-  bool sent = target && target->proto == HUB_NATIVE &&
-              hub_publish_to_peer(target->instance, rs->room, rs->room_len, target->peer_id,
-                                  HUB_NATIVE, &rs->frame, NULL, 1);
+  buf *what = !target ? NULL : target->proto == HUB_NATIVE ? rs->frame : rs->packet;
+  bool sent = what && hub_publish_to_peer(target->instance, rs->room, rs->room_len,
+                                          target->peer_id, target->proto, &what, NULL, 1);
   struct hub_member *from = hub_find_peer(rs->from, HUB_PEER_ID_LEN);
   if (sent)
     metrics.signals_relayed++;
-  else if (from && from->room)
+  else if (!target && from && from->room) /* a known peer whose protocol has no such signal: dropped */
     refuse(from->c, "unknown_peer", "No such peer in this room.");
   buf_unref(rs->frame);
+  buf_unref(rs->packet);
   free(rs);
 }
 
@@ -428,6 +430,7 @@ static void signal_remote(struct hub_member *m, const char *peer, struct json_sp
     free(rs);
     return;
   }
+  rs->packet = bridge_socketio_packet(m->peer_id, data);
   rs->room_len = m->room->name_len;
   memcpy(rs->room, m->room->name, rs->room_len);
   memcpy(rs->from, m->peer_id, HUB_PEER_ID_LEN);

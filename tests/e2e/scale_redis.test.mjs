@@ -220,6 +220,19 @@ test('PrivyDrop over Socket.IO: a room made on A is joined on B and C; offers, a
   assert.deepEqual((await c.next('ice-candidate')).candidate, { candidate: 'candidate:1', sdpMid: '0' });
   c.s.emit('recipient-ready', { roomId: 'pd-shared', peerId: c.s.id });
   assert.equal((await b.next('recipient-ready')).peerId, c.s.id);
+  // tandem's own client on A meets them, each side in its own protocol.
+  const n = member('A', 'pd-shared');
+  const wn = await n.welcome();
+  assert.deepEqual(wn.peers.map((p) => p.peer_id).sort(), [b.s.id, c.s.id].sort());
+  assert.equal((await b.next('ready')).peerId, wn.peer_id);
+  n.ws.send(JSON.stringify({ type: 'signal', to: b.s.id, data: { description: { type: 'offer', sdp: 'v=0 n' } } }));
+  assert.deepEqual(await b.next('offer'), { peerId: wn.peer_id, offer: { type: 'offer', sdp: 'v=0 n' }, from: wn.peer_id });
+  b.s.emit('answer', { peerId: wn.peer_id, answer: { type: 'answer', sdp: 'v=0 b2' } });
+  assert.deepEqual(await n.next((m) => m.type === 'signal'),
+    { type: 'signal', from: b.s.id, data: { description: { type: 'answer', sdp: 'v=0 b2' } } });
+  n.ws.close();
+  assert.equal((await b.next('peer-disconnected')).peerId, wn.peer_id);
+
   const cId = c.s.id;
   c.s.close();
   assert.equal((await b.next('peer-disconnected')).peerId, cId);
