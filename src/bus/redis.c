@@ -34,13 +34,17 @@
 #define KEY_MAX 128
 #define PENDING_MAX 256 /* publishes a channel holds while its subscription is confirmed */
 #define STOP_WAIT_MS 1000
+/* A connect not done by then is given up (hiredis 0.14's libuv adapter
+ * drops the poll error of a refused connect, which would wait forever). */
+#define CONNECT_TIMEOUT_MS 1000
 
 struct link {
   redisAsyncContext *ac;
-  bool up;
+  bool connected; /* TCP is up (hiredis calls on_disconnect when it goes) */
+  bool up;        /* and Redis answered on it */
   bool subscriber;
   uint64_t backoff_ms;
-  uv_timer_t retry;
+  uv_timer_t retry; /* the next attempt, or the current one's deadline */
   const char *name;
 };
 
@@ -62,6 +66,7 @@ struct channel {
 
 static struct {
   bool shared, stopping, was_up, down_logged;
+  bool beat_unanswered; /* the last heartbeat's SET has no reply yet */
   uv_loop_t *loop;
   struct bus_hooks hooks;
   char host[HOST_MAX];
@@ -219,9 +224,10 @@ static void channel_flush(struct channel *ch, bool send) {
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata);
+static void link_ready(struct link *l);
 
 static void subscribe(const char *channel, size_t len) {
-  if (bus.sub.up)
+  if (bus.sub.connected)
     redisAsyncCommand(bus.sub.ac, on_sub_reply, NULL, "SUBSCRIBE %b", channel, len);
 }
 
@@ -279,7 +285,7 @@ static void channels_let_go(void) {
   for (size_t i = 0; i < n; i++) {
     char name[KEY_MAX];
     int len = channel_name(name, sizeof name, idle[i]->room, idle[i]->len);
-    if (len > 0 && bus.sub.up)
+    if (len > 0 && bus.sub.connected)
       redisAsyncCommand(bus.sub.ac, on_sub_reply, NULL, "UNSUBSCRIBE %b", name, (size_t)len);
     hmap_del(&bus.channels, idle[i]->room, idle[i]->len);
     channel_free(idle[i]);
@@ -371,6 +377,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata) {
     room_len = (size_t)chan->len - (sizeof prefix - 1);
   }
   struct channel *ch = room ? channel_of(room, room_len) : NULL;
+  if (!room && strcmp(kind->str, "subscribe") == 0 && !bus.sub.up) {
+    link_ready(&bus.sub); /* this instance's own channel: Redis answers */
+    return;
+  }
   if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING) {
     deliver_bytes((const uint8_t *)body->str, (size_t)body->len);
   } else if (strcmp(kind->str, "subscribe") == 0 && ch) {
@@ -401,8 +411,26 @@ static struct link *link_of(const redisAsyncContext *ac) {
   return ac->data;
 }
 
+static void link_lost(struct link *l);
+
+/* Drops a connection that does not answer; hiredis calls the pending
+ * callbacks (with no reply) and, when it was connected, on_disconnect. */
+static void link_drop(struct link *l) {
+  redisAsyncContext *ac = l->ac;
+  bool connected = l->connected;
+  if (!ac)
+    return;
+  redisAsyncFree(ac);
+  if (!connected) /* no disconnect callback for a connect that never was */
+    link_lost(l);
+}
+
 static void on_retry(uv_timer_t *t) {
-  link_connect(t->data);
+  struct link *l = t->data;
+  if (l->ac && !l->up)
+    link_drop(l); /* the connect's deadline */
+  else
+    link_connect(l);
 }
 
 static void retry_later(struct link *l) {
@@ -417,6 +445,9 @@ static void retry_later(struct link *l) {
  * channels held is delivered locally. */
 static void link_lost(struct link *l) {
   l->ac = NULL;
+  l->connected = false;
+  if (!l->subscriber)
+    bus.beat_unanswered = false;
   l->up = false;
   if (l->subscriber) {
     size_t pos = 0;
@@ -434,22 +465,39 @@ static void link_lost(struct link *l) {
 
 static void heartbeat(uv_timer_t *t);
 
-static void on_connect(const redisAsyncContext *ac, int status) {
-  struct link *l = link_of(ac);
-  if (status != REDIS_OK) { /* hiredis frees the context after this */
-    link_lost(l);
-    return;
-  }
+/* Redis answered on the link: it is up. */
+static void link_ready(struct link *l) {
   l->up = true;
   l->backoff_ms = BUS_BACKOFF_MIN_MS;
-  if (l->subscriber)
-    subscribe_all();
+  uv_timer_stop(&l->retry);
   note_state(false);
   if (!l->subscriber) {
     heartbeat(NULL); /* announce this instance at once */
     if (bus.hooks.reconnected)
       bus.hooks.reconnected();
   }
+}
+
+static void on_pong(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)privdata;
+  if (r && link_of(ac)->connected && !link_of(ac)->up)
+    link_ready(link_of(ac));
+}
+
+/* Connected is not up yet: a stopped Redis still accepts connections.
+ * The connect's deadline runs until Redis answers a PING (commands) or
+ * confirms this instance's channel (subscriber). */
+static void on_connect(const redisAsyncContext *ac, int status) {
+  struct link *l = link_of(ac);
+  if (status != REDIS_OK) { /* hiredis frees the context after this */
+    link_lost(l);
+    return;
+  }
+  l->connected = true;
+  if (l->subscriber)
+    subscribe_all();
+  else
+    redisAsyncCommand(l->ac, on_pong, NULL, "PING");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -477,6 +525,7 @@ static void link_connect(struct link *l) {
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   l->ac = ac;
+  uv_timer_start(&l->retry, on_retry, CONNECT_TIMEOUT_MS, 0);
   /* Queued until connected; channels are the same in every database. */
   if (!l->subscriber && bus.db)
     redisAsyncCommand(ac, NULL, NULL, "SELECT %d", bus.db);
@@ -672,11 +721,27 @@ static void reap_room(void *ctx, const struct bus_member *members, size_t n) {
   free(ref);
 }
 
+static void on_beat(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  (void)r;
+  (void)privdata;
+  bus.beat_unanswered = false;
+}
+
 static void heartbeat(uv_timer_t *t) {
-  (void)t;
   if (!bus.cmd.up)
     return;
-  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "SET tandem:instance:%s 1 PX %d", bus.id, BUS_TTL_MS);
+  if (t && bus.beat_unanswered) {
+    /* Connected but silent for a whole beat (a stopped or stuck Redis):
+     * treated as away, so members here are served and /readyz tells. */
+    log_msg(LOG_WARN, "redis.stalled", "no answer for %d ms; reconnecting", BUS_HEARTBEAT_MS);
+    link_drop(&bus.cmd);
+    link_drop(&bus.sub);
+    return;
+  }
+  bus.beat_unanswered = true;
+  redisAsyncCommand(bus.cmd.ac, on_beat, NULL, "SET tandem:instance:%s 1 PX %d", bus.id,
+                    BUS_TTL_MS);
   channels_let_go();
   size_t pos = 0;
   struct channel *ch;
