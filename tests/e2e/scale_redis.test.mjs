@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
-import { startServer } from './lib/server.mjs';
+import { runTandem, startServer } from './lib/server.mjs';
 import { sleep } from './lib/raw.mjs';
 
 let redis;
@@ -85,6 +85,21 @@ after(async () => {
   }
   await stopRedis();
   rmSync(redisDir, { recursive: true, force: true });
+});
+
+test('a bad --redis URL or --instance-id stops the start with a clear message', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-redis-flags-'));
+  try {
+    const url = await runTandem(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--redis', 'http://127.0.0.1:1']);
+    assert.equal(url.code, 2);
+    assert.match(url.stderr, /--redis: expected redis:\/\/host:port\[\/db\]/);
+    const id = await runTandem(['serve', '--listen', '127.0.0.1:0', '--data-dir', dir],
+      { env: { TANDEM_REDIS: `redis://127.0.0.1:${redisPort}`, TANDEM_INSTANCE_ID: 'no spaces' } });
+    assert.equal(id.code, 2);
+    assert.match(id.stderr, /--instance-id: 1-32 characters/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // A native member of room `room` on instance `id`.
