@@ -1,6 +1,10 @@
 #include "api/privydrop_redis.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "bus/bus.h"
 #include "util/timefmt.h"
@@ -82,4 +86,50 @@ void pdr_socket_left(const char *room, size_t len, const char *socket_id) {
 void pdr_referrer_visit(const char *day, const char *ref) {
   if (bus_up())
     bus_command(NULL, NULL, "HINCRBY referrers:daily:%s %s 1", day, ref);
+}
+
+/* ratelimit:join:<addr>, the address as PrivyDrop's backend writes it
+ * (an IPv6 client by its /64 prefix). */
+static bool join_key(const uint8_t *addr_key, size_t key_len, char *out, size_t cap) {
+  char text[INET6_ADDRSTRLEN];
+  uint8_t v6[16] = {0};
+  bool ipv6 = key_len >= 1 && addr_key[0] == AF_INET6;
+  if (ipv6)
+    memcpy(v6, addr_key + 1, key_len - 1 > 8 ? 8 : key_len - 1);
+  if (key_len < 5 || !inet_ntop(ipv6 ? AF_INET6 : AF_INET, ipv6 ? (const void *)v6 : addr_key + 1,
+                                text, sizeof text))
+    return false;
+  int n = snprintf(out, cap, "ratelimit:join:%s%s", text, ipv6 ? "/64" : "");
+  return n > 0 && (size_t)n < cap;
+}
+
+struct window {
+  pdr_fn done;
+  void *ctx;
+};
+
+static void counted(void *ctx, long long n) {
+  struct window *w = ctx;
+  w->done(w->ctx, n < 0 ? -1 : n > 1000000 ? 1000000 : (int)n);
+  free(w);
+}
+
+bool pdr_join_window(const uint8_t *addr_key, size_t key_len, uint64_t window_ms, pdr_fn done,
+                     void *ctx) {
+  static unsigned long long seq; /* two joins in one millisecond are two members */
+  char key[96];
+  struct window *w =
+      bus_up() && join_key(addr_key, key_len, key, sizeof key) ? malloc(sizeof *w) : NULL;
+  if (!w)
+    return false;
+  *w = (struct window){done, ctx};
+  long long now = (long long)time_now_ms();
+  bus_command(NULL, NULL, "ZREMRANGEBYSCORE %s -inf %lld", key, now - (long long)window_ms);
+  bus_command(NULL, NULL, "ZADD %s %lld %s:%lld:%llu", key, now, bus_instance(), now, ++seq);
+  bus_command(NULL, NULL, "PEXPIRE %s %llu", key, (unsigned long long)window_ms);
+  if (!bus_command(counted, w, "ZCARD %s", key)) {
+    free(w);
+    return false;
+  }
+  return true;
 }

@@ -393,14 +393,40 @@ struct redis_join {
   char room[ROOM_ID_MAX + 1];
 };
 
+static struct sio_session *redis_join_session(const struct redis_join *j) {
+  struct sio_session *s = hmap_get(&sessions, j->sid, SID_LEN);
+  return s && !s->ended && s->connected ? s : NULL;
+}
+
 static void redis_join_answered(void *ctx, int rc) {
   struct redis_join *j = ctx;
-  struct sio_session *s = hmap_get(&sessions, j->sid, SID_LEN);
-  if (s && !s->ended && s->connected) {
-    if (rc == 1 || hub_find_room(j->room, j->len))
-      join_room(s, j->room, j->len, j->ack);
-    else
-      join_response(s, j->ack, false, "Room does not exist", j->room);
+  struct sio_session *s = redis_join_session(j);
+  if (s && (rc == 1 || hub_find_room(j->room, j->len)))
+    join_room(s, j->room, j->len, j->ack);
+  else if (s)
+    join_response(s, j->ack, false, "Room does not exist", j->room);
+  free(j);
+}
+
+static void join_limited(struct sio_session *s, int64_t ack, const char *room_id, uint64_t retry_ms) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  join_response(s, ack, false, msg, room_id);
+}
+
+/* The joins this address made through every instance, then the room. */
+static void redis_join_counted(void *ctx, int count) {
+  struct redis_join *j = ctx;
+  struct sio_session *s = redis_join_session(j);
+  if (s && count > 0 && (uint64_t)count > cfg->sio_joins) {
+    join_limited(s, j->ack, j->room, cfg->sio_join_window_ms);
+  } else if (s && hub_find_room(j->room, j->len)) {
+    join_room(s, j->room, j->len, j->ack);
+  } else if (s && pdr_join(j->room, j->len, cfg->room_ttl_ms, redis_join_answered, j)) {
+    return;
+  } else if (s) {
+    join_response(s, j->ack, false, "Room does not exist", j->room);
   }
   free(j);
 }
@@ -414,7 +440,8 @@ static bool join_through_redis(struct sio_session *s, const char *room_id, size_
   j->ack = ack;
   j->len = (uint8_t)len;
   memcpy(j->room, room_id, len);
-  if (pdr_join(room_id, len, cfg->room_ttl_ms, redis_join_answered, j))
+  if (pdr_join_window(s->addr_key, s->addr_key_len, cfg->sio_join_window_ms, redis_join_counted,
+                      j))
     return true;
   free(j);
   return false;
@@ -437,10 +464,7 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
   uint64_t retry_ms = 0;
   if (joins_ready && ratelimit_hit(&joins, s->addr_key, s->addr_key_len, uv_now(uv_default_loop()),
                                    &retry_ms) == RATELIMIT_LIMITED) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
-             (unsigned long long)((retry_ms + 999) / 1000));
-    join_response(s, ack, false, msg, room_id);
+    join_limited(s, ack, room_id, retry_ms);
     return;
   }
   /* A room exists once made through the REST routes, or while anyone (a
@@ -452,8 +476,8 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     return;
   }
   bool known = privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms);
-  if (!live && join_through_redis(s, room_id, len, ack))
-    return; /* made on any instance: Redis knows */
+  if (join_through_redis(s, room_id, len, ack))
+    return; /* limits and rooms of every instance: Redis knows */
   if (!known && !live) {
     join_response(s, ack, false, "Room does not exist", room_id);
     return;

@@ -5,7 +5,7 @@
 // restart degrades /readyz and then resumes delivery.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,11 @@ async function stopRedis() {
   redis = null;
 }
 
+// One command through redis-cli (Debian's redis-server brings redis-tools).
+function redisCli(...args) {
+  return execFileSync('redis-cli', ['-p', String(redisPort), '--raw', ...args], { timeout: 5000 }).toString().trim();
+}
+
 async function readyz(server) {
   const res = await fetch(`${server.url}/readyz`);
   return { status: res.status, body: await res.json() };
@@ -73,7 +78,8 @@ before(async () => {
   redisPort = await freePort();
   redis = await startRedis();
   for (const id of ['A', 'B', 'C']) {
-    instances[id] = await startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--instance-id', id]);
+    instances[id] = await startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--instance-id', id,
+      '--sio-joins', '3', '--sio-join-window', '30s']);
   }
   for (const s of Object.values(instances)) await until('ready', async () => (await readyz(s)).status === 200);
 });
@@ -224,8 +230,23 @@ test('PrivyDrop over Socket.IO: a room made on A is joined on B and C; offers, a
   const nope = sioClient('C');
   await nope.connected;
   nope.s.emit('join', { roomId: 'pd-never-made' });
-  assert.equal((await nope.next('joinResponse')).success, false);
+  assert.deepEqual(await nope.next('joinResponse'),
+    { success: false, message: 'Room does not exist', roomId: 'pd-never-made' });
   nope.s.close();
+  // The join limit (3 in 30 s here) counts this address's joins on every
+  // instance: A has seen none itself, yet refuses the fourth.
+  const fourth = sioClient('A');
+  await fourth.connected;
+  fourth.s.emit('join', { roomId: 'pd-shared' });
+  assert.match((await fourth.next('joinResponse')).message, /^Too many join attempts/);
+  fourth.s.close();
+
+  // PrivyDrop's own keys, as its backend keeps them.
+  assert.match(redisCli('HGET', 'room:pd-shared', 'created_at'), /^\d{13}$/);
+  assert.equal(redisCli('SISMEMBER', 'room:pd-shared:sockets', b.s.id), '1');
+  assert.equal(redisCli('HGET', `socket:${c.s.id}`, 'roomId'), 'pd-shared');
+  assert.equal(redisCli('ZCARD', 'ratelimit:join:127.0.0.1'), '4', 'every join of this address, on any instance');
+  assert.ok(Number(redisCli('PTTL', 'room:pd-shared')) > 0, 'the room expires');
 
   c.s.emit('offer', { peerId: b.s.id, offer: { type: 'offer', sdp: 'v=0 c' } });
   assert.deepEqual(await b.next('offer'), { peerId: c.s.id, offer: { type: 'offer', sdp: 'v=0 c' } });
