@@ -439,8 +439,7 @@ static void on_logs_debug(struct http_req *r) {
 
 const http_handler privydrop_create_room_handler = {
     .on_body = on_body, .on_complete = on_create_room, .on_abort = on_abort, .max_body = BODY_MAX};
-const http_handler privydrop_get_room_handler = {.on_complete = on_get_room,
-                                                 .on_abort = on_abort};
+const http_handler privydrop_get_room_handler = {.on_complete = on_get_room, .on_abort = on_abort};
 const http_handler privydrop_check_room_handler = {
     .on_body = on_body, .on_complete = on_check_room, .on_abort = on_abort, .max_body = BODY_MAX};
 const http_handler privydrop_leave_room_handler = {

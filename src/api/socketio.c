@@ -408,7 +408,8 @@ static void redis_join_answered(void *ctx, int rc) {
   free(j);
 }
 
-static void join_limited(struct sio_session *s, int64_t ack, const char *room_id, uint64_t retry_ms) {
+static void join_limited(struct sio_session *s, int64_t ack, const char *room_id,
+                         uint64_t retry_ms) {
   char msg[96];
   snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
            (unsigned long long)((retry_ms + 999) / 1000));
@@ -440,8 +441,7 @@ static bool join_through_redis(struct sio_session *s, const char *room_id, size_
   j->ack = ack;
   j->len = (uint8_t)len;
   memcpy(j->room, room_id, len);
-  if (pdr_join_window(s->addr_key, s->addr_key_len, cfg->sio_join_window_ms, redis_join_counted,
-                      j))
+  if (pdr_join_window(s->addr_key, s->addr_key_len, cfg->sio_join_window_ms, redis_join_counted, j))
     return true;
   free(j);
   return false;

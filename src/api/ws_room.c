@@ -410,12 +410,14 @@ struct remote_signal {
 static void remote_signal_found(void *ctx, const struct bus_member *target) {
   struct remote_signal *rs = ctx;
   buf *what = !target ? NULL : target->proto == HUB_NATIVE ? rs->frame : rs->packet;
-  bool sent = what && hub_publish_to_peer(target->instance, rs->room, rs->room_len,
-                                          target->peer_id, target->proto, &what, NULL, 1);
+  bool sent = what && hub_publish_to_peer(target->instance, rs->room, rs->room_len, target->peer_id,
+                                          target->proto, &what, NULL, 1);
   struct hub_member *from = hub_find_peer(rs->from, HUB_PEER_ID_LEN);
   if (sent)
     metrics.signals_relayed++;
-  else if (!target && from && from->room) /* a known peer whose protocol has no such signal: dropped */
+  /* An unknown peer is an error; a known one whose protocol has no such
+   * signal just does not hear it, as in one instance. */
+  if (!target && from && from->room)
     refuse(from->c, "unknown_peer", "No such peer in this room.");
   buf_unref(rs->frame);
   buf_unref(rs->packet);
