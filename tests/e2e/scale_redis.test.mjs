@@ -82,6 +82,7 @@ before(async () => {
       '--sio-joins', '3', '--sio-join-window', '30s']);
   }
   for (const s of Object.values(instances)) await until('ready', async () => (await readyz(s)).status === 200);
+  assert.deepEqual((await readyz(instances.A)).body, { status: 'ready', storage: 'ok', redis: 'ok' });
 });
 
 after(async () => {
@@ -286,6 +287,7 @@ test('Redis restarts: /readyz says degraded meanwhile, local members still talk,
   await until('A degraded', async () => (await readyz(instances.A)).status === 503, 5000);
   const r = await readyz(instances.A);
   assert.equal(r.body.status, 'degraded');
+  assert.equal(r.body.redis, 'unreachable');
   assert.match(r.body.message, /redis is unreachable/);
   a1.ws.send(JSON.stringify({ type: 'signal', to: wa2.peer_id, data: { n: 'local' } }));
   assert.equal((await a2.next((m) => m.type === 'signal')).data.n, 'local');
