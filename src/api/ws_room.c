@@ -319,7 +319,8 @@ static void on_close(conn *c) {
                           LOG_STR("peer", m->peer_id), LOG_NUM("bytes_in", c->bytes_in),
                           LOG_NUM("bytes_out", c->bytes_out)};
   log_fields(LOG_INFO, "ws.close", f, 4);
-  ws_room_peer_event(m, "peer.left");
+  if (!m->held) /* gone before its welcome: nobody heard it join */
+    ws_room_peer_event(m, "peer.left");
   ws_doc_leave(c->srv->app, m);
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = m->room->name_len;

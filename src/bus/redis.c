@@ -155,7 +155,7 @@ bool bus_shared(void) {
 }
 
 bool bus_up(void) {
-  return bus.shared && bus.cmd.up && bus.sub.up;
+  return bus.shared && !bus.stopping && bus.cmd.up && bus.sub.up;
 }
 
 const char *bus_instance(void) {
@@ -243,7 +243,7 @@ static struct channel *channel_of(const char *room, size_t len) {
 }
 
 void bus_room_enter(const char *room, size_t len) {
-  if (!bus.shared || len > BUS_ID_MAX)
+  if (!bus.shared || bus.stopping || len > BUS_ID_MAX)
     return;
   struct channel *ch = channel_of(room, len);
   if (ch) {
