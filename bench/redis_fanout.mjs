@@ -10,13 +10,13 @@
 // (after npm ci in tests/e2e; needs redis-server on PATH)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { default: WebSocket } = await import(path.join(ROOT, 'tests/e2e/node_modules/ws/wrapper.mjs'));
+const { freePort, startRedis } = await import(path.join(ROOT, 'tests/e2e/lib/redis.mjs'));
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,14 +26,6 @@ const MESSAGES = Number(arg('messages', 2000));
 const BIN = path.join(ROOT, arg('build', 'build'), 'tandem');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const started = [];
-
-async function freePort() {
-  const srv = createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 function startProcess(cmd, args, ready) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,8 +97,7 @@ try {
 
   const redisDir = mkdtempSync(path.join(tmpdir(), 'tandem-bench-redis-data-'));
   const redisPort = await freePort();
-  await startProcess('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
-    '--dir', redisDir], new RegExp(`(${redisPort})[\\s\\S]*Ready to accept connections`));
+  const redis = await startRedis(redisPort, redisDir);
   const url = `redis://127.0.0.1:${redisPort}`;
   const A = await tandem(['--redis', url, '--instance-id', 'A']);
   const B = await tandem(['--redis', url, '--instance-id', 'B']);
@@ -117,6 +108,7 @@ try {
   const x2 = await join(B.port, 'bench-across');
   console.log(`across (Redis, A to B):          ${await measure(x1, x2)}`);
   for (const ws of [a1, a2, s1, s2, x1, x2]) ws.close();
+  await redis.stop();
   rmSync(redisDir, { recursive: true, force: true });
   for (const t of [alone, A, B]) rmSync(t.dataDir, { recursive: true, force: true });
 } finally {

@@ -5,39 +5,19 @@
 // restart degrades /readyz and then resumes delivery.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { runTandem, startServer } from './lib/server.mjs';
 import { sleep } from './lib/raw.mjs';
+import { freePort, redisCli as cli, startRedis } from './lib/redis.mjs';
 
 let redis;
 let redisPort;
 let redisDir;
 const instances = {};
-
-async function freePort() {
-  const srv = createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-// True once Redis answers PING on its port.
-function pingRedis(port) {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => { s.destroy(); resolve(false); }, 500);
-    s.on('error', () => { clearTimeout(timer); resolve(false); });
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { clearTimeout(timer); s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-  });
-}
 
 async function until(what, check, ms = 10000) {
   const end = Date.now() + ms;
@@ -48,24 +28,14 @@ async function until(what, check, ms = 10000) {
   }
 }
 
-async function startRedis() {
-  const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no', '--dir', redisDir], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  await until('redis-server', () => pingRedis(redisPort), 10000);
-  return { child, exited };
-}
-
 async function stopRedis() {
   if (!redis) return;
-  redis.child.kill('SIGKILL');
-  await redis.exited;
+  await redis.stop();
   redis = null;
 }
 
-// One command through redis-cli (Debian's redis-server brings redis-tools).
 function redisCli(...args) {
-  return execFileSync('redis-cli', ['-p', String(redisPort), '--raw', ...args], { timeout: 5000 }).toString().trim();
+  return cli(redisPort, ...args);
 }
 
 async function readyz(server) {
@@ -76,7 +46,7 @@ async function readyz(server) {
 before(async () => {
   redisDir = mkdtempSync(join(tmpdir(), 'tandem-redis-'));
   redisPort = await freePort();
-  redis = await startRedis();
+  redis = await startRedis(redisPort, redisDir);
   for (const id of ['A', 'B', 'C']) {
     instances[id] = await startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--instance-id', id,
       '--sio-joins', '3', '--sio-join-window', '30s']);
@@ -294,7 +264,7 @@ test('Redis restarts: /readyz says degraded meanwhile, local members still talk,
   a1.ws.send(JSON.stringify({ type: 'signal', data: { n: 'broadcast-while-down' } }));
   assert.equal((await a2.next((m) => m.type === 'signal')).data.n, 'broadcast-while-down');
 
-  redis = await startRedis();
+  redis = await startRedis(redisPort, redisDir);
   for (const s of [instances.A, instances.B]) await until('ready again', async () => (await readyz(s)).status === 200, 10000);
   a1.ws.send(JSON.stringify({ type: 'signal', data: { n: 'after' } }));
   const heard = await b.next((m) => m.type === 'signal' && m.data.n === 'after', 5000);
