@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "metrics.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/rand.h"
@@ -166,6 +167,7 @@ const char *bus_instance(void) {
  * at the start), however many retries between. */
 static void note_state(bool failed) {
   bool up = bus_up();
+  metrics.redis_up = up;
   if (up && !bus.was_up) {
     log_msg(LOG_WARN, "redis.up", "connected to %s:%d; rooms are shared (instance %s)", bus.host,
             bus.port, bus.id);
@@ -194,10 +196,11 @@ static int members_key(char *out, size_t cap, const char *room, size_t len) {
 
 /* Publishes envelope bytes on a channel over the command link. */
 static bool publish_raw(const char *channel, size_t channel_len, const uint8_t *data, size_t len) {
-  if (!bus.cmd.up)
+  if (!bus.cmd.up || redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PUBLISH %b %b", channel,
+                                       channel_len, data, len) != REDIS_OK)
     return false;
-  return redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PUBLISH %b %b", channel, channel_len, data,
-                           len) == REDIS_OK;
+  metrics.bus_published++;
+  return true;
 }
 
 /* Hands a held publish to the hub for local delivery (Redis went away). */
@@ -382,6 +385,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata) {
     return;
   }
   if (strcmp(kind->str, "message") == 0 && body->type == REDIS_REPLY_STRING) {
+    metrics.bus_received++;
     deliver_bytes((const uint8_t *)body->str, (size_t)body->len);
   } else if (strcmp(kind->str, "subscribe") == 0 && ch) {
     ch->confirmed = true;
@@ -468,6 +472,7 @@ static void heartbeat(uv_timer_t *t);
 /* Redis answered on the link: it is up. */
 static void link_ready(struct link *l) {
   l->up = true;
+  metrics.redis_connects++;
   l->backoff_ms = BUS_BACKOFF_MIN_MS;
   uv_timer_stop(&l->retry);
   note_state(false);
@@ -790,6 +795,7 @@ int bus_start(uv_loop_t *loop, const char *url, const char *instance_id,
   bus.hooks = *hooks;
   bus.shared = true;
   bus.stopping = false;
+  metrics.redis_configured = 1;
   link_init(&bus.cmd, "commands", false);
   link_init(&bus.sub, "subscriber", true);
   uv_timer_init(loop, &bus.heartbeat);

@@ -258,6 +258,8 @@ test('Redis restarts: /readyz says degraded meanwhile, local members still talk,
   const r = await readyz(instances.A);
   assert.equal(r.body.status, 'degraded');
   assert.equal(r.body.redis, 'unreachable');
+  const metricsText = async (s) => (await fetch(`${s.url}/metrics`)).text();
+  assert.match(await metricsText(instances.A), /^tandem_redis_up 0$/m);
   assert.match(r.body.message, /redis is unreachable/);
   a1.ws.send(JSON.stringify({ type: 'signal', to: wa2.peer_id, data: { n: 'local' } }));
   assert.equal((await a2.next((m) => m.type === 'signal')).data.n, 'local');
@@ -266,6 +268,8 @@ test('Redis restarts: /readyz says degraded meanwhile, local members still talk,
 
   redis = await startRedis(redisPort, redisDir);
   for (const s of [instances.A, instances.B]) await until('ready again', async () => (await readyz(s)).status === 200, 10000);
+  assert.match(await metricsText(instances.A), /^tandem_redis_up 1$/m);
+  assert.match(await metricsText(instances.B), /^tandem_bus_messages_total\{direction="received"\} [1-9]\d*$/m);
   a1.ws.send(JSON.stringify({ type: 'signal', data: { n: 'after' } }));
   const heard = await b.next((m) => m.type === 'signal' && m.data.n === 'after', 5000);
   assert.equal(heard.data.n, 'after');
