@@ -258,14 +258,15 @@ static void welcome(const struct welcome_wait *w, const struct bus_member *remot
   struct hub_member *m = hub_find_peer(w->peer_id, HUB_PEER_ID_LEN);
   if (!m || !m->room || m->proto != HUB_NATIVE)
     return;
-  m->held = 0;
   conn *c = m->c;
   send_welcome(c, m, w->stored ? &w->facts : NULL, remote, n);
   if (w->facts.code_room)
     ws_doc_send_init(c->srv->app, m);
   if (w->stored && w->after >= 0)
     replay(c, m->room->name, w->after);
-  ws_room_peer_event(m, "peer.joined");
+  hub_release(m); /* what the room said while the welcome waited */
+  if (m->room)
+    ws_room_peer_event(m, "peer.joined");
 }
 
 static void welcome_with(void *ctx, const struct bus_member *remote, size_t n) {
@@ -303,7 +304,7 @@ static void on_open(conn *c) {
     struct welcome_wait *wait = malloc(sizeof *wait);
     if (wait) {
       *wait = w;
-      m->held = 1;
+      hub_hold(m);
       bus_members_get(m->room->name, m->room->name_len, welcome_with, wait);
       return;
     }

@@ -13,6 +13,52 @@
 static hmap rooms; /* name -> struct hub_room */
 static hmap peers; /* peer id -> struct hub_member */
 static struct hub_observer observer;
+static hmap held; /* peer id -> struct held_frames, members waiting for their welcome */
+
+struct held_frames {
+  uint32_t count;
+  bool overflow;
+  buf *frames[HUB_HELD_MAX];
+};
+
+void hub_hold(struct hub_member *m) {
+  struct held_frames *h = calloc(1, sizeof *h);
+  if (h && hmap_put(&held, m->peer_id, HUB_PEER_ID_LEN, h) < 0) {
+    free(h);
+    h = NULL;
+  }
+  m->held = h != NULL; /* out of memory: it hears broadcasts before its welcome */
+}
+
+static void keep_for(struct hub_member *m, buf *frame) {
+  struct held_frames *h = hmap_get(&held, m->peer_id, HUB_PEER_ID_LEN);
+  if (h && h->count < HUB_HELD_MAX)
+    h->frames[h->count++] = buf_ref(frame);
+  else if (h)
+    h->overflow = true;
+}
+
+/* Forgets what was kept; sends it first when `send`. */
+static void unhold(struct hub_member *m, bool send) {
+  if (!m->held)
+    return;
+  m->held = 0;
+  struct held_frames *h = hmap_del(&held, m->peer_id, HUB_PEER_ID_LEN);
+  if (!h)
+    return;
+  for (uint32_t i = 0; i < h->count; i++) {
+    if (send && !h->overflow)
+      ws_send(m->c, h->frames[i]);
+    buf_unref(h->frames[i]);
+  }
+  if (send && h->overflow)
+    ws_close(m->c, WS_CLOSE_TRY_AGAIN, "too much happened before the welcome");
+  free(h);
+}
+
+void hub_release(struct hub_member *m) {
+  unhold(m, true);
+}
 
 void hub_set_observer(const struct hub_observer *o) {
   observer = o ? *o : (struct hub_observer){0};
@@ -103,6 +149,7 @@ void hub_leave(struct hub_member *m) {
     return;
   if (observer.left)
     observer.left(m);
+  unhold(m, false);
   hmap_del(&peers, m->peer_id, HUB_PEER_ID_LEN);
   /* Swap the last member into the hole: O(1), order is not promised. */
   struct hub_member *last = r->members[--r->count];
@@ -143,11 +190,14 @@ static void deliver_native(struct hub_room *r, buf *frame, const char *except, s
     if (i >= r->count)
       continue;
     struct hub_member *m = r->members[i];
-    if (m->proto != HUB_NATIVE || m->held || (m->doc_flags & skip_flags))
+    if (m->proto != HUB_NATIVE || (m->doc_flags & skip_flags))
       continue;
     if (except_len == HUB_PEER_ID_LEN && memcmp(m->peer_id, except, HUB_PEER_ID_LEN) == 0)
       continue;
-    ws_send(m->c, frame);
+    if (m->held)
+      keep_for(m, frame);
+    else
+      ws_send(m->c, frame);
   }
   r->busy--;
   room_drop_if_empty(r);
@@ -272,6 +322,7 @@ void hub_each_member(void (*each)(struct hub_member *m)) {
 }
 
 void hub_free(void) {
+  hmap_free(&held);
   hmap_free(&rooms);
   hmap_free(&peers);
 }

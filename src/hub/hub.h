@@ -46,11 +46,11 @@ struct hub_member {
   uint8_t proto;  /* enum hub_proto, set before the join */
   char peer_id[HUB_PEER_ID_LEN + 1];
   struct peer_device device;
-  uint8_t doc_flags;     /* a code room member's use of the document (api/ws_doc.h) */
-  uint8_t held;          /* waiting for its welcome (other instances' members): hears nothing yet */
-  struct bucket signals; /* signals a second */
-  struct bucket relay;   /* relayed bytes a second */
-  struct bucket chat;    /* chat messages a second (chat rooms) */
+  uint8_t doc_flags;       /* a code room member's use of the document (api/ws_doc.h) */
+  uint8_t held;            /* waiting for its welcome: broadcasts are kept for it (hub_hold) */
+  struct bucket signals;   /* signals a second */
+  struct bucket relay;     /* relayed bytes a second */
+  struct bucket chat;      /* chat messages a second (chat rooms) */
   uint8_t device_hash[16]; /* chat rooms: the device, keyed by room (rooms/alias.h) */
 };
 
@@ -100,6 +100,18 @@ void hub_deliver_native(const char *room, size_t len, const uint8_t *frame, size
 
 /* hub_room_closed for this instance's members only (from the bus). */
 void hub_room_closed_local(const char *name, size_t len, const char *reason);
+
+/* Most broadcasts kept for a member waiting for its welcome; one more
+ * and it is closed with 1013 when released (a welcome takes a Redis round
+ * trip, a millisecond or so). */
+#define HUB_HELD_MAX 256
+
+/* The member's welcome waits (for the members on other instances): the
+ * room's broadcasts to it are kept, in order, instead of sent. */
+void hub_hold(struct hub_member *m);
+
+/* Its welcome went: sends what was kept (nothing when not held). */
+void hub_release(struct hub_member *m);
 
 /* Whether the room may have members speaking `proto`: those here, or,
  * with a shared bus, anywhere (other instances' are not counted here). */
