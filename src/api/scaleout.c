@@ -87,11 +87,29 @@ static void reconnected(void) {
   hub_each_member(on_joined);
 }
 
+/* Listed and announced again, in each protocol, as at a join. */
+static void announce(struct hub_member *m) {
+  on_joined(m);
+  if (!m->room || m->held)
+    return;
+  ws_room_peer_event(m, "peer.joined");
+  json_t *payload = m->proto == HUB_SOCKETIO ? json_pack("{ss}", "peerId", m->peer_id) : NULL;
+  if (payload && m->room)
+    socketio_room_emit(m->room, m, "ready", payload);
+  json_decref(payload);
+}
+
+static void rejoined(void) {
+  hub_each_member(announce);
+}
+
 int scaleout_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen) {
   if (!cfg->redis_url)
     return 0;
-  static const struct bus_hooks hooks = {
-      .deliver = deliver, .member_gone = member_gone, .reconnected = reconnected};
+  static const struct bus_hooks hooks = {.deliver = deliver,
+                                         .member_gone = member_gone,
+                                         .reconnected = reconnected,
+                                         .rejoined = rejoined};
   static const struct hub_observer observer = {.joined = on_joined, .left = on_left};
   if (bus_start(loop, cfg->redis_url, cfg->instance_id, &hooks, err, errlen) < 0)
     return -1;

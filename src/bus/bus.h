@@ -32,9 +32,13 @@ struct bus_hooks {
   /* A member of a local room was on an instance that stopped beating:
    * its entry is gone, the room's members are to hear it left. */
   void (*member_gone)(const char *room, size_t room_len, const char *peer_id, uint8_t proto);
-  /* Redis is back: the local members are to be listed again (entries of
-   * an instance that was silent too long were taken out by the others). */
+  /* Redis is back (it may have lost everything): the local members are
+   * to be listed again. */
   void (*reconnected)(void);
+  /* This instance was silent too long (stopped, cut off) and the others
+   * told its members' rooms they left: they are to be listed and
+   * announced again. */
+  void (*rejoined)(void);
 };
 
 /* Parses redis://host:port[/db]; 0, or -1 with err written. */

@@ -12,6 +12,8 @@
  *   tandem:instance:<id>      channel: events for one member on that instance;
  *                             key: the instance is alive (PX BUS_TTL_MS)
  *   tandem:members:<room>     hash: peer id -> "<instance>\n<proto>\n<info json>"
+ *   tandem:gone:<id>          the others took that instance's members out
+ *                             (it was silent); it announces them again
  *
  * A room's channel is subscribed when the room gets its first local member;
  * a publish made before Redis confirmed that subscription waits for it, so
@@ -684,6 +686,9 @@ static void on_reaped(redisAsyncContext *ac, void *r, void *privdata) {
   if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 && bus.hooks.member_gone) {
     log_msg(LOG_INFO, "redis.member_gone", "peer %s of silent instance %s left room %s", p->peer_id,
             p->instance, p->room);
+    if (bus.cmd.up) /* if it was only stopped, it will know to announce them again */
+      redisAsyncCommand(bus.cmd.ac, NULL, NULL, "SET tandem:gone:%s 1 PX %d", p->instance,
+                        BUS_TTL_MS * 240);
     bus.hooks.member_gone(p->room, p->room_len, p->peer_id, p->proto);
   }
   free(p);
@@ -733,6 +738,19 @@ static void on_beat(redisAsyncContext *ac, void *r, void *privdata) {
   bus.beat_unanswered = false;
 }
 
+/* GETDEL tandem:gone:<id>: a value means the others took this instance's
+ * members out while it was silent. */
+static void on_gone_checked(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  (void)privdata;
+  redisReply *reply = r;
+  if (reply && reply->type == REDIS_REPLY_STRING && bus_up() && bus.hooks.rejoined) {
+    log_msg(LOG_WARN, "redis.rejoined",
+            "this instance was taken for gone; announcing its members again");
+    bus.hooks.rejoined();
+  }
+}
+
 static void heartbeat(uv_timer_t *t) {
   if (!bus.cmd.up)
     return;
@@ -747,6 +765,8 @@ static void heartbeat(uv_timer_t *t) {
   bus.beat_unanswered = true;
   redisAsyncCommand(bus.cmd.ac, on_beat, NULL, "SET tandem:instance:%s 1 PX %d", bus.id,
                     BUS_TTL_MS);
+  if (bus_up()) /* announcements need both links */
+    redisAsyncCommand(bus.cmd.ac, on_gone_checked, NULL, "GETDEL tandem:gone:%s", bus.id);
   channels_let_go();
   size_t pos = 0;
   struct channel *ch;

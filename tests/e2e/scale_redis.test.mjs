@@ -278,6 +278,25 @@ test('Redis restarts: /readyz says degraded meanwhile, local members still talk,
   for (const m of [a1, a2, b]) m.ws.close();
 });
 
+test('an instance stopped past the TTL comes back: its members leave, then join again', { timeout: 60000 }, async () => {
+  const a = member('A', 'pause');
+  const wa = await a.welcome();
+  const c = member('C', 'pause');
+  const wc = await c.welcome();
+  await a.next((m) => m.type === 'peer.joined' && m.peer_id === wc.peer_id);
+  instances.C.child.kill('SIGSTOP');
+  try {
+    assert.equal((await a.next((m) => m.type === 'peer.left', 30000)).peer_id, wc.peer_id);
+  } finally {
+    instances.C.child.kill('SIGCONT');
+  }
+  assert.equal((await a.next((m) => m.type === 'peer.joined', 15000)).peer_id, wc.peer_id);
+  a.ws.send(JSON.stringify({ type: 'signal', to: wc.peer_id, data: { n: 'welcome back' } }));
+  assert.equal((await c.next((m) => m.type === 'signal' && m.data.n === 'welcome back')).from, wa.peer_id);
+  a.ws.close();
+  c.ws.close();
+});
+
 test('kill -9 of an instance: its members leave the others\' lists within the TTL', { timeout: 60000 }, async () => {
   const a = member('A', 'crash');
   await a.welcome();
