@@ -212,8 +212,7 @@ static void end_file(struct post *p) {
 }
 
 static void announce(struct post *p, const struct item_row *it) {
-  struct hub_room *room = hub_find_room(p->room_id, STORE_ID_LEN);
-  if (!room)
+  if (!hub_room_anywhere(p->room_id, STORE_ID_LEN)) /* members may be on other instances */
     return;
   json_t *frame = json_pack("{s:s, s:o}", "type", "item", "item", api_item_json(it));
   char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
@@ -221,7 +220,7 @@ static void announce(struct post *p, const struct item_row *it) {
   buf *b = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
   free(text);
   if (b)
-    hub_broadcast(room, b, NULL);
+    hub_broadcast_named(p->room_id, STORE_ID_LEN, b, NULL, 0);
   buf_unref(b);
 }
 
@@ -672,14 +671,13 @@ static void remove_item(struct http_req *r, const struct item_row *it) {
   }
   if (it->kind == ITEM_FILE)
     blobs_remove(it->id);
-  struct hub_room *room = hub_find_room(it->room_id, STORE_ID_LEN);
-  if (room) {
+  if (hub_room_anywhere(it->room_id, STORE_ID_LEN)) {
     char text[128];
     int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}",
                      it->id, (long long)it->seq);
     buf *b = ws_frame_build(WS_OP_TEXT, text, (size_t)n);
     if (b)
-      hub_broadcast(room, b, NULL);
+      hub_broadcast_named(it->room_id, STORE_ID_LEN, b, NULL, 0);
     buf_unref(b);
   }
   http_respond(r, 204, NULL, NULL, 0, NULL, true, NULL);

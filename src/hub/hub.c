@@ -233,6 +233,27 @@ void hub_broadcast(struct hub_room *r, buf *frame, const struct hub_member *exce
   hub_broadcast_if(r, frame, except, 0);
 }
 
+bool hub_room_anywhere(const char *name, size_t len) {
+  return bus_up() || hub_find_room(name, len);
+}
+
+void hub_broadcast_named(const char *name, size_t len, buf *frame, const struct hub_member *except,
+                         uint8_t skip_flags) {
+  struct hub_room *r = hub_find_room(name, len);
+  if (r) {
+    hub_broadcast_if(r, frame, except, skip_flags);
+    return;
+  }
+  if (!bus_up() || len > HUB_ROOM_NAME_MAX)
+    return; /* nobody here, nobody elsewhere */
+  struct hub_room named = {.name_len = (uint8_t)len};
+  memcpy(named.name, name, len);
+  struct bus_envelope e =
+      envelope(BUS_BROADCAST, HUB_NATIVE, &named, except ? except->peer_id : NULL, &frame, NULL, 1);
+  e.skip_flags = skip_flags;
+  bus_publish_room(&e);
+}
+
 bool hub_publish_socketio(struct hub_room *r, const char *except_peer, buf *const *packets,
                           const bool *binary, size_t count) {
   if (!bus_up() || count > BUS_PARTS_MAX)

@@ -81,6 +81,14 @@ void hub_broadcast(struct hub_room *room, buf *frame, const struct hub_member *e
 void hub_broadcast_if(struct hub_room *room, buf *frame, const struct hub_member *except,
                       uint8_t skip_flags);
 
+/* For events that start outside the room (a REST call): whether the room
+ * may have members anywhere (here, or with a shared bus, elsewhere), so
+ * the frame is worth building; and hub_broadcast_if to a room known by
+ * name only. */
+bool hub_room_anywhere(const char *name, size_t len);
+void hub_broadcast_named(const char *name, size_t len, buf *frame, const struct hub_member *except,
+                         uint8_t skip_flags);
+
 /* Socket.IO packets for the room's Socket.IO members but `except`: true
  * when they went through the shared bus (and come back through
  * socketio_deliver), false when the caller sends them itself. */
