@@ -547,8 +547,9 @@ static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args
     send_packet(sender, attachments[i], true);
 }
 
-/* An event for a peer on another instance: built here, sent once the
- * bus says where the peer is (a Socket.IO peer; its ack is not relayed). */
+/* An event for a peer on another instance: built here in both protocols,
+ * sent once the bus says where the peer is and which it speaks (an ack
+ * asked for is answered by the server at once, not relayed). */
 struct remote_relay {
   buf *native; /* the same as a native signal, for a native peer (or NULL) */
   buf *packets[1 + SIO_MAX_ATTACHMENTS];

@@ -399,6 +399,17 @@ static void refuse(conn *c, const char *code, const char *message) {
   ws_count_error(c);
 }
 
+/* {"type":"signal","from":...,"data":...} with `data` copied as written. */
+static buf *signal_frame(const struct hub_member *m, struct json_span data) {
+  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
+  struct ws_part parts[] = {{head, sizeof head - 1},
+                            {m->peer_id, strlen(m->peer_id)},
+                            {mid, sizeof mid - 1},
+                            {data.p, data.len},
+                            {"}", 1}};
+  return ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
+}
+
 /* A signal for a peer that is not here: built now, sent to the peer's
  * instance once the bus says which (or unknown_peer to the sender). */
 struct remote_signal {
@@ -426,8 +437,6 @@ static void remote_signal_found(void *ctx, const struct bus_member *target) {
   free(rs);
 }
 
-static buf *signal_frame(const struct hub_member *m, struct json_span data);
-
 static void signal_remote(struct hub_member *m, const char *peer, struct json_span data) {
   struct remote_signal *rs = calloc(1, sizeof *rs);
   if (!rs || !(rs->frame = signal_frame(m, data))) {
@@ -439,17 +448,6 @@ static void signal_remote(struct hub_member *m, const char *peer, struct json_sp
   memcpy(rs->room, m->room->name, rs->room_len);
   memcpy(rs->from, m->peer_id, HUB_PEER_ID_LEN);
   bus_member_find(rs->room, rs->room_len, peer, remote_signal_found, rs);
-}
-
-/* {"type":"signal","from":...,"data":...} with `data` copied as written. */
-static buf *signal_frame(const struct hub_member *m, struct json_span data) {
-  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
-  struct ws_part parts[] = {{head, sizeof head - 1},
-                            {m->peer_id, strlen(m->peer_id)},
-                            {mid, sizeof mid - 1},
-                            {data.p, data.len},
-                            {"}", 1}};
-  return ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
 }
 
 /* The hot path: `to` and `data` are spans of the message as received, so

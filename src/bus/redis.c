@@ -57,12 +57,20 @@ struct pending_msg {
   uint8_t data[];
 };
 
+struct members_query {
+  struct members_query *next; /* waiting for the channel's subscription */
+  bus_members_fn done;
+  void *ctx;
+  char key[KEY_MAX];
+};
+
 /* A room channel this instance listens on. */
 struct channel {
   bool confirmed; /* Redis said subscribed on the current connection */
   bool local;     /* the room has local members */
   struct pending_msg *first, *last;
   uint32_t pending;
+  struct members_query *queries; /* member lists asked before the subscription was confirmed */
   uint8_t len;
   char room[BUS_ID_MAX + 1]; /* the map's key */
 };
@@ -247,6 +255,8 @@ static struct channel *channel_of(const char *room, size_t len) {
   return hmap_get(&bus.channels, room, len);
 }
 
+static void channel_queries(struct channel *ch, bool ask);
+
 void bus_room_enter(const char *room, size_t len) {
   if (!bus.shared || bus.stopping || len > BUS_ID_MAX)
     return;
@@ -276,6 +286,7 @@ void bus_room_leave(const char *room, size_t len) {
 
 static void channel_free(struct channel *ch) {
   channel_flush(ch, false);
+  channel_queries(ch, false);
   free(ch);
 }
 
@@ -392,6 +403,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata) {
   } else if (strcmp(kind->str, "subscribe") == 0 && ch) {
     ch->confirmed = true;
     channel_flush(ch, true);
+    channel_queries(ch, true);
   } else if (strcmp(kind->str, "unsubscribe") == 0 && ch) {
     /* The room came back while its channel was being let go: hiredis
      * forgets the callback with this reply, so subscribe once more. */
@@ -461,6 +473,7 @@ static void link_lost(struct link *l) {
     while ((ch = hmap_next(&bus.channels, &pos))) {
       ch->confirmed = false;
       channel_flush(ch, false);
+      channel_queries(ch, false);
     }
   }
   note_state(true);
@@ -570,11 +583,6 @@ static bool member_parse(char *value, const char *peer_id, struct bus_member *m)
   return true;
 }
 
-struct members_query {
-  bus_members_fn done;
-  void *ctx;
-};
-
 static void on_members(redisAsyncContext *ac, void *r, void *privdata) {
   (void)ac;
   struct members_query *q = privdata;
@@ -592,16 +600,50 @@ static void on_members(redisAsyncContext *ac, void *r, void *privdata) {
   free(q);
 }
 
-void bus_members_get(const char *room, size_t len, bus_members_fn done, void *ctx) {
-  char key[KEY_MAX];
-  struct members_query *q = NULL;
-  if (bus_up() && members_key(key, sizeof key, room, len) > 0 && (q = malloc(sizeof *q))) {
-    *q = (struct members_query){done, ctx};
-    if (redisAsyncCommand(bus.cmd.ac, on_members, q, "HGETALL %s", key) == REDIS_OK)
-      return;
+static void members_ask(struct members_query *q) {
+  if (!bus_up() || redisAsyncCommand(bus.cmd.ac, on_members, q, "HGETALL %s", q->key) != REDIS_OK) {
+    q->done(q->ctx, NULL, 0);
     free(q);
   }
-  done(ctx, NULL, 0);
+}
+
+/* Answers the lists asked while the channel's subscription was pending:
+ * from Redis once it is confirmed, with none when it will not be. */
+static void channel_queries(struct channel *ch, bool ask) {
+  struct members_query *q = ch->queries;
+  ch->queries = NULL;
+  while (q) {
+    struct members_query *next = q->next;
+    q->next = NULL;
+    if (ask) {
+      members_ask(q);
+    } else {
+      q->done(q->ctx, NULL, 0);
+      free(q);
+    }
+    q = next;
+  }
+}
+
+/* The list is read once this instance hears the room's channel: whatever
+ * changes after the read then reaches it as an event, nothing falls in
+ * between. */
+void bus_members_get(const char *room, size_t len, bus_members_fn done, void *ctx) {
+  struct members_query *q = bus_up() ? calloc(1, sizeof *q) : NULL;
+  if (!q || members_key(q->key, sizeof q->key, room, len) < 0) {
+    free(q);
+    done(ctx, NULL, 0);
+    return;
+  }
+  q->done = done;
+  q->ctx = ctx;
+  struct channel *ch = channel_of(room, len);
+  if (ch && !ch->confirmed) {
+    q->next = ch->queries;
+    ch->queries = q;
+    return;
+  }
+  members_ask(q);
 }
 
 struct member_query {
