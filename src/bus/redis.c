@@ -71,6 +71,7 @@ struct channel {
   struct pending_msg *first, *last;
   uint32_t pending;
   struct members_query *queries; /* member lists asked before the subscription was confirmed */
+  uint32_t unconfirmed_beats;
   uint8_t len;
   char room[BUS_ID_MAX + 1]; /* the map's key */
 };
@@ -816,6 +817,15 @@ static void heartbeat(uv_timer_t *t) {
     char key[KEY_MAX];
     if (members_key(key, sizeof key, ch->room, ch->len) < 0)
       continue;
+    if (!ch->confirmed && ch->unconfirmed_beats++ > 0 && bus.sub.connected) {
+      /* Redis did not confirm it for a whole beat: what waits on it goes
+       * ahead without it (locally), and it is asked for again. */
+      channel_flush(ch, false);
+      channel_queries(ch, false);
+      channel_subscribe(ch);
+    }
+    if (ch->confirmed)
+      ch->unconfirmed_beats = 0;
     redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
     struct room_ref *ref = malloc(sizeof *ref);
     if (!ref)
