@@ -487,6 +487,8 @@ static void heartbeat(uv_timer_t *t);
 
 /* Redis answered on the link: it is up. */
 static void link_ready(struct link *l) {
+  if (bus.stopping)
+    return;
   l->up = true;
   metrics.redis_connects++;
   l->backoff_ms = BUS_BACKOFF_MIN_MS;
