@@ -48,6 +48,36 @@ static void deliver_to_peer(const struct bus_envelope *e) {
   buf_unref(f);
 }
 
+static const struct config *cfg;
+
+/* A relayed binary frame from a member on another instance: the same
+ * backpressure as in one instance, relay_busy going back to the sender. */
+static void deliver_relay(const struct bus_envelope *e) {
+  struct hub_member *m = hub_find_peer(e->target, e->target_len);
+  if (!m || !m->room || m->proto != HUB_NATIVE || m->room->name_len != e->room_len ||
+      memcmp(m->room->name, e->room, e->room_len) != 0 || e->count != 1 ||
+      e->except_len != HUB_PEER_ID_LEN || e->origin_len > BUS_INSTANCE_MAX)
+    return;
+  if (m->c->queued_bytes > cfg->ws_max_queue / 2) {
+    static const char busy[] = "{\"type\":\"error\",\"code\":\"relay_busy\",\"message\":"
+                               "\"The relay is at its limit; slow down.\"}";
+    char origin[BUS_INSTANCE_MAX + 1], from[HUB_PEER_ID_LEN + 1];
+    memcpy(origin, e->origin, e->origin_len);
+    origin[e->origin_len] = 0;
+    memcpy(from, e->except, HUB_PEER_ID_LEN);
+    from[HUB_PEER_ID_LEN] = 0;
+    buf *f = ws_frame_build(WS_OP_TEXT, busy, sizeof busy - 1);
+    if (f)
+      hub_publish_to_peer(origin, e->room, e->room_len, from, HUB_NATIVE, &f, NULL, 1, NULL);
+    buf_unref(f);
+    return;
+  }
+  buf *f = buf_from(e->parts[0].p, e->parts[0].len); /* counted where it was sent */
+  if (f)
+    ws_send(m->c, f);
+  buf_unref(f);
+}
+
 static void deliver(const struct bus_envelope *e) {
   switch (e->kind) {
   case BUS_BROADCAST:
@@ -66,6 +96,7 @@ static void deliver(const struct bus_envelope *e) {
     return;
   }
   case BUS_TO_PEER: deliver_to_peer(e); return;
+  case BUS_RELAY: deliver_relay(e); return;
   }
 }
 
@@ -103,7 +134,8 @@ static void rejoined(void) {
   hub_each_member(announce);
 }
 
-int scaleout_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen) {
+int scaleout_start(uv_loop_t *loop, const struct config *config, char *err, size_t errlen) {
+  cfg = config;
   if (!cfg->redis_url)
     return 0;
   static const struct bus_hooks hooks = {.deliver = deliver,

@@ -563,10 +563,10 @@ static void remote_relay_found(void *ctx, const struct bus_member *m) {
   struct remote_relay *rr = ctx;
   if (m && m->proto == HUB_SOCKETIO)
     hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_SOCKETIO, rr->packets,
-                        rr->binary, rr->count);
+                        rr->binary, rr->count, NULL);
   else if (m && m->proto == HUB_NATIVE && rr->native)
     hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_NATIVE, &rr->native,
-                        NULL, 1);
+                        NULL, 1, NULL);
   buf_unref(rr->native);
   for (size_t i = 0; i < rr->count; i++)
     buf_unref(rr->packets[i]);

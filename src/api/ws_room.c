@@ -356,6 +356,60 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
 /* Binary frames are the relay of last resort for direct transfers: the
  * first 12 bytes name the target peer, the rest is passed on with the
  * sender's id in their place. Never stored, never parsed. */
+/* The relayed frame: the sender's id in place of the target's. */
+static buf *relay_frame(const struct hub_member *m, const uint8_t *data, size_t len) {
+  buf *f = buf_new(WS_HEADER_MAX + len);
+  if (!f)
+    return NULL;
+  size_t h = ws_frame_header(f->data, WS_OP_BINARY, true, len);
+  memcpy(f->data + h, m->peer_id, HUB_PEER_ID_LEN);
+  memcpy(f->data + h + HUB_PEER_ID_LEN, data + HUB_PEER_ID_LEN, len - HUB_PEER_ID_LEN);
+  f->len = (uint32_t)(h + len);
+  return f;
+}
+
+/* A relay frame for a peer on another instance: sent there once the bus
+ * says which; that instance answers relay_busy itself when the receiver
+ * has a backlog. */
+struct remote_relay {
+  buf *frame;
+  size_t payload;
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+  char from[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_relay_found(void *ctx, const struct bus_member *target) {
+  struct remote_relay *rr = ctx;
+  bool sent = target && target->proto == HUB_NATIVE &&
+              hub_publish_to_peer(target->instance, rr->room, rr->room_len, target->peer_id,
+                                  HUB_NATIVE, &rr->frame, NULL, 1, rr->from);
+  struct hub_member *from = hub_find_peer(rr->from, HUB_PEER_ID_LEN);
+  if (sent) {
+    metrics.relay_messages++;
+    metrics.relay_bytes += rr->payload;
+  } else if (from && from->room)
+    ws_room_send_error(from->c, "unknown_peer", "No such peer in this room.");
+  buf_unref(rr->frame);
+  free(rr);
+}
+
+static void relay_remote(struct hub_member *m, const uint8_t *data, size_t len) {
+  struct remote_relay *rr = calloc(1, sizeof *rr);
+  if (!rr || !(rr->frame = relay_frame(m, data, len))) {
+    free(rr);
+    return;
+  }
+  rr->payload = len - HUB_PEER_ID_LEN;
+  rr->room_len = m->room->name_len;
+  memcpy(rr->room, m->room->name, rr->room_len);
+  memcpy(rr->from, m->peer_id, HUB_PEER_ID_LEN);
+  char peer[HUB_PEER_ID_LEN + 1];
+  memcpy(peer, data, HUB_PEER_ID_LEN);
+  peer[HUB_PEER_ID_LEN] = 0;
+  bus_member_find(rr->room, rr->room_len, peer, remote_relay_found, rr);
+}
+
 static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
   const struct config *cfg = c->srv->cfg;
   if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
@@ -365,12 +419,20 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
     return;
   }
   struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
+  uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
+  if (!target && bus_up()) { /* maybe on another instance */
+    if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst,
+                     (uint32_t)len))
+      ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
+    else
+      relay_remote(m, data, len);
+    return;
+  }
   /* A Socket.IO member has no relay of this kind (and maybe no socket now). */
   if (!target || target->room != m->room || target == m || target->proto != HUB_NATIVE) {
     ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
     return;
   }
-  uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
   /* A sender past its rate, or a receiver with a backlog, gets relay_busy
    * and slows down (the transfer protocol waits for acknowledgements);
    * the receiver is never cut off for a sender's haste. */
@@ -380,13 +442,9 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
     ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
     return;
   }
-  buf *f = buf_new(WS_HEADER_MAX + len);
+  buf *f = relay_frame(m, data, len);
   if (!f)
     return;
-  size_t h = ws_frame_header(f->data, WS_OP_BINARY, true, len);
-  memcpy(f->data + h, m->peer_id, HUB_PEER_ID_LEN);
-  memcpy(f->data + h + HUB_PEER_ID_LEN, data + HUB_PEER_ID_LEN, len - HUB_PEER_ID_LEN);
-  f->len = (uint32_t)(h + len);
   if (ws_send(target->c, f) == 0) {
     metrics.relay_messages++;
     metrics.relay_bytes += len - HUB_PEER_ID_LEN;
@@ -424,7 +482,7 @@ static void remote_signal_found(void *ctx, const struct bus_member *target) {
   struct remote_signal *rs = ctx;
   buf *what = !target ? NULL : target->proto == HUB_NATIVE ? rs->frame : rs->packet;
   bool sent = what && hub_publish_to_peer(target->instance, rs->room, rs->room_len, target->peer_id,
-                                          target->proto, &what, NULL, 1);
+                                          target->proto, &what, NULL, 1, NULL);
   struct hub_member *from = hub_find_peer(rs->from, HUB_PEER_ID_LEN);
   if (sent)
     metrics.signals_relayed++;

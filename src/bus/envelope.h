@@ -21,6 +21,7 @@ enum bus_kind {
   BUS_BROADCAST = 1,   /* to the room's members of `proto`, but `except` */
   BUS_ROOM_CLOSED = 2, /* the room was closed; part 0 is the reason */
   BUS_TO_PEER = 3,     /* to the member `target` only */
+  BUS_RELAY = 4, /* a relayed binary frame for `target` from `except` (backpressure applies) */
 };
 
 struct bus_part {

@@ -265,12 +265,13 @@ bool hub_publish_socketio(struct hub_room *r, const char *except_peer, buf *cons
 
 bool hub_publish_to_peer(const char *instance, const char *room, size_t room_len,
                          const char *peer_id, uint8_t proto, buf *const *packets,
-                         const bool *binary, size_t count) {
+                         const bool *binary, size_t count, const char *relay_from) {
   if (count > BUS_PARTS_MAX || room_len > HUB_ROOM_NAME_MAX)
     return false;
   struct hub_room named = {.name_len = (uint8_t)room_len};
   memcpy(named.name, room, room_len);
-  struct bus_envelope e = envelope(BUS_TO_PEER, proto, &named, NULL, packets, binary, count);
+  struct bus_envelope e = envelope(relay_from ? BUS_RELAY : BUS_TO_PEER, proto, &named, relay_from,
+                                   packets, binary, count);
   e.target = peer_id;
   e.target_len = (uint8_t)strlen(peer_id);
   return bus_publish_instance(instance, &e);

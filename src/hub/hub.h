@@ -96,10 +96,12 @@ bool hub_publish_socketio(struct hub_room *room, const char *except_peer, buf *c
                           const bool *binary, size_t count);
 
 /* Sends frames to one member on another instance (its id and instance
- * known from the bus): true when they went. */
+ * known from the bus): true when they went. `relay_from` names the sender
+ * of a relayed binary frame (the receiving instance may answer relay_busy
+ * to it), NULL otherwise. */
 bool hub_publish_to_peer(const char *instance, const char *room, size_t room_len,
                          const char *peer_id, uint8_t proto, buf *const *packets,
-                         const bool *binary, size_t count);
+                         const bool *binary, size_t count, const char *relay_from);
 
 /* Delivers a native broadcast that came through the bus to this
  * instance's members of the room. */

@@ -84,7 +84,13 @@ function member(id, room) {
   const ws = new WebSocket(instances[id].wsUrl(`/ws/${room}`));
   const text = [];
   const all = [];
-  ws.on('message', (d) => { const m = JSON.parse(d.toString()); text.push(m); all.push(m); });
+  const binary = [];
+  ws.on('message', (d, isBinary) => {
+    if (isBinary) return binary.push(Buffer.from(d));
+    const m = JSON.parse(d.toString());
+    text.push(m);
+    all.push(m);
+  });
   const next = async (pred, ms = 5000) => {
     const end = Date.now() + ms;
     for (;;) {
@@ -94,7 +100,7 @@ function member(id, room) {
       await sleep(20);
     }
   };
-  return { ws, all, next, welcome: () => next((m) => m.type === 'welcome') };
+  return { ws, all, binary, next, welcome: () => next((m) => m.type === 'welcome') };
 }
 
 test('members spread over three instances see joins, leaves and broadcasts in one order', async () => {
@@ -139,7 +145,7 @@ test('members spread over three instances see joins, leaves and broadcasts in on
   for (const m of [a1, b1, c1, a2, b2]) m.ws.close();
 });
 
-test('a signal reaches a peer on another instance; an unknown peer is an error', async () => {
+test('a signal and a relay frame reach a peer on another instance; an unknown peer is an error', async () => {
   const a = member('A', 'direct-x');
   const wa = await a.welcome();
   const b = member('B', 'direct-x');
@@ -150,6 +156,14 @@ test('a signal reaches a peer on another instance; an unknown peer is an error',
   b.ws.send(JSON.stringify({ type: 'signal', to: wa.peer_id, data: { sdp: 'answer-1' } }));
   assert.equal((await a.next((m) => m.type === 'signal')).from, wb.peer_id);
   a.ws.send(JSON.stringify({ type: 'signal', to: 'AAAAAAAAAAAA', data: {} }));
+  assert.equal((await a.next((m) => m.type === 'error')).code, 'unknown_peer');
+  // The relay of last resort crosses too: the target's id in front, the
+  // sender's in its place on arrival.
+  const bin = b.binary;
+  a.ws.send(Buffer.concat([Buffer.from(wb.peer_id), Buffer.from([1, 2, 3, 250])]));
+  await until('relayed frame', () => bin.length === 1, 5000);
+  assert.deepEqual(bin[0], Buffer.concat([Buffer.from(wa.peer_id), Buffer.from([1, 2, 3, 250])]));
+  a.ws.send(Buffer.concat([Buffer.from('BBBBBBBBBBBB'), Buffer.from([1])]));
   assert.equal((await a.next((m) => m.type === 'error')).code, 'unknown_peer');
   a.ws.close();
   b.ws.close();
