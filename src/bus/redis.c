@@ -739,29 +739,69 @@ static void on_reaped(redisAsyncContext *ac, void *r, void *privdata) {
   free(p);
 }
 
-static void on_instance_alive(redisAsyncContext *ac, void *r, void *privdata) {
-  struct reap *p = privdata;
-  redisReply *reply = r;
+/* The members one instance has in one room, checked with one EXISTS. */
+struct reap_group {
+  uint8_t room_len;
+  char room[BUS_ID_MAX + 1];
+  char instance[BUS_INSTANCE_MAX + 1];
+  size_t count;
+  struct {
+    char peer_id[BUS_ID_MAX + 1];
+    uint8_t proto;
+  } peers[];
+};
+
+static void reap_one(const struct reap_group *g, size_t i) {
   char key[KEY_MAX];
-  if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0 && bus.cmd.up &&
-      members_key(key, sizeof key, p->room, p->room_len) > 0 &&
-      redisAsyncCommand(ac, on_reaped, p, "HDEL %s %s", key, p->peer_id) == REDIS_OK)
+  struct reap *p = calloc(1, sizeof *p);
+  if (!p || !bus.cmd.up || members_key(key, sizeof key, g->room, g->room_len) < 0) {
+    free(p);
     return;
-  free(p);
+  }
+  p->proto = g->peers[i].proto;
+  p->room_len = g->room_len;
+  memcpy(p->room, g->room, g->room_len);
+  memcpy(p->peer_id, g->peers[i].peer_id, sizeof p->peer_id);
+  memcpy(p->instance, g->instance, sizeof p->instance);
+  if (redisAsyncCommand(bus.cmd.ac, on_reaped, p, "HDEL %s %s", key, p->peer_id) != REDIS_OK)
+    free(p);
 }
 
-static void check_member(const char *room, size_t room_len, const struct bus_member *m) {
-  struct reap *p = calloc(1, sizeof *p);
-  if (!p)
+static void on_instance_alive(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct reap_group *g = privdata;
+  redisReply *reply = r;
+  if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
+    for (size_t i = 0; i < g->count; i++)
+      reap_one(g, i);
+  free(g);
+}
+
+static int by_instance(const void *a, const void *b) {
+  const struct bus_member *const *x = a, *const *y = b;
+  return strcmp((*x)->instance, (*y)->instance);
+}
+
+/* Asks whether the instance of members[0..count) is alive. */
+static void check_instance(const char *room, size_t room_len, const struct bus_member *const *m,
+                           size_t count) {
+  if (strlen(m[0]->instance) > BUS_INSTANCE_MAX)
     return;
-  p->proto = m->proto;
-  p->room_len = (uint8_t)room_len;
-  memcpy(p->room, room, room_len);
-  snprintf(p->peer_id, sizeof p->peer_id, "%s", m->peer_id);
-  snprintf(p->instance, sizeof p->instance, "%s", m->instance);
-  if (!bus.cmd.up || redisAsyncCommand(bus.cmd.ac, on_instance_alive, p,
-                                       "EXISTS tandem:instance:%s", p->instance) != REDIS_OK)
-    free(p);
+  struct reap_group *g = calloc(1, sizeof *g + count * sizeof g->peers[0]);
+  if (!g)
+    return;
+  g->room_len = (uint8_t)room_len;
+  memcpy(g->room, room, room_len);
+  strcpy(g->instance, m[0]->instance);
+  for (size_t i = 0; i < count; i++) {
+    if (strlen(m[i]->peer_id) > BUS_ID_MAX)
+      continue;
+    strcpy(g->peers[g->count].peer_id, m[i]->peer_id);
+    g->peers[g->count++].proto = m[i]->proto;
+  }
+  if (!bus.cmd.up || redisAsyncCommand(bus.cmd.ac, on_instance_alive, g,
+                                       "EXISTS tandem:instance:%s", g->instance) != REDIS_OK)
+    free(g);
 }
 
 struct room_ref {
@@ -769,10 +809,20 @@ struct room_ref {
   char room[BUS_ID_MAX + 1];
 };
 
+/* The room's list by instance: one EXISTS each, however many members. */
 static void reap_room(void *ctx, const struct bus_member *members, size_t n) {
   struct room_ref *ref = ctx;
-  for (size_t i = 0; i < n; i++)
-    check_member(ref->room, ref->len, &members[i]);
+  const struct bus_member **sorted = n ? malloc(n * sizeof *sorted) : NULL;
+  for (size_t i = 0; sorted && i < n; i++)
+    sorted[i] = &members[i];
+  if (sorted)
+    qsort(sorted, n, sizeof *sorted, by_instance);
+  for (size_t i = 0, j; sorted && i < n; i = j) {
+    for (j = i + 1; j < n && strcmp(sorted[j]->instance, sorted[i]->instance) == 0; j++)
+      ;
+    check_instance(ref->room, ref->len, sorted + i, j - i);
+  }
+  free(sorted);
   free(ref);
 }
 
