@@ -11,11 +11,9 @@
 #include "hub/hub.h"
 #include "ws/ws_conn.h"
 
-/* The public info others list for a member: a native member as the
- * welcome shows it, a Socket.IO member by its id. */
+/* The public info others list for a member, as the welcome shows it. */
 static char *member_info(const struct hub_member *m) {
-  json_t *o =
-      m->proto == HUB_NATIVE ? ws_room_peer_json(m) : json_pack("{ss}", "peer_id", m->peer_id);
+  json_t *o = ws_room_peer_json(m);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   return text;

@@ -245,6 +245,7 @@ test('PrivyDrop over Socket.IO: a room made on A is joined on B and C; offers, a
   const n = member('A', 'pd-shared');
   const wn = await n.welcome();
   assert.deepEqual(wn.peers.map((p) => p.peer_id).sort(), [b.s.id, c.s.id].sort());
+  for (const p of wn.peers) assert.deepEqual(Object.keys(p).sort(), ['device', 'name', 'peer_id'], 'listed as peers are');
   assert.equal((await b.next('ready')).peerId, wn.peer_id);
   n.ws.send(JSON.stringify({ type: 'signal', to: b.s.id, data: { description: { type: 'offer', sdp: 'v=0 n' } } }));
   assert.deepEqual(await b.next('offer'), { peerId: wn.peer_id, offer: { type: 'offer', sdp: 'v=0 n' }, from: wn.peer_id });
