@@ -9,6 +9,7 @@
 
 #include "api/app.h"
 #include "api/privydrop_redis.h"
+#include "api/scaleout.h"
 #include "api/socketio.h"
 #include "bus/bus.h"
 #include "config.h"
@@ -337,6 +338,34 @@ static void on_check_room(struct http_req *r) {
   json_decref(j);
 }
 
+static void respond_left(struct http_req *r, bool left) {
+  respond(r, 200,
+          json_pack("{sbss}", "success", left, "message",
+                    left ? "Left the room" : "No such socket in the room"));
+}
+
+static void left_elsewhere(void *ctx, bool told) {
+  struct redis_wait *w = ctx;
+  struct http_req *r = api_pending_end(&w->pending);
+  if (r)
+    respond_left(r, told);
+  free(w);
+}
+
+/* The socket may be on another instance: it is told there. */
+static bool leave_through_redis(struct http_req *r, const char *id, size_t len,
+                                const char *socket_id) {
+  struct redis_wait *w = bus_up() ? redis_wait_new(r, id, len) : NULL;
+  if (!w)
+    return false;
+  api_pending_start(r, &w->pending);
+  if (scaleout_leave_remote(id, len, socket_id, left_elsewhere, w))
+    return true;
+  api_pending_end(&w->pending);
+  free(w);
+  return false;
+}
+
 static void on_leave_room(struct http_req *r) {
   json_t *j = preflight_or_body(r);
   size_t len;
@@ -347,9 +376,8 @@ static void on_leave_room(struct http_req *r) {
       respond(r, 400, json_pack("{sbss}", "success", 0, "message", "socketId is required"));
     } else {
       bool left = socketio_leave(id, len, json_string_value(sock), json_string_length(sock)) == 0;
-      respond(r, 200,
-              json_pack("{sbss}", "success", left, "message",
-                        left ? "Left the room" : "No such socket in the room"));
+      if (left || !leave_through_redis(r, id, len, json_string_value(sock)))
+        respond_left(r, left);
     }
   }
   json_decref(j);

@@ -95,6 +95,7 @@ static void deliver(const struct bus_envelope *e) {
   }
   case BUS_TO_PEER: deliver_to_peer(e); return;
   case BUS_RELAY: deliver_relay(e); return;
+  case BUS_LEAVE: socketio_leave(e->room, e->room_len, e->target, e->target_len); return;
   }
 }
 
@@ -130,6 +131,42 @@ static void announce(struct hub_member *m) {
 
 static void rejoined(void) {
   hub_each_member(announce);
+}
+
+struct leave_wait {
+  void (*done)(void *ctx, bool told);
+  void *ctx;
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+};
+
+static void leave_found(void *ctx, const struct bus_member *m) {
+  struct leave_wait *w = ctx;
+  bool told = false;
+  if (m && m->proto == HUB_SOCKETIO) {
+    struct bus_envelope e = {.kind = BUS_LEAVE, .proto = HUB_SOCKETIO};
+    e.room = w->room;
+    e.room_len = w->room_len;
+    e.except = "";
+    e.target = m->peer_id;
+    e.target_len = (uint8_t)strlen(m->peer_id);
+    told = bus_publish_instance(m->instance, &e);
+  }
+  w->done(w->ctx, told);
+  free(w);
+}
+
+bool scaleout_leave_remote(const char *room, size_t len, const char *socket_id,
+                           void (*done)(void *ctx, bool told), void *ctx) {
+  struct leave_wait *w = bus_up() && len <= HUB_ROOM_NAME_MAX ? calloc(1, sizeof *w) : NULL;
+  if (!w)
+    return false;
+  w->done = done;
+  w->ctx = ctx;
+  w->room_len = (uint8_t)len;
+  memcpy(w->room, room, len);
+  bus_member_find(room, len, socket_id, leave_found, w);
+  return true;
 }
 
 int scaleout_start(uv_loop_t *loop, const struct config *config, char *err, size_t errlen) {

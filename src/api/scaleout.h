@@ -5,6 +5,7 @@
 #ifndef TANDEM_SCALEOUT_H
 #define TANDEM_SCALEOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -12,6 +13,13 @@
 
 /* Starts the shared bus when --redis is given; 0, or -1 with err. */
 int scaleout_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
+
+/* POST /api/leave_room for a socket on another instance: done(ctx, true)
+ * once that instance was told (the socket is in the room's list there),
+ * done(ctx, false) when no instance has it. False, and done not called,
+ * when Redis is not in use or away. */
+bool scaleout_leave_remote(const char *room, size_t len, const char *socket_id,
+                           void (*done)(void *ctx, bool told), void *ctx);
 
 /* Closes the bus (at shutdown, before the loop's last run). */
 void scaleout_stop(void);

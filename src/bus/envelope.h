@@ -22,6 +22,7 @@ enum bus_kind {
   BUS_ROOM_CLOSED = 2, /* the room was closed; part 0 is the reason */
   BUS_TO_PEER = 3,     /* to the member `target` only */
   BUS_RELAY = 4, /* a relayed binary frame for `target` from `except` (backpressure applies) */
+  BUS_LEAVE = 5, /* the Socket.IO member `target` leaves its room (POST /api/leave_room) */
 };
 
 struct bus_part {

@@ -255,9 +255,14 @@ test('PrivyDrop over Socket.IO: a room made on A is joined on B and C; offers, a
   n.ws.close();
   assert.equal((await b.next('peer-disconnected')).peerId, wn.peer_id);
 
-  const cId = c.s.id;
+  // POST /api/leave_room reaches the socket's instance, whichever is asked.
+  const leave = (socketId) => fetch(`${instances.A.url}/api/leave_room`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ roomId: 'pd-shared', socketId }),
+  }).then((res) => res.json());
+  assert.deepEqual(await leave(c.s.id), { success: true, message: 'Left the room' });
+  assert.equal((await b.next('peer-disconnected')).peerId, c.s.id);
+  assert.equal((await leave('nosuchsocket')).success, false);
   c.s.close();
-  assert.equal((await b.next('peer-disconnected')).peerId, cId);
   b.s.close();
 });
 
