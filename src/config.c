@@ -115,6 +115,10 @@ static const struct option_spec options[] = {
      "room password attempts a minute per address (429)"},
     {"chat-rate", OPT_COUNT, OFF(chat_rate),
      "chat messages a second one member may send (bursts of twice that)"},
+    {"redis", OPT_STRING, OFF(redis_url),
+     "redis://host:port[/db] shared by several tandem instances (rooms span them); none: alone"},
+    {"instance-id", OPT_STRING, OFF(instance_id),
+     "this instance's name among several (1-32 of A-Z, a-z, 0-9, _ -); default: random"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

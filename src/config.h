@@ -109,6 +109,8 @@ struct config {
   uint64_t login_attempts;
   uint64_t unlock_attempts;
   uint64_t chat_rate;
+  const char *redis_url;      /* --redis: rooms shared with other instances; NULL: alone */
+  const char *instance_id;    /* NULL: a random one */
   char origins_storage[1024]; /* backing store for split origin lists */
 };
 

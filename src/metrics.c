@@ -74,6 +74,19 @@ buf *metrics_render(void) {
   for (int i = 0; i < REJECT_COUNT; i++)
     emit(&o, "tandem_rejected_connections_total{reason=\"%s\"} %llu\n", reject_names[i],
          (unsigned long long)metrics.rejected[i]);
+  if (metrics.redis_configured) {
+    family(&o, "tandem_redis_up", "gauge",
+           "1 while Redis answers (rooms shared with other instances), else 0.");
+    emit(&o, "tandem_redis_up %u\n", (unsigned)metrics.redis_up);
+    family(&o, "tandem_redis_connects_total", "counter", "Connections to Redis that it answered.");
+    emit(&o, "tandem_redis_connects_total %llu\n", (unsigned long long)metrics.redis_connects);
+    family(&o, "tandem_bus_messages_total", "counter",
+           "Room events and directed frames published to Redis / received from it.");
+    emit(&o, "tandem_bus_messages_total{direction=\"published\"} %llu\n",
+         (unsigned long long)metrics.bus_published);
+    emit(&o, "tandem_bus_messages_total{direction=\"received\"} %llu\n",
+         (unsigned long long)metrics.bus_received);
+  }
   if (o.overflow) {
     buf_unref(o.b);
     return NULL;

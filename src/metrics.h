@@ -33,6 +33,11 @@ struct metrics {
   uint64_t signals_relayed;
   uint64_t relay_messages, relay_bytes; /* binary WebSocket relay, apart from signaling */
   uint64_t rejected[REJECT_COUNT];
+  /* --redis only (bus/redis.c): */
+  uint8_t redis_configured;
+  uint8_t redis_up;                     /* both connections answer */
+  uint64_t redis_connects;              /* connections Redis answered on */
+  uint64_t bus_published, bus_received; /* envelopes */
 };
 
 extern struct metrics metrics;

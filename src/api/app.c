@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/chat_ws.h"
+#include "api/scaleout.h"
 #include "bus/bus.h"
 #include "config.h"
 #include "hub/hub.h"
@@ -57,12 +58,15 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   struct doc_limits doc_limits = {.max_bytes = cfg->max_doc_bytes,
                                   .snapshot_every = cfg->doc_snapshot_every};
   docs_init(&app->docs, store, &doc_limits);
+  if (scaleout_start(loop, cfg, err, errlen) < 0)
+    return -1;
   return lifecycle_start(app, err, errlen);
 }
 
 void app_stop(struct app *app) {
   lifecycle_stop(app);
   chat_ws_stop();
+  scaleout_stop();
 }
 
 void app_free(struct app *app) {

@@ -29,4 +29,10 @@ void bridge_signal_to_socketio(struct hub_room *room, struct hub_member *target,
 void bridge_signal_to_native(struct hub_member *target, const char *from, const char *event,
                              json_t *payload);
 
+/* The same two crossings as frames built for a member on another
+ * instance (NULL when the data has no equivalent): a native signal frame
+ * for a PrivyDrop event, a Socket.IO packet for native signal data. */
+buf *bridge_native_frame(const char *from, const char *event, json_t *payload);
+buf *bridge_socketio_packet(const char *from, struct json_span data);
+
 #endif

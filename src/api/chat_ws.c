@@ -613,10 +613,14 @@ void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at
 }
 
 void chat_ws_message_deleted(const char *room_id, int64_t id) {
-  struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
-  if (r)
-    ws_room_emit_json(json_pack("{s:s, s:I}", "type", "chat.deleted", "id", (json_int_t)id), NULL,
-                      r, NULL);
+  char text[96];
+  int n = snprintf(text, sizeof text, "{\"type\":\"chat.deleted\",\"id\":%lld}", (long long)id);
+  buf *f = hub_room_anywhere(room_id, STORE_ID_LEN) && n > 0 && (size_t)n < sizeof text
+               ? ws_frame_build(WS_OP_TEXT, text, (size_t)n)
+               : NULL;
+  if (f) /* members may be on other instances */
+    hub_broadcast_named(room_id, STORE_ID_LEN, f, NULL, 0);
+  buf_unref(f);
 }
 
 /* A removal waiting for the ban to be stored; the member's frames wait

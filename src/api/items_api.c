@@ -244,8 +244,7 @@ static void end_file(struct post *p) {
 }
 
 static void announce(struct post *p, const struct item_row *it) {
-  struct hub_room *room = hub_find_room(p->room_id, STORE_ID_LEN);
-  if (!room)
+  if (!hub_room_anywhere(p->room_id, STORE_ID_LEN)) /* members may be on other instances */
     return;
   json_t *frame = json_pack("{s:s, s:o}", "type", "item", "item", api_item_json(it));
   char *text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
@@ -253,7 +252,7 @@ static void announce(struct post *p, const struct item_row *it) {
   buf *b = text ? ws_frame_build(WS_OP_TEXT, text, strlen(text)) : NULL;
   free(text);
   if (b)
-    hub_broadcast(room, b, NULL);
+    hub_broadcast_named(p->room_id, STORE_ID_LEN, b, NULL, 0);
   buf_unref(b);
 }
 
@@ -866,15 +865,14 @@ struct item_removal {
 static void item_removed(struct item_removal *d) {
   if (d->is_file)
     blobs_remove(d->id);
-  struct hub_room *room = hub_find_room(d->room_id, STORE_ID_LEN);
-  if (!room)
+  if (!hub_room_anywhere(d->room_id, STORE_ID_LEN)) /* members may be on other instances */
     return;
   char text[128];
   int n = snprintf(text, sizeof text, "{\"type\":\"item.deleted\",\"id\":\"%s\",\"seq\":%lld}",
                    d->id, (long long)d->seq);
   buf *b = ws_frame_build(WS_OP_TEXT, text, (size_t)n);
   if (b)
-    hub_broadcast(room, b, NULL);
+    hub_broadcast_named(d->room_id, STORE_ID_LEN, b, NULL, 0);
   buf_unref(b);
 }
 

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 
 #include "api/app.h"
+#include "api/privydrop_redis.h"
+#include "api/scaleout.h"
 #include "api/socketio.h"
+#include "bus/bus.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "net/addr_table.h"
@@ -136,8 +139,99 @@ static void on_body(struct http_req *r, const uint8_t *data, size_t len) {
 }
 
 static void on_abort(struct http_req *r) {
+  if (r->completed) { /* waiting for Redis: the answer's callback frees */
+    api_pending_abort(r);
+    return;
+  }
   free(r->handler_state);
   r->handler_state = NULL;
+}
+
+/* A request waiting for Redis (several instances, privydrop_redis.h). */
+struct redis_wait {
+  struct api_pending pending;
+  uint64_t ttl_ms;
+  int tries; /* get_room: fresh ids left to try */
+  uint8_t len;
+  char id[ROOM_ID_MAX + 1];
+};
+
+static struct redis_wait *redis_wait_new(struct http_req *r, const char *id, size_t len) {
+  struct redis_wait *w = calloc(1, sizeof *w);
+  if (!w)
+    return NULL;
+  w->ttl_ms = r->app->cfg->room_ttl_ms;
+  w->len = (uint8_t)len;
+  memcpy(w->id, id, len);
+  return w;
+}
+
+static void respond(struct http_req *r, int status, json_t *body);
+
+static void respond_redis_failed(struct http_req *r) {
+  respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Rooms are unavailable; try later"));
+}
+
+static void redis_created(void *ctx, int rc) {
+  struct redis_wait *w = ctx;
+  struct http_req *r = api_pending_end(&w->pending);
+  if (r && rc < 0)
+    respond_redis_failed(r);
+  else if (r)
+    respond(r, 200,
+            json_pack("{sbss}", "success", rc == 1, "message",
+                      rc == 1 ? "Room created" : "Room already exists"));
+  free(w);
+}
+
+static void redis_checked(void *ctx, int rc) {
+  struct redis_wait *w = ctx;
+  struct http_req *r = api_pending_end(&w->pending);
+  if (r && rc < 0)
+    respond_redis_failed(r);
+  else if (r)
+    respond(r, 200, json_pack("{sb}", "available", rc == 0));
+  free(w);
+}
+
+static void redis_got_room(void *ctx, int rc);
+
+/* 8 base62 characters: 47 bits, so a free one is found at once. */
+static bool redis_try_room(struct redis_wait *w) {
+  rand_base62(w->id, 8);
+  w->len = 8;
+  w->tries--;
+  return pdr_create(w->id, w->len, w->ttl_ms, redis_got_room, w);
+}
+
+static void redis_got_room(void *ctx, int rc) {
+  struct redis_wait *w = ctx;
+  if (rc == 0 && w->tries > 0 && redis_try_room(w))
+    return;
+  struct http_req *r = api_pending_end(&w->pending);
+  if (r && rc == 1)
+    respond(r, 200, json_pack("{ss}", "roomId", w->id));
+  else if (r)
+    respond_redis_failed(r);
+  free(w);
+}
+
+/* With Redis, create_room (check false) and check_room (check true) ask
+ * it; false when Redis is not in use (the caller answers from memory). */
+static bool redis_room(struct http_req *r, const char *id, size_t len, bool check) {
+  struct redis_wait *w = bus_up() ? redis_wait_new(r, id, len) : NULL;
+  if (!w)
+    return false;
+  bool asked = check ? pdr_exists(id, len, redis_checked, w)
+                     : pdr_create(id, len, w->ttl_ms, redis_created, w);
+  if (!asked) {
+    free(w);
+    return false;
+  }
+  if (!check)
+    room_create(id, len, uv_now(r->c->srv->loop), w->ttl_ms); /* for a later Redis outage */
+  api_pending_start(r, &w->pending);
+  return true;
 }
 
 /* The body as a JSON object (new reference), or NULL after answering 400. */
@@ -201,7 +295,7 @@ static void on_create_room(struct http_req *r) {
   json_t *j = preflight_or_body(r);
   size_t len;
   const char *id = j ? room_id_field(r, j, &len) : NULL;
-  if (id) {
+  if (id && !redis_room(r, id, len, false)) {
     int rc = room_create(id, len, now_ms(r), r->app->cfg->room_ttl_ms);
     if (rc == -2)
       respond(r, 503, json_pack("{sbss}", "success", 0, "message", "Too many rooms; try later"));
@@ -214,6 +308,12 @@ static void on_create_room(struct http_req *r) {
 }
 
 static void on_get_room(struct http_req *r) {
+  struct redis_wait *w = bus_up() ? redis_wait_new(r, "", 0) : NULL;
+  if (w && (w->tries = 8, redis_try_room(w))) {
+    api_pending_start(r, &w->pending);
+    return;
+  }
+  free(w);
   char id[9];
   /* 8 base62 characters: 47 bits, so a free one is found at once. */
   for (int tries = 0; tries < 8; tries++) {
@@ -233,9 +333,37 @@ static void on_check_room(struct http_req *r) {
   json_t *j = preflight_or_body(r);
   size_t len;
   const char *id = j ? room_id_field(r, j, &len) : NULL;
-  if (id)
+  if (id && !redis_room(r, id, len, true))
     respond(r, 200, json_pack("{sb}", "available", room_get(id, len, now_ms(r)) == NULL));
   json_decref(j);
+}
+
+static void respond_left(struct http_req *r, bool left) {
+  respond(r, 200,
+          json_pack("{sbss}", "success", left, "message",
+                    left ? "Left the room" : "No such socket in the room"));
+}
+
+static void left_elsewhere(void *ctx, bool told) {
+  struct redis_wait *w = ctx;
+  struct http_req *r = api_pending_end(&w->pending);
+  if (r)
+    respond_left(r, told);
+  free(w);
+}
+
+/* The socket may be on another instance: it is told there. */
+static bool leave_through_redis(struct http_req *r, const char *id, size_t len,
+                                const char *socket_id) {
+  struct redis_wait *w = bus_up() ? redis_wait_new(r, id, len) : NULL;
+  if (!w)
+    return false;
+  api_pending_start(r, &w->pending);
+  if (scaleout_leave_remote(id, len, socket_id, left_elsewhere, w))
+    return true;
+  api_pending_end(&w->pending);
+  free(w);
+  return false;
 }
 
 static void on_leave_room(struct http_req *r) {
@@ -248,9 +376,8 @@ static void on_leave_room(struct http_req *r) {
       respond(r, 400, json_pack("{sbss}", "success", 0, "message", "socketId is required"));
     } else {
       bool left = socketio_leave(id, len, json_string_value(sock), json_string_length(sock)) == 0;
-      respond(r, 200,
-              json_pack("{sbss}", "success", left, "message",
-                        left ? "Left the room" : "No such socket in the room"));
+      if (left || !leave_through_redis(r, id, len, json_string_value(sock)))
+        respond_left(r, left);
     }
   }
   json_decref(j);
@@ -295,6 +422,7 @@ static void count_visit(struct http_req *r, const char *ref) {
   }
   char day[TIME_DAY_LEN + 1];
   time_day(time_now_ms(), day);
+  pdr_referrer_visit(day, ref); /* PrivyDrop's key too, with --redis */
   api_pending_start(r, &t->pending);
   store_referrer_visit(app_of(r)->store, day, ref, REFERRERS_PER_DAY, tracked, t);
 }
@@ -356,7 +484,7 @@ static void on_logs_debug(struct http_req *r) {
 
 const http_handler privydrop_create_room_handler = {
     .on_body = on_body, .on_complete = on_create_room, .on_abort = on_abort, .max_body = BODY_MAX};
-const http_handler privydrop_get_room_handler = {.on_complete = on_get_room};
+const http_handler privydrop_get_room_handler = {.on_complete = on_get_room, .on_abort = on_abort};
 const http_handler privydrop_check_room_handler = {
     .on_body = on_body, .on_complete = on_check_room, .on_abort = on_abort, .max_body = BODY_MAX};
 const http_handler privydrop_leave_room_handler = {

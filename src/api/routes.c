@@ -12,6 +12,7 @@
 #include "api/ws_room.h"
 #include "api/socketio.h"
 #include "api/privydrop.h"
+#include "bus/bus.h"
 #include "metrics.h"
 
 static void on_healthz(struct http_req *r) {
@@ -27,8 +28,19 @@ static void on_readyz(struct http_req *r) {
                  "Cache-Control: no-store\r\nRetry-After: 5\r\n");
     return;
   }
-  static const char body[] = "{\"status\":\"ready\",\"storage\":\"ok\"}";
-  http_respond(r, 200, "application/json", body, sizeof body - 1, NULL, true,
+  if (bus_shared() && !bus_up()) { /* local members are served; rooms are not shared */
+    static const char body[] = "{\"status\":\"degraded\",\"storage\":\"ok\",\"redis\":"
+                               "\"unreachable\",\"message\":\"redis is unreachable: rooms "
+                               "are not shared with other instances until it is back\"}";
+    http_respond(r, 503, "application/json", body, sizeof body - 1, NULL, true,
+                 "Cache-Control: no-store\r\nRetry-After: 1\r\n");
+    return;
+  }
+  static const char alone[] = "{\"status\":\"ready\",\"storage\":\"ok\"}",
+                    shared[] = "{\"status\":\"ready\",\"storage\":\"ok\",\"redis\":\"ok\"}";
+  bool with_redis = bus_shared();
+  http_respond(r, 200, "application/json", with_redis ? shared : alone,
+               with_redis ? sizeof shared - 1 : sizeof alone - 1, NULL, true,
                "Cache-Control: no-store\r\n");
 }
 

@@ -22,7 +22,9 @@
 #include "api/app.h"
 #include "api/bridge.h"
 #include "api/privydrop.h"
+#include "api/privydrop_redis.h"
 #include "api/ws_room.h"
+#include "bus/bus.h"
 #include "config.h"
 #include "hub/hub.h"
 #include "http/query.h"
@@ -255,8 +257,8 @@ static void fail(struct sio_session *s, const char *why) {
 /* The sessions of a room's members, copied first: a send may end a
  * session, which leaves the room and reorders its members. Sessions are
  * freed only from a later loop turn (uv_close), so the copies stay valid. */
-static void room_send(struct hub_room *r, const struct sio_session *except, buf *const *packets,
-                      const bool *binary, size_t count) {
+static void room_send_local(struct hub_room *r, const char *except, buf *const *packets,
+                            const bool *binary, size_t count) {
   uint32_t n = r->count;
   struct sio_session **to = malloc((n ? n : 1) * sizeof *to);
   if (!to)
@@ -266,13 +268,20 @@ static void room_send(struct hub_room *r, const struct sio_session *except, buf 
     if (r->members[i]->proto != HUB_SOCKETIO)
       continue;
     struct sio_session *t = session_of(r->members[i]);
-    if (t != except)
+    if (!except || memcmp(t->id, except, HUB_PEER_ID_LEN) != 0)
       to[k++] = t;
   }
   for (uint32_t i = 0; i < k; i++)
     for (size_t j = 0; j < count; j++)
       send_packet(to[i], packets[j], binary[j]);
   free(to);
+}
+
+/* To the room's Socket.IO members on every instance (scaleout.h). */
+static void room_send(struct hub_room *r, const struct sio_session *except, buf *const *packets,
+                      const bool *binary, size_t count) {
+  if (!hub_publish_socketio(r, except ? except->id : NULL, packets, binary, count))
+    room_send_local(r, except ? except->id : NULL, packets, binary, count);
 }
 
 static void room_send_one(struct hub_room *r, const struct sio_session *except, buf *b) {
@@ -289,9 +298,46 @@ void socketio_room_emit(struct hub_room *r, struct hub_member *except, const cha
   room_send_one(r, skip, event_buf(event, payload, 0));
 }
 
+buf *socketio_event_packet(const char *name, json_t *payload) {
+  return event_buf(name, payload, 0);
+}
+
 void socketio_emit_to(struct hub_member *m, const char *event, json_t *payload) {
   if (m->proto == HUB_SOCKETIO)
     emit(session_of(m), event, payload);
+}
+
+/* Packets from the bus as buffers of their own. */
+static size_t parts_bufs(const struct bus_part *parts, size_t count, buf **packets, bool *binary) {
+  size_t k = 0;
+  for (size_t i = 0; i < count && i < BUS_PARTS_MAX; i++) {
+    if (!(packets[k] = buf_from(parts[i].p, parts[i].len)))
+      break;
+    binary[k++] = parts[i].binary;
+  }
+  return k;
+}
+
+void socketio_deliver(const char *room, size_t len, const char *except, size_t except_len,
+                      const struct bus_part *parts, size_t count) {
+  struct hub_room *r = hub_find_room(room, len);
+  buf *packets[BUS_PARTS_MAX];
+  bool binary[BUS_PARTS_MAX];
+  size_t k = r ? parts_bufs(parts, count, packets, binary) : 0;
+  if (k)
+    room_send_local(r, except_len == HUB_PEER_ID_LEN ? except : NULL, packets, binary, k);
+  for (size_t i = 0; i < k; i++)
+    buf_unref(packets[i]);
+}
+
+void socketio_deliver_to(struct hub_member *m, const struct bus_part *parts, size_t count) {
+  buf *packets[BUS_PARTS_MAX];
+  bool binary[BUS_PARTS_MAX];
+  size_t k = parts_bufs(parts, count, packets, binary);
+  for (size_t i = 0; i < k; i++) {
+    send_packet(session_of(m), packets[i], binary[i]);
+    buf_unref(packets[i]);
+  }
 }
 
 /* ------------------------------------------------------------------------
@@ -304,18 +350,18 @@ static void leave_room(struct sio_session *s) {
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = r->name_len;
   memcpy(name, r->name, name_len);
-  if (r->count > r->socketio)
+  if (hub_room_may_have(r, HUB_NATIVE))
     ws_room_peer_event(&s->member, "peer.left");
-  hub_leave(&s->member);
-  if (!(r = hub_find_room(name, name_len))) {
-    /* It was the last member: the room is kept a while for a return. */
-    privydrop_room_emptied(name, name_len, uv_now(uv_default_loop()));
-    return;
-  }
+  /* Told while the room is still here: its other members may be on other
+   * instances only (scaleout.h). */
   json_t *payload = json_pack("{ss}", "peerId", s->id);
-  if (payload)
-    room_send_one(r, s, event_buf("peer-disconnected", payload, 0));
+  if (payload && s->member.room)
+    room_send_one(s->member.room, s, event_buf("peer-disconnected", payload, 0));
   json_decref(payload);
+  hub_leave(&s->member);
+  pdr_socket_left(name, name_len, s->id);
+  if (!hub_find_room(name, name_len)) /* the last member: the room is kept a while for a return */
+    privydrop_room_emptied(name, name_len, uv_now(uv_default_loop()));
 }
 
 static void join_response(struct sio_session *s, int64_t ack, bool ok, const char *message,
@@ -337,6 +383,70 @@ static bool room_id_valid(const char *id, size_t len) {
   return len <= ROOM_ID_MAX && hub_room_name_valid(id, len);
 }
 
+static void join_room(struct sio_session *s, const char *room_id, size_t len, int64_t ack);
+
+/* A join waiting for Redis to say whether the room exists. */
+struct redis_join {
+  char sid[SID_LEN + 1];
+  int64_t ack;
+  uint8_t len;
+  char room[ROOM_ID_MAX + 1];
+};
+
+static struct sio_session *redis_join_session(const struct redis_join *j) {
+  struct sio_session *s = hmap_get(&sessions, j->sid, SID_LEN);
+  return s && !s->ended && s->connected ? s : NULL;
+}
+
+static void redis_join_answered(void *ctx, int rc) {
+  struct redis_join *j = ctx;
+  struct sio_session *s = redis_join_session(j);
+  if (s && (rc == 1 || hub_find_room(j->room, j->len)))
+    join_room(s, j->room, j->len, j->ack);
+  else if (s)
+    join_response(s, j->ack, false, "Room does not exist", j->room);
+  free(j);
+}
+
+static void join_limited(struct sio_session *s, int64_t ack, const char *room_id,
+                         uint64_t retry_ms) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  join_response(s, ack, false, msg, room_id);
+}
+
+/* The joins this address made through every instance, then the room. */
+static void redis_join_counted(void *ctx, int count) {
+  struct redis_join *j = ctx;
+  struct sio_session *s = redis_join_session(j);
+  if (s && count > 0 && (uint64_t)count > cfg->sio_joins) {
+    join_limited(s, j->ack, j->room, cfg->sio_join_window_ms);
+  } else if (s && hub_find_room(j->room, j->len)) {
+    join_room(s, j->room, j->len, j->ack);
+  } else if (s && pdr_join(j->room, j->len, cfg->room_ttl_ms, redis_join_answered, j)) {
+    return;
+  } else if (s) {
+    join_response(s, j->ack, false, "Room does not exist", j->room);
+  }
+  free(j);
+}
+
+static bool join_through_redis(struct sio_session *s, const char *room_id, size_t len,
+                               int64_t ack) {
+  struct redis_join *j = bus_up() ? calloc(1, sizeof *j) : NULL;
+  if (!j)
+    return false;
+  memcpy(j->sid, s->sid, sizeof j->sid);
+  j->ack = ack;
+  j->len = (uint8_t)len;
+  memcpy(j->room, room_id, len);
+  if (pdr_join_window(s->addr_key, s->addr_key_len, cfg->sio_join_window_ms, redis_join_counted, j))
+    return true;
+  free(j);
+  return false;
+}
+
 static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
   json_t *jid = json_object_get(payload, "roomId");
   const char *room_id = json_string_value(jid);
@@ -354,21 +464,28 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
   uint64_t retry_ms = 0;
   if (joins_ready && ratelimit_hit(&joins, s->addr_key, s->addr_key_len, uv_now(uv_default_loop()),
                                    &retry_ms) == RATELIMIT_LIMITED) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "Too many join attempts. Please try again in %llu seconds.",
-             (unsigned long long)((retry_ms + 999) / 1000));
-    join_response(s, ack, false, msg, room_id);
+    join_limited(s, ack, room_id, retry_ms);
     return;
   }
   /* A room exists once made through the REST routes, or while anyone (a
    * native client too) is in it; never one of tandem's stored rooms, whose
    * schedule and password a PrivyDrop join would walk around. */
   struct hub_room *live = hub_find_room(room_id, len);
-  if ((live && live->stored) ||
-      (!privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms) && !live)) {
+  if (live && live->stored) {
     join_response(s, ack, false, "Room does not exist", room_id);
     return;
   }
+  bool known = privydrop_room_join(room_id, len, uv_now(uv_default_loop()), cfg->room_ttl_ms);
+  if (join_through_redis(s, room_id, len, ack))
+    return; /* limits and rooms of every instance: Redis knows */
+  if (!known && !live) {
+    join_response(s, ack, false, "Room does not exist", room_id);
+    return;
+  }
+  join_room(s, room_id, len, ack);
+}
+
+static void join_room(struct sio_session *s, const char *room_id, size_t len, int64_t ack) {
   const char *name = room_id;
   size_t name_len = len;
   if (s->member.room && s->member.room->name_len == name_len &&
@@ -382,12 +499,13 @@ static void on_join(struct sio_session *s, json_t *payload, int64_t ack) {
     join_response(s, ack, false, "Server error", room_id);
     return;
   }
+  pdr_socket_joined(name, name_len, s->id, cfg->room_ttl_ms);
   join_response(s, ack, true, "Successfully joined room", room_id);
   json_t *ready = json_pack("{ss}", "peerId", s->id);
   if (ready && s->member.room)
     room_send_one(s->member.room, s, event_buf("ready", ready, 0));
   json_decref(ready);
-  if (s->member.room && s->member.room->count > s->member.room->socketio)
+  if (s->member.room && hub_room_may_have(s->member.room, HUB_NATIVE))
     ws_room_peer_event(&s->member, "peer.joined");
 }
 
@@ -429,6 +547,55 @@ static void relay_ack_answer(struct sio_session *s, int64_t id, const char *args
     send_packet(sender, attachments[i], true);
 }
 
+/* An event for a peer on another instance: built here in both protocols,
+ * sent once the bus says where the peer is and which it speaks (an ack
+ * asked for is answered by the server at once, not relayed). */
+struct remote_relay {
+  buf *native; /* the same as a native signal, for a native peer (or NULL) */
+  buf *packets[1 + SIO_MAX_ATTACHMENTS];
+  bool binary[1 + SIO_MAX_ATTACHMENTS];
+  size_t count;
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+};
+
+static void remote_relay_found(void *ctx, const struct bus_member *m) {
+  struct remote_relay *rr = ctx;
+  if (m && m->proto == HUB_SOCKETIO)
+    hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_SOCKETIO, rr->packets,
+                        rr->binary, rr->count, NULL);
+  else if (m && m->proto == HUB_NATIVE && rr->native)
+    hub_publish_to_peer(m->instance, rr->room, rr->room_len, m->peer_id, HUB_NATIVE, &rr->native,
+                        NULL, 1, NULL);
+  buf_unref(rr->native);
+  for (size_t i = 0; i < rr->count; i++)
+    buf_unref(rr->packets[i]);
+  free(rr);
+}
+
+static void relay_to_remote_peer(struct sio_session *s, const char *name, json_t *payload,
+                                 const char *peer) {
+  struct hub_room *r = s->member.room;
+  struct remote_relay *rr = calloc(1, sizeof *rr);
+  json_t *copy = rr ? json_copy(payload) : NULL;
+  if (!copy || json_object_set_new(copy, "peerId", json_string(s->id)) < 0 ||
+      !(rr->packets[0] = event_buf(name, copy, s->pending_have))) {
+    json_decref(copy);
+    free(rr);
+    return;
+  }
+  json_decref(copy);
+  rr->native = bridge_native_frame(s->id, name, payload);
+  rr->count = 1;
+  for (uint32_t i = 0; i < s->pending_have; i++) {
+    rr->packets[rr->count] = buf_ref(s->attachments[i]);
+    rr->binary[rr->count++] = true;
+  }
+  rr->room_len = r->name_len;
+  memcpy(rr->room, r->name, r->name_len);
+  bus_member_find(r->name, r->name_len, peer, remote_relay_found, rr);
+}
+
 /* offer, answer, ice-candidate: to payload.peerId only, which becomes the
  * sender. Returns true when the sender's ack (if any) is to be answered by
  * the target's own acknowledgement rather than at once. */
@@ -437,6 +604,10 @@ static bool relay_to_peer(struct sio_session *s, const char *name, json_t *paylo
   if (!peer || !s->member.room)
     return false;
   struct hub_member *m = hub_find_peer(peer, strlen(peer));
+  if (!m && bus_shared()) {
+    relay_to_remote_peer(s, name, payload, peer);
+    return false;
+  }
   if (!m || m->room != s->member.room || m == &s->member)
     return false;
   if (m->proto == HUB_NATIVE) {

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "http/http.h"
+#include "bus/envelope.h"
 #include "hub/hub.h"
 
 /* GET and POST /socket.io/?EIO=4&transport=polling|websocket[&sid=...] */
@@ -23,6 +24,15 @@ void socketio_room_emit(struct hub_room *r, struct hub_member *except, const cha
 
 /* An event to one member, if it speaks Socket.IO. */
 void socketio_emit_to(struct hub_member *m, const char *event, json_t *payload);
+
+/* Packets from another instance (bus/envelope.h) to this instance's
+ * Socket.IO members of the room but `except` / to one member. */
+void socketio_deliver(const char *room, size_t len, const char *except, size_t except_len,
+                      const struct bus_part *parts, size_t count);
+void socketio_deliver_to(struct hub_member *m, const struct bus_part *parts, size_t count);
+
+/* The Engine.IO packet of an event [name, payload] (new buffer, or NULL). */
+buf *socketio_event_packet(const char *name, json_t *payload);
 
 void socketio_free(void);
 

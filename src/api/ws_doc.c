@@ -74,11 +74,6 @@ static void send_doc_error(conn *c, const char *code, const char *message, int64
     ws_count_error(c);
 }
 
-/* Whole-text clients know nothing of change sets: they get the text. */
-static bool whole_text_member(const struct hub_member *m, const void *except) {
-  return m != except && !(m->doc_flags & WS_DOC_COLLAB);
-}
-
 void ws_doc_broadcast(struct docs *docs, struct doc *d, int64_t from, json_t *updates,
                       const struct hub_member *except) {
   /* A send that cuts the last slow member would close the document under
@@ -98,7 +93,7 @@ void ws_doc_broadcast(struct docs *docs, struct doc *d, int64_t from, json_t *up
       room ? frame_of(json_pack("{s:s, s:s%}", "type", "code_update", "code", d->text, d->len))
            : NULL;
   if (whole)
-    hub_broadcast_if(room, whole, whole_text_member, except);
+    hub_broadcast_if(room, whole, except, WS_DOC_COLLAB); /* whole-text clients: the text */
   buf_unref(whole);
   doc_close(docs, d);
 }

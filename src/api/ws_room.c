@@ -11,6 +11,7 @@
 #include "api/privydrop.h"
 #include "api/ws_doc.h"
 #include "api/ws_wait.h"
+#include "bus/bus.h"
 #include "config.h"
 #include "http/query.h"
 #include "metrics.h"
@@ -108,7 +109,7 @@ void ws_room_send_error(conn *c, const char *code, const char *message) {
 }
 
 /* {"peer_id","name","device"}: what others see of a member. */
-static json_t *peer_json(const struct hub_member *m) {
+json_t *ws_room_peer_json(const struct hub_member *m) {
   char name[48], device[48];
   if (!m->name)
     peer_default_name(m->peer_id, HUB_PEER_ID_LEN, name, sizeof name);
@@ -138,7 +139,7 @@ void ws_room_peer_event(struct hub_member *m, const char *type) {
   if (!m->room)
     return; /* a failed write may already have taken the member out */
   bool left = strcmp(type, "peer.left") == 0, joined = strcmp(type, "peer.joined") == 0;
-  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : peer_json(m);
+  json_t *o = left ? json_pack("{s:s}", "peer_id", m->peer_id) : ws_room_peer_json(m);
   if (o)
     json_object_set_new(o, "type", json_string(type));
   ws_room_emit_json(o, NULL, m->room, strcmp(type, "peer.updated") == 0 ? NULL : m);
@@ -171,7 +172,8 @@ static void append_json(struct text *t, json_t *o) {
 
 /* A stored room's welcome carries its code and expiry; a code room's also
  * its kind and document. */
-static void send_welcome(conn *c, struct hub_member *m, const struct room_facts *f) {
+static void send_welcome(conn *c, struct hub_member *m, const struct room_facts *f,
+                         const struct bus_member *remote, size_t remote_count) {
   struct hub_room *r = m->room;
   struct text t = {0};
   char num[32];
@@ -195,13 +197,13 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
     text_str(&t, "\",\"");
   }
   text_str(&t, "you\":");
-  append_json(&t, peer_json(m));
+  append_json(&t, ws_room_peer_json(m));
   text_str(&t, ",\"peers\":[");
   uint32_t listed = 0;
   for (uint32_t i = 0; i < r->count && listed < WELCOME_PEERS_MAX; i++) {
     if (r->members[i] == m)
       continue;
-    json_t *p = peer_json(r->members[i]);
+    json_t *p = ws_room_peer_json(r->members[i]);
     char *pt = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
     if (!pt)
@@ -211,7 +213,18 @@ static void send_welcome(conn *c, struct hub_member *m, const struct room_facts 
     text_str(&t, pt);
     free(pt);
   }
-  snprintf(num, sizeof num, "],\"peer_count\":%u}", r->count - 1);
+  /* Members on other instances, as they listed themselves (checked to be
+   * JSON objects before they are copied into the frame). */
+  for (size_t i = 0; i < remote_count && listed < WELCOME_PEERS_MAX; i++) {
+    json_t *p = json_loads(remote[i].info, 0, NULL);
+    if (json_is_object(p)) {
+      if (listed++)
+        text_str(&t, ",");
+      append_json(&t, json_incref(p));
+    }
+    json_decref(p);
+  }
+  snprintf(num, sizeof num, "],\"peer_count\":%zu}", (size_t)(r->count - 1) + remote_count);
   text_str(&t, num);
   send_frame(c, text_frame(&t));
 }
@@ -229,6 +242,7 @@ struct joining {
   buf **replayed;  /* the missed items' frames, in seq order */
   size_t replayed_count;
   int replay_status;
+  char peer_id[HUB_PEER_ID_LEN + 1]; /* once joined: the member, found again by it */
 };
 
 /* The connection joining, or NULL when it went away. */
@@ -258,6 +272,33 @@ static void join_refuse(struct joining *j, const char *code, const char *message
   join_free(j);
 }
 
+/* The welcome (the first frame), a code room's document, the items missed,
+ * then what the room said meanwhile, once the members on other instances
+ * (remote, n) are known. The member is found again by its id: it may have
+ * gone while Redis answered. */
+static void join_welcome(struct joining *j, const struct bus_member *remote, size_t n) {
+  struct hub_member *m = hub_find_peer(j->peer_id, HUB_PEER_ID_LEN);
+  if (m && m->room && m->proto == HUB_NATIVE) {
+    conn *c = m->c;
+    send_welcome(c, m, j->req.stored ? &j->facts : NULL, remote, n);
+    if (j->facts.code_room)
+      ws_doc_send_init(j->app, m);
+    for (size_t i = 0; i < j->replayed_count; i++)
+      ws_send(c, j->replayed[i]);
+    if (j->replay_status < 0)
+      ws_room_send_error(c, "storage_unavailable",
+                         "The items missed could not be read; reload the room's items.");
+    hub_release(m); /* what the room said while the welcome waited */
+    if (m->room)
+      ws_room_peer_event(m, "peer.joined");
+  }
+  join_free(j);
+}
+
+static void welcome_with(void *ctx, const struct bus_member *remote, size_t n) {
+  join_welcome(ctx, remote, n);
+}
+
 static void join_finish(struct joining *j) {
   conn *c = joining_conn(j);
   if (!c) {
@@ -279,16 +320,13 @@ static void join_finish(struct joining *j) {
     m->doc_flags |= WS_DOC_OPEN;
     j->doc = NULL;
   }
-  send_welcome(c, m, req->stored ? &j->facts : NULL);
-  if (j->facts.code_room)
-    ws_doc_send_init(j->app, m);
-  for (size_t i = 0; i < j->replayed_count; i++)
-    ws_send(c, j->replayed[i]);
-  if (j->replay_status < 0)
-    ws_room_send_error(c, "storage_unavailable",
-                       "The items missed could not be read; reload the room's items.");
-  ws_room_peer_event(m, "peer.joined");
-  join_free(j);
+  memcpy(j->peer_id, m->peer_id, sizeof j->peer_id);
+  if (bus_up()) { /* the welcome lists members on other instances too */
+    hub_hold(m);
+    bus_members_get(m->room->name, m->room->name_len, welcome_with, j);
+    return;
+  }
+  join_welcome(j, NULL, 0);
 }
 
 static void replay_one(void *ctx, int status, const struct item_row *it) {
@@ -388,7 +426,8 @@ static void on_close(conn *c) {
                           LOG_STR("peer", m->peer_id), LOG_NUM("bytes_in", c->bytes_in),
                           LOG_NUM("bytes_out", c->bytes_out)};
   log_fields(LOG_INFO, "ws.close", f, 4);
-  ws_room_peer_event(m, "peer.left");
+  if (!m->held) /* gone before its welcome: nobody heard it join */
+    ws_room_peer_event(m, "peer.left");
   ws_doc_leave(c->srv->app, m);
   char name[HUB_ROOM_NAME_MAX];
   size_t name_len = m->room->name_len;
@@ -416,12 +455,67 @@ static void update_peer(conn *c, struct hub_member *m, json_t *msg) {
     return;
   free(m->name);
   m->name = copy;
+  hub_member_changed(m);
   ws_room_peer_event(m, "peer.updated");
 }
 
 /* Binary frames are the relay of last resort for direct transfers: the
  * first 12 bytes name the target peer, the rest is passed on with the
  * sender's id in their place. Never stored, never parsed. */
+/* The relayed frame: the sender's id in place of the target's. */
+static buf *relay_frame(const struct hub_member *m, const uint8_t *data, size_t len) {
+  buf *f = buf_new(WS_HEADER_MAX + len);
+  if (!f)
+    return NULL;
+  size_t h = ws_frame_header(f->data, WS_OP_BINARY, true, len);
+  memcpy(f->data + h, m->peer_id, HUB_PEER_ID_LEN);
+  memcpy(f->data + h + HUB_PEER_ID_LEN, data + HUB_PEER_ID_LEN, len - HUB_PEER_ID_LEN);
+  f->len = (uint32_t)(h + len);
+  return f;
+}
+
+/* A relay frame for a peer on another instance: sent there once the bus
+ * says which; that instance answers relay_busy itself when the receiver
+ * has a backlog. */
+struct remote_relay {
+  buf *frame;
+  size_t payload;
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+  char from[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_relay_found(void *ctx, const struct bus_member *target) {
+  struct remote_relay *rr = ctx;
+  bool sent = target && target->proto == HUB_NATIVE &&
+              hub_publish_to_peer(target->instance, rr->room, rr->room_len, target->peer_id,
+                                  HUB_NATIVE, &rr->frame, NULL, 1, rr->from);
+  struct hub_member *from = hub_find_peer(rr->from, HUB_PEER_ID_LEN);
+  if (sent) {
+    metrics.relay_messages++;
+    metrics.relay_bytes += rr->payload;
+  } else if (from && from->room)
+    ws_room_send_error(from->c, "unknown_peer", "No such peer in this room.");
+  buf_unref(rr->frame);
+  free(rr);
+}
+
+static void relay_remote(struct hub_member *m, const uint8_t *data, size_t len) {
+  struct remote_relay *rr = calloc(1, sizeof *rr);
+  if (!rr || !(rr->frame = relay_frame(m, data, len))) {
+    free(rr);
+    return;
+  }
+  rr->payload = len - HUB_PEER_ID_LEN;
+  rr->room_len = m->room->name_len;
+  memcpy(rr->room, m->room->name, rr->room_len);
+  memcpy(rr->from, m->peer_id, HUB_PEER_ID_LEN);
+  char peer[HUB_PEER_ID_LEN + 1];
+  memcpy(peer, data, HUB_PEER_ID_LEN);
+  peer[HUB_PEER_ID_LEN] = 0;
+  bus_member_find(rr->room, rr->room_len, peer, remote_relay_found, rr);
+}
+
 static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, size_t len) {
   const struct config *cfg = c->srv->cfg;
   if (len < HUB_PEER_ID_LEN || len - HUB_PEER_ID_LEN > cfg->relay_max_message) {
@@ -431,12 +525,20 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
     return;
   }
   struct hub_member *target = hub_find_peer((const char *)data, HUB_PEER_ID_LEN);
+  uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
+  if (!target && bus_up()) { /* maybe on another instance */
+    if (!bucket_take(&m->relay, uv_now(c->srv->loop), (uint32_t)cfg->relay_rate, burst,
+                     (uint32_t)len))
+      ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
+    else
+      relay_remote(m, data, len);
+    return;
+  }
   /* A Socket.IO member has no relay of this kind (and maybe no socket now). */
   if (!target || target->room != m->room || target == m || target->proto != HUB_NATIVE) {
     ws_room_send_error(c, "unknown_peer", "No such peer in this room.");
     return;
   }
-  uint32_t burst = cfg->relay_rate > UINT32_MAX / 2 ? UINT32_MAX : (uint32_t)cfg->relay_rate * 2;
   /* A sender past its rate, or a receiver with a backlog, gets relay_busy
    * and slows down (the transfer protocol waits for acknowledgements);
    * the receiver is never cut off for a sender's haste. */
@@ -446,13 +548,9 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
     ws_room_send_error(c, "relay_busy", "The relay is at its limit; slow down.");
     return;
   }
-  buf *f = buf_new(WS_HEADER_MAX + len);
+  buf *f = relay_frame(m, data, len);
   if (!f)
     return;
-  size_t h = ws_frame_header(f->data, WS_OP_BINARY, true, len);
-  memcpy(f->data + h, m->peer_id, HUB_PEER_ID_LEN);
-  memcpy(f->data + h + HUB_PEER_ID_LEN, data + HUB_PEER_ID_LEN, len - HUB_PEER_ID_LEN);
-  f->len = (uint32_t)(h + len);
   if (ws_send(target->c, f) == 0) {
     metrics.relay_messages++;
     metrics.relay_bytes += len - HUB_PEER_ID_LEN;
@@ -463,6 +561,57 @@ static void relay_binary(conn *c, struct hub_member *m, const uint8_t *data, siz
 static void refuse(conn *c, const char *code, const char *message) {
   ws_room_send_error(c, code, message);
   ws_count_error(c);
+}
+
+/* {"type":"signal","from":...,"data":...} with `data` copied as written. */
+static buf *signal_frame(const struct hub_member *m, struct json_span data) {
+  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
+  struct ws_part parts[] = {{head, sizeof head - 1},
+                            {m->peer_id, strlen(m->peer_id)},
+                            {mid, sizeof mid - 1},
+                            {data.p, data.len},
+                            {"}", 1}};
+  return ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
+}
+
+/* A signal for a peer that is not here: built now, sent to the peer's
+ * instance once the bus says which (or unknown_peer to the sender). */
+struct remote_signal {
+  buf *frame;
+  buf *packet; /* the same for a Socket.IO peer (bridge.h), or NULL */
+  uint8_t room_len;
+  char room[HUB_ROOM_NAME_MAX + 1];
+  char from[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_signal_found(void *ctx, const struct bus_member *target) {
+  struct remote_signal *rs = ctx;
+  buf *what = !target ? NULL : target->proto == HUB_NATIVE ? rs->frame : rs->packet;
+  bool sent = what && hub_publish_to_peer(target->instance, rs->room, rs->room_len, target->peer_id,
+                                          target->proto, &what, NULL, 1, NULL);
+  struct hub_member *from = hub_find_peer(rs->from, HUB_PEER_ID_LEN);
+  if (sent)
+    metrics.signals_relayed++;
+  /* An unknown peer is an error; a known one whose protocol has no such
+   * signal just does not hear it, as in one instance. */
+  if (!target && from && from->room)
+    refuse(from->c, "unknown_peer", "No such peer in this room.");
+  buf_unref(rs->frame);
+  buf_unref(rs->packet);
+  free(rs);
+}
+
+static void signal_remote(struct hub_member *m, const char *peer, struct json_span data) {
+  struct remote_signal *rs = calloc(1, sizeof *rs);
+  if (!rs || !(rs->frame = signal_frame(m, data))) {
+    free(rs);
+    return;
+  }
+  rs->packet = bridge_socketio_packet(m->peer_id, data);
+  rs->room_len = m->room->name_len;
+  memcpy(rs->room, m->room->name, rs->room_len);
+  memcpy(rs->from, m->peer_id, HUB_PEER_ID_LEN);
+  bus_member_find(rs->room, rs->room_len, peer, remote_signal_found, rs);
 }
 
 /* The hot path: `to` and `data` are spans of the message as received, so
@@ -493,6 +642,10 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
     }
     long n = json_span_string(to, peer, sizeof peer);
     target = n > 0 ? hub_find_peer(peer, (size_t)n) : NULL;
+    if (!target && n == HUB_PEER_ID_LEN && bus_up()) {
+      signal_remote(m, peer, data);
+      return;
+    }
     if (!target || target->room != m->room || target == m) {
       refuse(c, "unknown_peer", "No such peer in this room.");
       return;
@@ -503,13 +656,7 @@ static void relay_signal(conn *c, struct hub_member *m, struct json_span to, str
       return;
     }
   }
-  static const char head[] = "{\"type\":\"signal\",\"from\":\"", mid[] = "\",\"data\":";
-  struct ws_part parts[] = {{head, sizeof head - 1},
-                            {m->peer_id, strlen(m->peer_id)},
-                            {mid, sizeof mid - 1},
-                            {data.p, data.len},
-                            {"}", 1}};
-  buf *f = ws_frame_gather(WS_OP_TEXT, parts, sizeof parts / sizeof *parts);
+  buf *f = signal_frame(m, data);
   if (!f)
     return;
   metrics.signals_relayed++;

@@ -24,6 +24,9 @@ struct ws_member {
  * is still in the room, "peer.updated"); also used for Socket.IO members. */
 void ws_room_peer_event(struct hub_member *m, const char *type);
 
+/* {"peer_id","name","device"}: what others see of a member (new reference). */
+json_t *ws_room_peer_json(const struct hub_member *m);
+
 /* Most peers listed in a welcome; peer_count always has the total. */
 #define WELCOME_PEERS_MAX 1000
 
