@@ -197,10 +197,12 @@ test('the web client is embedded: page revalidated by ETag, hashed assets immuta
 
 test('/healthz, /readyz and /metrics answer', async () => {
   assert.deepEqual(await (await fetch(server.url + '/healthz')).json(), { status: 'ok' });
-  assert.deepEqual(await (await fetch(server.url + '/readyz')).json(), { status: 'ready', storage: 'ok' });
+  const shared = server.topology === 'cluster'; // instances with --redis say how Redis is too
+  assert.deepEqual(await (await fetch(server.url + '/readyz')).json(),
+    { status: 'ready', storage: 'ok', ...(shared ? { redis: 'ok' } : {}) });
   const m = await fetch(server.url + '/metrics');
   assert.match(m.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
-  const text = await m.text();
+  const text = await server.metrics();
   for (const name of ['tandem_open_connections{protocol="http"}', 'tandem_open_connections{protocol="ws"}', 'tandem_rooms_live', 'tandem_messages_total{direction="in"}', 'tandem_bytes_total{protocol="ws",direction="out"}', 'tandem_http_requests_total{class="2xx"}', 'tandem_rejected_connections_total{reason="header_timeout"}'])
     assert.ok(text.includes(name), `metrics lack ${name}`);
   assert.match(text, /tandem_http_requests_total\{class="4xx"\} [1-9]/);

@@ -151,7 +151,7 @@ test('connections over --max-connections-per-addr get 503', async () => {
   for (const h of held) h.destroy();
   await sleep(100);
   assert.equal((await fetch(`${s.url}/healthz`)).status, 200); // room again
-  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  const metrics = await s.metrics();
   assert.match(metrics, /reason="per_addr_limit"\} 1/);
   assert.equal((await s.stop()).code, 0);
 });

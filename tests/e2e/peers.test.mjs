@@ -71,7 +71,7 @@ test('signals are rate limited per socket and bounded in size', async () => {
 });
 
 test('binary frames are relayed to the named peer with the sender in its place, and counted apart', async () => {
-  const before = await (await fetch(`${server.url}/metrics`)).text();
+  const before = await server.metrics();
   const relayBefore = Number(/tandem_relay_bytes_total (\d+)/.exec(before)[1]);
   const signalsBefore = Number(/tandem_signals_relayed_total (\d+)/.exec(before)[1]);
   const a = peer('relay');
@@ -91,7 +91,7 @@ test('binary frames are relayed to the named peer with the sender in its place, 
   assert.equal((await a.next((m) => m.type === 'error')).code, 'unknown_peer');
   a.ws.send(Buffer.concat([Buffer.from(wb.peer_id), Buffer.alloc(65 * 1024)]));
   assert.equal((await a.next((m) => m.type === 'error')).code, 'bad_relay');
-  const after = await (await fetch(`${server.url}/metrics`)).text();
+  const after = await server.metrics();
   assert.equal(Number(/tandem_relay_bytes_total (\d+)/.exec(after)[1]) - relayBefore, payload.length);
   assert.equal(Number(/tandem_signals_relayed_total (\d+)/.exec(after)[1]), signalsBefore);
   for (const p of [a, b, c]) p.ws.close();

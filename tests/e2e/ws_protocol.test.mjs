@@ -158,7 +158,7 @@ test('a reader that does not read is closed with 1013 once its queue is full', a
   await sleep(500);
   slow.socket.resume();
   assert.equal(await slow.closeCode(), 1013);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await server.metrics();
   assert.match(metrics, /tandem_rejected_connections_total\{reason="ws_queue_full"\} [1-9]/);
   fast.close();
 });

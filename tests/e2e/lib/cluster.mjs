@@ -31,6 +31,26 @@ function group(parts) {
   return { child, exited };
 }
 
+// Prometheus text of several instances as one: each sample's values added
+// up (what a dashboard summing over instances shows), comments as they are.
+export function sumMetrics(texts) {
+  const order = [];
+  const sums = new Map();
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const cut = line.lastIndexOf(' ');
+      const key = line.startsWith('#') ? line : line.slice(0, cut);
+      const value = line.startsWith('#') ? null : Number(line.slice(cut + 1));
+      if (!sums.has(key)) {
+        order.push(key);
+        sums.set(key, value);
+      } else if (value !== null) sums.set(key, sums.get(key) + value);
+    }
+  }
+  return `${order.map((k) => (sums.get(k) === null ? k : `${k} ${sums.get(k)}`)).join('\n')}\n`;
+}
+
 export async function startCluster(args, { env = {}, dataDir }) {
   const database = await databaseFor(dataDir);
   const redis = await startRedis();
@@ -72,6 +92,8 @@ export async function startCluster(args, { env = {}, dataDir }) {
     },
     rssKiB: () => parts.reduce((sum, p) => sum + rssKiB(p.child.pid), 0),
     fdCount: () => parts.reduce((sum, p) => sum + readdirSync(`/proc/${p.child.pid}/fd`).length, 0),
+    metrics: async () => sumMetrics(await Promise.all(parts.map(async (p) =>
+      (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text()))),
     stop: stopAll,
   };
 }

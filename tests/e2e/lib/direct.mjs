@@ -28,7 +28,7 @@ export function directPages(browser, server) {
 
   /** tandem's count of bytes its WebSocket relay carried. */
   async function relayBytes() {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await server.metrics();
     const m = /^tandem_relay_bytes_total (\d+)/m.exec(text);
     assert.ok(m, 'tandem_relay_bytes_total in /metrics');
     return Number(m[1]);

@@ -133,6 +133,8 @@ function single(p, dataDir) {
     fdCount() {
       return readdirSync(`/proc/${child.pid}/fd`).length;
     },
+    // The /metrics text (lib/cluster.mjs adds up every instance's).
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     stop: () => endProcess(p),
   };
 }
