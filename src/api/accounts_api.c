@@ -102,13 +102,13 @@ static void create_account(struct http_req *r) {
   } else if (password_check(pw, pwlen) < 0) {
     http_respond_error(r, 400, "weak_password",
                        "A password is 10 to 1024 bytes long (at least 10 characters).");
-  } else if (api_rate_limited(r, &app->login_addr, k, klen,
-                              "Too many attempts from this address; try again later.")) {
   } else if (!(job = pw_job_new(pw, pwlen, account_hashed))) {
     http_respond_error(r, 500, "internal", "Out of memory.");
   } else {
     memcpy(job->email, normal, sizeof normal);
-    pw_job_start(r, job);
+    struct api_limit limit = {&app->login_addr, "login_addr", k, klen,
+                              "Too many attempts from this address; try again later."};
+    api_limit_gate(r, &limit, 1, pw_job_pass, pw_job_drop, job);
   }
   json_decref(in);
 }
@@ -229,6 +229,30 @@ static void look_up_login(struct http_req *r, json_t *in, const char *email) {
   store_account_by_email(app_of(r)->store, st->email, login_account_found, st);
 }
 
+/* A sign-in on its way through the limits (per address, per account). */
+struct login_gate {
+  json_t *in;
+  bool valid;
+  char normal[EMAIL_MAX + 1];
+};
+
+static void login_dropped(void *arg) {
+  struct login_gate *g = arg;
+  json_decref(g->in);
+  free(g);
+}
+
+static void login_passed(struct http_req *r, void *arg) {
+  struct login_gate *g = arg;
+  if (g->valid) {
+    look_up_login(r, g->in, g->normal); /* takes the body */
+  } else {
+    verify_password(r, g->in, "", NULL);
+    json_decref(g->in);
+  }
+  free(g);
+}
+
 static void create_session(struct http_req *r) {
   json_t *in;
   const char *email, *pw;
@@ -243,17 +267,19 @@ static void create_session(struct http_req *r) {
   bool valid = email_normalise(email, elen, normal) == 0;
   crypto_hash_sha256(email_key, (const unsigned char *)(valid ? normal : ""),
                      valid ? strlen(normal) : 0);
-  if (api_rate_limited(r, &app->login_addr, k, klen,
-                       "Too many sign-in attempts from this address; try again later.") ||
-      (valid && api_rate_limited(r, &app->login_email, email_key, sizeof email_key,
-                                 "Too many sign-in attempts for this account; try again later."))) {
+  struct login_gate *g = malloc(sizeof *g);
+  if (!g) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
     json_decref(in);
-  } else if (valid) {
-    look_up_login(r, in, normal);
-  } else {
-    verify_password(r, in, "", NULL);
-    json_decref(in);
+    return;
   }
+  *g = (struct login_gate){in, valid, {0}};
+  memcpy(g->normal, normal, sizeof normal);
+  struct api_limit limits[2] = {{&app->login_addr, "login_addr", k, klen,
+                                 "Too many sign-in attempts from this address; try again later."},
+                                {&app->login_email, "login_email", email_key, sizeof email_key,
+                                 "Too many sign-in attempts for this account; try again later."}};
+  api_limit_gate(r, limits, valid ? 2 : 1, login_passed, login_dropped, g);
 }
 
 /* Clears the cookie: 204. */

@@ -85,18 +85,123 @@ const uint8_t *api_addr_key(struct http_req *r, size_t *len) {
   return a->key;
 }
 
+void api_respond_limited(struct http_req *r, uint64_t retry_ms, const char *message) {
+  char extra[64];
+  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+           (unsigned long long)((retry_ms + 999) / 1000));
+  json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message", message);
+  api_respond_json(r, 429, body, extra);
+}
+
 bool api_rate_limited(struct http_req *r, ratelimit *rl, const void *key, size_t klen,
                       const char *message) {
   uint64_t retry_ms = 0;
   /* Out of memory fails open: a limiter must not lock everyone out. */
   if (ratelimit_hit(rl, key, klen, uv_now(app_of(r)->loop), &retry_ms) != RATELIMIT_LIMITED)
     return false;
-  char extra[64];
-  snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-           (unsigned long long)((retry_ms + 999) / 1000));
-  json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited", "message", message);
-  api_respond_json(r, 429, body, extra);
+  api_respond_limited(r, retry_ms, message);
   return true;
+}
+
+/* A shared limit's answer on its way back from Redis. */
+struct limit_hit {
+  struct app *app;
+  ratelimit *rl;
+  api_limit_fn then;
+  void *ctx;
+  size_t klen;
+  uint8_t key[RATELIMIT_KEY_MAX];
+};
+
+static uint64_t local_hit(struct app *app, ratelimit *rl, const void *key, size_t klen) {
+  uint64_t retry_ms = 0;
+  if (ratelimit_hit(rl, key, klen, uv_now(app->loop), &retry_ms) != RATELIMIT_LIMITED)
+    return 0; /* out of memory fails open, as above */
+  return retry_ms ? retry_ms : 1;
+}
+
+static void limit_answered(void *ctx, long long n) {
+  struct limit_hit h = *(struct limit_hit *)ctx;
+  free(ctx);
+  /* Redis went away meanwhile: this instance decides, as when alone. */
+  h.then(h.ctx, n < 0 ? local_hit(h.app, h.rl, h.key, h.klen) : (uint64_t)n);
+}
+
+void api_limit_hit(struct app *app, ratelimit *rl, const char *name, const void *key, size_t klen,
+                   api_limit_fn then, void *ctx) {
+  struct limit_hit *h = bus_up() && klen <= RATELIMIT_KEY_MAX ? malloc(sizeof *h) : NULL;
+  if (h) {
+    *h = (struct limit_hit){app, rl, then, ctx, klen, {0}};
+    memcpy(h->key, key, klen);
+    if (bus_rate_hit(name, key, klen, rl->max_events, rl->window_ms, limit_answered, h))
+      return;
+    free(h);
+  }
+  then(ctx, local_hit(app, rl, key, klen));
+}
+
+/* A request on its way through api_limit_gate. */
+struct limit_gate {
+  struct api_pending pending; /* first */
+  struct api_limit limits[4];
+  uint8_t keys[4][RATELIMIT_KEY_MAX];
+  size_t count, next;
+  api_gate_fn pass;
+  void (*drop)(void *arg);
+  void *arg;
+};
+
+static void gate_step(struct limit_gate *g);
+
+static void gate_answered(void *ctx, uint64_t retry_ms) {
+  struct limit_gate *g = ctx;
+  struct http_req *r = api_pending_end(&g->pending);
+  if (r && !retry_ms && ++g->next < g->count) {
+    api_pending_start(r, &g->pending);
+    gate_step(g);
+    return;
+  }
+  struct limit_gate done = *g;
+  free(g);
+  if (!r)
+    done.drop(done.arg);
+  else if (retry_ms) {
+    api_respond_limited(r, retry_ms, done.limits[done.next].message);
+    done.drop(done.arg);
+  } else
+    done.pass(r, done.arg);
+}
+
+static void gate_step(struct limit_gate *g) {
+  const struct api_limit *l = &g->limits[g->next];
+  api_limit_hit(app_of(g->pending.r), l->rl, l->name, l->key, l->klen, gate_answered, g);
+}
+
+void api_limit_gate(struct http_req *r, const struct api_limit *limits, size_t count,
+                    api_gate_fn pass, void (*drop)(void *arg), void *arg) {
+  struct limit_gate *g = count <= 4 ? calloc(1, sizeof *g) : NULL;
+  if (!g) {
+    http_respond_error(r, 500, "internal", "Out of memory.");
+    drop(arg);
+    return;
+  }
+  g->count = count;
+  g->pass = pass;
+  g->drop = drop;
+  g->arg = arg;
+  for (size_t i = 0; i < count; i++) {
+    g->limits[i] = limits[i];
+    g->limits[i].klen = limits[i].klen < RATELIMIT_KEY_MAX ? limits[i].klen : RATELIMIT_KEY_MAX;
+    memcpy(g->keys[i], limits[i].key, g->limits[i].klen);
+    g->limits[i].key = g->keys[i];
+  }
+  if (!count) {
+    free(g);
+    pass(r, arg);
+    return;
+  }
+  api_pending_start(r, &g->pending);
+  gate_step(g); /* the answer may come before this returns, or later */
 }
 
 struct body {
@@ -280,6 +385,8 @@ struct room_lookup {
   void (*refused)(struct http_req *r);
   bool drop_only;
   struct room_lookup *prev, *next;
+  char key[STORE_ID_LEN + 1]; /* the room's id or code */
+  size_t key_len;
 };
 
 static struct room_lookup *lookups;
@@ -347,6 +454,27 @@ bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *messag
   return api_rate_limited(r, rl, k, klen, message);
 }
 
+static void code_limit_checked(void *ctx, uint64_t retry_ms) {
+  struct room_lookup *l = ctx;
+  struct http_req *r = l->pending.r;
+  if (r && !r->responded && !retry_ms) {
+    store_room_get(app_of(r)->store, l->key, l->key_len, on_room_row, l);
+    return;
+  }
+  lookup_unlink(l);
+  struct room_lookup w = *l;
+  free(l);
+  if (!r || r->responded)
+    return; /* the request went away, or its route answered, meanwhile */
+  if (w.refused)
+    w.refused(r);
+  if (!r->completed) { /* as refuse_room: the rest of the body is not wanted */
+    r->keep_alive = false;
+    http_body_resume(r);
+  }
+  api_respond_limited(r, retry_ms, "Too many code lookups from this address; try again later.");
+}
+
 static void with_room(struct http_req *r, api_room_cb found, bool drop_only,
                       void (*refused)(struct http_req *r)) {
   size_t len;
@@ -358,24 +486,24 @@ static void with_room(struct http_req *r, api_room_cb found, bool drop_only,
     refuse_room(r, 404, "room_not_found", "There is no such room.", refused);
     return;
   }
-  if (room_key_is_code(key, len) &&
-      api_addr_rate_limited(r, &app_of(r)->code_lookups,
-                            "Too many code lookups from this address; try again later.")) {
-    if (refused)
-      refused(r);
-    return;
-  }
   struct room_lookup *l = malloc(sizeof *l);
   if (!l) {
     refuse_room(r, 500, "internal", "Out of memory.", refused);
     return;
   }
-  *l = (struct room_lookup){.pending = {r}, found, refused, drop_only, NULL, lookups};
+  *l = (struct room_lookup){.pending = {r}, found, refused, drop_only, NULL, lookups, {0}, len};
+  memcpy(l->key, key, len);
   if (lookups)
     lookups->prev = l;
   lookups = l;
+  if (room_key_is_code(key, len)) { /* codes are few: guessing them is limited */
+    size_t klen;
+    const uint8_t *k = api_addr_key(r, &klen);
+    api_limit_hit(app_of(r), &app_of(r)->code_lookups, "code", k, klen, code_limit_checked, l);
+    return;
+  }
   /* The answer may come before this returns (SQLite) or later. */
-  store_room_get(app_of(r)->store, key, len, on_room_row, l);
+  store_room_get(app_of(r)->store, l->key, l->key_len, on_room_row, l);
 }
 
 void api_with_room(struct http_req *r, api_room_cb found) {

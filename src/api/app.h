@@ -76,6 +76,34 @@ bool api_rate_limited(struct http_req *r, ratelimit *rl, const void *key, size_t
 /* The same, keyed by the client's address (IPv6: its /64). */
 bool api_addr_rate_limited(struct http_req *r, ratelimit *rl, const char *message);
 
+/* 429 rate_limited with Retry-After (rounded up to whole seconds). */
+void api_respond_limited(struct http_req *r, uint64_t retry_ms, const char *message);
+
+/* Limits every instance of a deployment shares: with --redis the window of
+ * (name, key) lives in Redis (bus_rate_hit), so a client spreading its
+ * attempts over instances behind a load balancer gets no more; alone, or
+ * while Redis is away, this instance's limiter decides at once. then(ctx,
+ * retry_ms) runs once: 0 allowed, else refused for that long. */
+typedef void (*api_limit_fn)(void *ctx, uint64_t retry_ms);
+void api_limit_hit(struct app *app, ratelimit *rl, const char *name, const void *key, size_t klen,
+                   api_limit_fn then, void *ctx);
+
+/* A request passing limits in order: pass(r, arg) when it is within all,
+ * else 429 with the message of the one it is over and drop(arg); drop(arg)
+ * too when the request goes away meanwhile. The request waits through
+ * api_pending: its handler_state must be free and its on_abort must be
+ * api_pending_abort. Keys are copied (at most RATELIMIT_KEY_MAX bytes). */
+struct api_limit {
+  ratelimit *rl;
+  const char *name; /* the limiter's name in Redis */
+  const void *key;
+  size_t klen;
+  const char *message;
+};
+typedef void (*api_gate_fn)(struct http_req *r, void *arg);
+void api_limit_gate(struct http_req *r, const struct api_limit *limits, size_t count,
+                    api_gate_fn pass, void (*drop)(void *arg), void *arg);
+
 /* JSON request bodies: on_body collects (bounded by the handler's
  * max_body), api_body_json parses and releases them (NULL when absent or
  * not a JSON object), api_body_abort releases them. */

@@ -531,15 +531,15 @@ static void unlock_room(struct http_req *r, const struct room_row *room, json_t 
     http_respond_error(r, 404, "no_password", "This room has no password.");
   } else if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX_BYTES) {
     http_respond_error(r, 400, "bad_request", "The body is {\"password\": ...}.");
-  } else if (api_rate_limited(r, &app->unlock_addr, k, klen,
-                              "Too many password attempts; try again later.")) {
   } else if (!(job = pw_job_new(json_string_value(pw), json_string_length(pw), unlock_checked))) {
     http_respond_error(r, 500, "internal", "Out of memory.");
   } else {
     job->verify = true;
     snprintf(job->hash, sizeof job->hash, "%s", room->password_hash);
     memcpy(job->room_id, room->id, sizeof job->room_id);
-    pw_job_start(r, job);
+    struct api_limit limit = {&app->unlock_addr, "unlock", k, klen,
+                              "Too many password attempts; try again later."};
+    api_limit_gate(r, &limit, 1, pw_job_pass, pw_job_drop, job);
   }
 }
 

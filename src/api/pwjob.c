@@ -21,7 +21,7 @@ struct pw_job *pw_job_new(const char *pw, size_t len, pw_job_done done) {
   return j;
 }
 
-static void job_free(struct pw_job *j) {
+void pw_job_free(struct pw_job *j) {
   json_decref(j->body);
   sodium_memzero(j->pw, j->pw_len);
   free(j->pw);
@@ -47,15 +47,23 @@ static void after_work(uv_work_t *w, int status) {
     else
       j->done(r, j);
   }
-  job_free(j);
+  pw_job_free(j);
 }
 
 void pw_job_start(struct http_req *r, struct pw_job *job) {
   job->work.data = job;
   if (uv_queue_work(app_of(r)->loop, &job->work, work, after_work) < 0) {
-    job_free(job);
+    pw_job_free(job);
     http_respond_error(r, 500, "internal", "Could not check the password.");
     return;
   }
   api_pending_start(r, &job->pending);
+}
+
+void pw_job_pass(struct http_req *r, void *job) {
+  pw_job_start(r, job);
+}
+
+void pw_job_drop(void *job) {
+  pw_job_free(job);
 }

@@ -49,6 +49,14 @@ struct pw_job *pw_job_new(const char *pw, size_t len, pw_job_done done);
  * 500 and frees the job. */
 void pw_job_start(struct http_req *r, struct pw_job *job);
 
+/* Frees a job that was never started. */
+void pw_job_free(struct pw_job *job);
+
+/* pw_job_start for api_limit_gate: a job that waits for a shared limit,
+ * started when the request is within it (pass) or freed (drop). */
+void pw_job_pass(struct http_req *r, void *job);
+void pw_job_drop(void *job);
+
 /* on_abort for routes that take a JSON body and may start a job. */
 #define pw_job_abort api_pending_abort
 

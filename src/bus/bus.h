@@ -121,4 +121,13 @@ void bus_free(void);
 typedef void (*bus_int_fn)(void *ctx, long long n);
 bool bus_command(bus_int_fn done, void *ctx, const char *fmt, ...);
 
+/* One event against a rate limit every instance shares: a sliding window
+ * of at most `max` events in `window_ms` per (name, key), kept in Redis and
+ * checked and counted in one step (a script), so instances agree. done(ctx,
+ * n): 0 allowed (and counted), n > 0 refused (not counted) with n ms until
+ * the window has room, -1 when Redis failed meanwhile. False, and done not
+ * called, when Redis is away: the caller decides alone. */
+bool bus_rate_hit(const char *name, const void *key, size_t klen, uint32_t max, uint64_t window_ms,
+                  bus_int_fn done, void *ctx);
+
 #endif

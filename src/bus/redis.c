@@ -966,3 +966,29 @@ void bus_stop(void) {
     uv_timer_start(&bus.stop_timer, stop_now, STOP_WAIT_MS, 0);
   }
 }
+
+/* The window as a sorted set of event times (Redis's clock, so instances
+ * whose clocks differ still agree); an event that finds it full is refused
+ * and not counted, so a client that keeps knocking does not push its own
+ * retry time back. Members are made unique by the caller (instance, seq). */
+static const char RATE_SCRIPT[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "local max, win = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win) "
+    "if redis.call('ZCARD', KEYS[1]) >= max then "
+    "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
+    "  return math.max(1, tonumber(first[2]) + win - now) "
+    "end "
+    "redis.call('ZADD', KEYS[1], now, ARGV[3]) "
+    "redis.call('PEXPIRE', KEYS[1], win) "
+    "return 0";
+
+bool bus_rate_hit(const char *name, const void *key, size_t klen, uint32_t max, uint64_t window_ms,
+                  bus_int_fn done, void *ctx) {
+  static unsigned long long seq;
+  char member[BUS_INSTANCE_MAX + 32];
+  snprintf(member, sizeof member, "%s:%llu", bus.id, ++seq);
+  return bus_command(done, ctx, "EVAL %s 1 tandem:limit:%s:%b %u %llu %s", RATE_SCRIPT, name, key,
+                     klen, (unsigned)max, (unsigned long long)window_ms, member);
+}
