@@ -13,6 +13,7 @@ enum opt_kind {
   OPT_STRING,
   OPT_LISTEN,
   OPT_ORIGINS,
+  OPT_TRUST_PROXY, /* loopback or none */
   OPT_COUNT,
   OPT_SIZE,
   OPT_DURATION,
@@ -117,6 +118,9 @@ static const struct option_spec options[] = {
      "chat messages a second one member may send (bursts of twice that)"},
     {"redis", OPT_STRING, OFF(redis_url),
      "redis://host:port[/db] shared by several tandem instances (rooms span them); none: alone"},
+    {"trust-proxy", OPT_TRUST_PROXY, OFF(trust_proxy_loopback),
+     "loopback: a proxy on this host (nginx) says the client's address in X-Real-IP, which "
+     "per-address limits then count; none (default): the connection's address"},
     {"instance-id", OPT_STRING, OFF(instance_id),
      "this instance's name among several (1-32 of A-Z, a-z, 0-9, _ -); default: random"},
 };
@@ -251,6 +255,13 @@ static int apply(struct config *cfg, const struct option_spec *o, const char *va
     cfg->listen[cfg->listen_count++] = value;
     return 0;
   case OPT_ORIGINS: return split_origins(cfg, value, err, errlen);
+  case OPT_TRUST_PROXY:
+    if (strcmp(value, "loopback") != 0 && strcmp(value, "none") != 0) {
+      snprintf(err, errlen, "%s: loopback or none, not '%s'", source, value);
+      return -1;
+    }
+    *(bool *)field = strcmp(value, "loopback") == 0;
+    return 0;
   case OPT_COUNT:
     if (parse_number(value, NULL, 1, &num) < 0 || num == 0)
       goto bad;

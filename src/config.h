@@ -110,6 +110,7 @@ struct config {
   uint64_t unlock_attempts;
   uint64_t chat_rate;
   const char *redis_url;      /* --redis: rooms shared with other instances; NULL: alone */
+  bool trust_proxy_loopback;  /* --trust-proxy loopback: X-Real-IP from a proxy on this host */
   const char *instance_id;    /* NULL: a random one */
   char origins_storage[1024]; /* backing store for split origin lists */
 };

@@ -2,6 +2,7 @@
  * and the helpers that turn domain rows into JSON responses. */
 #include "api/app.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,42 @@ void app_free(struct app *app) {
   bus_free();
 }
 
+static bool loopback_peer(const struct addr_entry *a) {
+  static const uint8_t v6_loopback[16] = {[15] = 1};
+  if (a->key[0] == AF_INET)
+    return a->key[1] == 127;
+  return a->key[0] == AF_INET6 && memcmp(a->key + 1, v6_loopback, 16) == 0;
+}
+
+/* The client's address as a proxy on this host says it (X-Real-IP, which
+ * the shipped nginx file sets), in the connection table's key form: the
+ * family, then the address. 0 when absent or not an address. */
+static size_t forwarded_key(struct http_req *r, uint8_t out[17]) {
+  size_t len;
+  const char *v = http_header(r, "x-real-ip", &len);
+  char text[INET6_ADDRSTRLEN];
+  if (!v || len == 0 || len >= sizeof text)
+    return 0;
+  memcpy(text, v, len);
+  text[len] = 0;
+  if (inet_pton(AF_INET, text, out + 1) == 1) {
+    out[0] = AF_INET;
+    return 1 + 4;
+  }
+  if (inet_pton(AF_INET6, text, out + 1) == 1) {
+    out[0] = AF_INET6;
+    return 1 + 8; /* an IPv6 client counts by its /64, as below */
+  }
+  return 0;
+}
+
 const uint8_t *api_addr_key(struct http_req *r, size_t *len) {
+  /* One loop thread, and callers copy the key before the next call. */
+  static uint8_t forwarded[17];
   const struct addr_entry *a = r->c->addr;
+  if (app_of(r)->cfg->trust_proxy_loopback && loopback_peer(a) &&
+      (*len = forwarded_key(r, forwarded)) > 0)
+    return forwarded;
   *len = a->key[0] == AF_INET6 ? 1 + 8 : a->key_len;
   return a->key;
 }

@@ -297,6 +297,28 @@ test('code lookups are rate limited per address with 429 and Retry-After', async
   }
 });
 
+test('--trust-proxy loopback counts code lookups by X-Real-IP from a proxy on this host', async () => {
+  const lookup = (s, room, ip) => fetch(`${s.url}/api/rooms/${room.code}`, { headers: { 'X-Real-IP': ip } });
+  const trusting = await startServer(['--code-lookups-per-minute', '2', '--trust-proxy', 'loopback']);
+  const plain = await startServer(['--code-lookups-per-minute', '2']);
+  try {
+    let room = await newRoom(trusting);
+    for (const ip of ['192.0.2.1', '192.0.2.1', '2001:db8::1', '2001:db8::2']) {
+      assert.equal((await lookup(trusting, room, ip)).status, 200, ip);
+    }
+    assert.equal((await lookup(trusting, room, '192.0.2.1')).status, 429, 'its third lookup');
+    assert.equal((await lookup(trusting, room, '2001:db8::3')).status, 429, 'a /64 is one client');
+    assert.equal((await lookup(trusting, room, '192.0.2.9')).status, 200, 'another client');
+    // Without the flag a client cannot name itself anew with a header.
+    room = await newRoom(plain);
+    for (const ip of ['192.0.2.1', '192.0.2.2']) assert.equal((await lookup(plain, room, ip)).status, 200);
+    assert.equal((await lookup(plain, room, '192.0.2.3')).status, 429);
+  } finally {
+    assert.equal((await trusting.stop()).code, 0);
+    assert.equal((await plain.stop()).code, 0);
+  }
+});
+
 test('rooms expire: members are told, then the room is gone everywhere', async () => {
   const s = await startServer(['--room-ttl', '2s']);
   try {

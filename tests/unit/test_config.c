@@ -122,6 +122,21 @@ static void test_config_help_is_reported(void **state) {
   assert_int_equal(load(&cfg, err, 1, "--help"), 1);
 }
 
+static void test_config_trust_proxy_is_loopback_or_none(void **state) {
+  (void)state;
+  struct config cfg;
+  char err[256] = "";
+  char *on[] = {"--trust-proxy", "loopback"};
+  assert_int_equal(config_load(&cfg, 2, on, err, sizeof err), 0);
+  assert_true(cfg.trust_proxy_loopback);
+  char *off[] = {"--trust-proxy", "none"};
+  assert_int_equal(config_load(&cfg, 2, off, err, sizeof err), 0);
+  assert_false(cfg.trust_proxy_loopback);
+  char *bad[] = {"--trust-proxy", "10.0.0.1"};
+  assert_int_equal(config_load(&cfg, 2, bad, err, sizeof err), -1);
+  assert_non_null(strstr(err, "loopback or none"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_defaults_match_the_documented_limits),
@@ -132,6 +147,7 @@ int main(void) {
       cmocka_unit_test(test_config_database_comes_from_the_environment_or_the_flag),
       cmocka_unit_test(test_config_splits_allowed_origins),
       cmocka_unit_test(test_config_help_is_reported),
+      cmocka_unit_test(test_config_trust_proxy_is_loopback_or_none),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,8 +65,9 @@ export async function startCluster(args, { env = {}, dataDir }) {
   };
   try {
     for (let i = 0; i < INSTANCES; i++) {
+      // nginx on this host says who the client is (X-Real-IP).
       parts.push(await spawnTandem([...args, '--database', database, '--redis', redis.url,
-        '--instance-id', `test-${i + 1}`], env));
+        '--instance-id', `test-${i + 1}`, '--trust-proxy', 'loopback'], env));
     }
     front = await startNginx(parts.map((p) => p.port), { unlimited: true });
   } catch (e) {
