@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "bus/bus.h"
 #include "api/autocomplete_api.h"
 #include "config.h"
 #include "rooms/autocomplete.h"
@@ -23,9 +24,14 @@ struct body {
   size_t len, cap;
 };
 
+#define LIMITED_MESSAGE "Too many autocomplete requests from this address; try again later."
+
+/* Alone, the limit is checked before the body is read. Shared with other
+ * instances (--redis) it is checked once the body is in, since Redis
+ * answers later (see on_complete). */
 static void on_headers(struct http_req *r) {
-  api_addr_rate_limited(r, &app_of(r)->autocompletes,
-                        "Too many autocomplete requests from this address; try again later.");
+  if (!bus_up())
+    api_addr_rate_limited(r, &app_of(r)->autocompletes, LIMITED_MESSAGE);
 }
 
 static void on_body(struct http_req *r, const uint8_t *data, size_t len) {
@@ -55,6 +61,10 @@ static void free_body(struct body *b) {
 }
 
 static void on_abort(struct http_req *r) {
+  if (r->completed) { /* waiting for the shared limit: the gate holds the body */
+    api_pending_abort(r);
+    return;
+  }
   free_body(r->handler_state);
   r->handler_state = NULL;
 }
@@ -156,9 +166,8 @@ static void complete(struct http_req *r, json_t *in) {
   free(res);
 }
 
-static void on_complete(struct http_req *r) {
-  struct body *b = r->handler_state;
-  r->handler_state = NULL;
+static void answer(struct http_req *r, void *body) {
+  struct body *b = body;
   json_error_t jerr;
   json_t *in = b && b->len ? json_loadb(b->data, b->len, 0, &jerr) : NULL;
   if (!json_is_object(in)) {
@@ -176,6 +185,23 @@ static void on_complete(struct http_req *r) {
   }
   json_decref(in);
   free_body(b);
+}
+
+static void drop_body(void *body) {
+  free_body(body);
+}
+
+static void on_complete(struct http_req *r) {
+  struct body *b = r->handler_state;
+  r->handler_state = NULL;
+  if (!bus_up()) {
+    answer(r, b); /* the limit was checked at the headers */
+    return;
+  }
+  size_t klen;
+  const uint8_t *k = api_addr_key(r, &klen);
+  struct api_limit limit = {&app_of(r)->autocompletes, "autocomplete", k, klen, LIMITED_MESSAGE};
+  api_limit_gate(r, &limit, 1, answer, drop_body, b);
 }
 
 const http_handler autocomplete_handler = {
