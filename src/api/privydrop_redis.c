@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "bus/bus.h"
+#include "rooms/room.h"
 #include "util/timefmt.h"
 
 struct create {
@@ -61,9 +62,28 @@ bool pdr_exists(const char *id, size_t len, pdr_fn done, void *ctx) {
   return ask(done, ctx, "EXISTS", id, len, 0);
 }
 
-/* PEXPIRE answers 1 when the key exists (and renews it), 0 when not. */
+/* 1 when the room was made with create_room (its key is renewed) or has
+ * members on some instance (a native client may have made it by joining,
+ * as on one instance), else 0. */
+static const char JOIN_SCRIPT[] =
+    "if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then return 1 end "
+    "if ARGV[2] == '0' then return 0 end "
+    "return redis.call('EXISTS', KEYS[2])";
+
 bool pdr_join(const char *id, size_t len, uint64_t ttl_ms, pdr_fn done, void *ctx) {
-  return ask(done, ctx, "PEXPIRE", id, len, ttl_ms);
+  /* A name shaped like one of tandem's stored rooms (an id or a code) is
+   * never joined for its members: such a room is not for PrivyDrop. */
+  bool by_members = !room_key_is_id(id, len) && !room_key_is_code(id, len);
+  struct create *c = bus_up() ? malloc(sizeof *c) : NULL;
+  if (!c)
+    return false;
+  *c = (struct create){done, ctx};
+  if (!bus_command(answered, c, "EVAL %s 2 room:%b tandem:members:%b %llu %s", JOIN_SCRIPT, id, len,
+                   id, len, (unsigned long long)ttl_ms, by_members ? "1" : "0")) {
+    free(c);
+    return false;
+  }
+  return true;
 }
 
 void pdr_socket_joined(const char *room, size_t len, const char *socket_id, uint64_t ttl_ms) {

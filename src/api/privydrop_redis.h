@@ -26,7 +26,9 @@ bool pdr_create(const char *id, size_t len, uint64_t ttl_ms, pdr_fn done, void *
 /* Whether the room exists. */
 bool pdr_exists(const char *id, size_t len, pdr_fn done, void *ctx);
 
-/* Whether the room exists, its life renewed for ttl_ms when it does. */
+/* Whether the room exists, its life renewed for ttl_ms when it does: made
+ * by create_room, or (a name not shaped like a stored room's id or code)
+ * with members on some instance, as a native client makes one by joining. */
 bool pdr_join(const char *id, size_t len, uint64_t ttl_ms, pdr_fn done, void *ctx);
 
 /* A socket entered / left a room. */
