@@ -701,10 +701,26 @@ void chat_ws_join(struct http_req *r, const struct room_row *room) {
   ws_accept(r, &chat_ws, &j, sizeof j);
 }
 
-void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at) {
+void chat_ws_closes_at_local(const char *room_id, int64_t closes_at) {
   struct live_room *l = hmap_get(&live_rooms, room_id, STORE_ID_LEN);
   if (l)
     live_arm(l, closes_at);
+}
+
+void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at) {
+  (void)app;
+  chat_ws_closes_at_local(room_id, closes_at);
+  /* The room may be live on other instances too, each with its timer. */
+  char when[24];
+  int n = snprintf(when, sizeof when, "%lld", (long long)closes_at);
+  if (!bus_up() || n <= 0 || (size_t)n >= sizeof when)
+    return;
+  struct bus_envelope e = {.kind = BUS_CHAT_CLOSES, .proto = HUB_NATIVE, .count = 1};
+  e.room = room_id;
+  e.room_len = STORE_ID_LEN;
+  e.except = e.target = "";
+  e.parts[0] = (struct bus_part){.p = (const uint8_t *)when, .len = (uint32_t)n};
+  bus_publish_room(&e);
 }
 
 void chat_ws_message_deleted(const char *room_id, int64_t id) {
@@ -740,6 +756,71 @@ static void ban_stored(void *ctx, int status) {
   free(rm);
 }
 
+void chat_ws_evict_local(const char *room_id, const char *peer_id, size_t peer_len,
+                         const char *code, size_t code_len) {
+  struct hub_member *m = hub_find_peer(peer_id, peer_len);
+  if (!m || !m->room || m->proto != HUB_NATIVE || m->room->name_len != STORE_ID_LEN ||
+      memcmp(m->room->name, room_id, STORE_ID_LEN) != 0 || !m->name)
+    return;
+  if (code_len == 8 && memcmp(code, "replaced", 8) == 0) {
+    /* The instance it joined again at announced it left. */
+    evict_told(m, "replaced", "This device joined the room again elsewhere.", true);
+  } else {
+    struct log_field f[] = {LOG_STR("room", m->room->name), LOG_STR("peer", m->peer_id)};
+    log_fields(LOG_INFO, "chat.removed", f, 2);
+    evict(m, "removed", "The room's owner removed you from this room.");
+  }
+}
+
+/* A removal of a member live on another instance: its ban stored here
+ * (the database is shared, so no instance lets it back), then its
+ * instance told to put it out. */
+struct remote_removal {
+  struct app *app;
+  store_done_cb done;
+  void *ctx;
+  char room_id[STORE_ID_LEN + 1];
+  char instance[BUS_INSTANCE_MAX + 1];
+  char peer_id[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_ban_stored(void *ctx, int status) {
+  static const char code[] = "removed";
+  struct remote_removal *rm = ctx;
+  if (status == STORE_OK) {
+    struct bus_envelope e = {.kind = BUS_CHAT_EVICT, .proto = HUB_NATIVE, .count = 1};
+    e.room = rm->room_id;
+    e.room_len = STORE_ID_LEN;
+    e.except = "";
+    e.target = rm->peer_id;
+    e.target_len = HUB_PEER_ID_LEN;
+    e.parts[0] = (struct bus_part){.p = (const uint8_t *)code, .len = sizeof code - 1};
+    if (!bus_publish_instance(rm->instance, &e))
+      log_msg(LOG_WARN, "chat.remove_unsent",
+              "peer %s of room %s is banned but its instance %s was not told", rm->peer_id,
+              rm->room_id, rm->instance);
+  }
+  rm->done(rm->ctx, status);
+  free(rm);
+}
+
+static void alias_holder(void *ctx, const char *instance, const char *peer_id,
+                         const char *device_hex) {
+  struct remote_removal *rm = ctx;
+  uint8_t device[DEVICE_HASH_LEN];
+  size_t n = 0;
+  if (!instance || strlen(instance) > BUS_INSTANCE_MAX || strlen(peer_id) != HUB_PEER_ID_LEN ||
+      sodium_hex2bin(device, sizeof device, device_hex, strlen(device_hex), NULL, &n, NULL) != 0 ||
+      n != DEVICE_HASH_LEN) {
+    rm->done(rm->ctx, STORE_NOT_FOUND);
+    free(rm);
+    return;
+  }
+  strcpy(rm->instance, instance);
+  strcpy(rm->peer_id, peer_id);
+  store_ban_insert(rm->app->store, rm->room_id, device, remote_ban_stored, rm);
+}
+
 void chat_ws_remove(struct app *app, const char *room_id, const char *alias, store_done_cb done,
                     void *ctx) {
   struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
@@ -757,6 +838,14 @@ void chat_ws_remove(struct app *app, const char *room_id, const char *alias, sto
     memcpy(rm->room_id, room_id, STORE_ID_LEN + 1);
     store_ban_insert(app->store, room_id, m->device_hash, ban_stored, rm);
     return;
+  }
+  struct remote_removal *rm = bus_up() ? calloc(1, sizeof *rm) : NULL;
+  if (rm) {
+    *rm = (struct remote_removal){.done = done, .ctx = ctx, .app = app};
+    memcpy(rm->room_id, room_id, STORE_ID_LEN + 1);
+    if (bus_alias_find(room_id, alias, alias_holder, rm))
+      return;
+    free(rm);
   }
   done(ctx, STORE_NOT_FOUND);
 }

@@ -115,10 +115,10 @@ void bus_presence_each(const char *room, bus_presence_fn each, void *ctx);
  * kept alive by the heartbeat like the member lists; an entry of an
  * instance that stopped beating counts as free. */
 struct bus_alias_claim {
-  const char *alias;                  /* the alias taken */
+  const char *alias;                   /* the alias taken */
   const char *old_instance, *old_peer; /* "": the same device held it on another instance */
-  const char *const *live;            /* alias, peer id, alias, peer id, ... (this one too) */
-  size_t live_count;                  /* pairs */
+  const char *const *live;             /* alias, peer id, alias, peer id, ... (this one too) */
+  size_t live_count;                   /* pairs */
 };
 /* done gets the claim, or NULL when Redis failed or every suffix is taken. */
 typedef void (*bus_alias_fn)(void *ctx, const struct bus_alias_claim *claim);

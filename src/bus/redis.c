@@ -1004,36 +1004,36 @@ bool bus_rate_hit(const char *name, const void *key, size_t klen, uint32_t max, 
  * and peer that held it for the same device elsewhere, then the live
  * aliases with their peers. */
 #define ALIAS_ENTRY_LUA                                                                            \
-  "local function entry(v) return string.match(v, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)$') end "    \
-  "local function alive(i) return i == ARGV[2] or "                                               \
+  "local function entry(v) return string.match(v, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)$') end "     \
+  "local function alive(i) return i == ARGV[2] or "                                                \
   "redis.call('EXISTS', 'tandem:instance:' .. i) == 1 end "
 
-static const char ALIAS_CLAIM_SCRIPT[] =
-    ALIAS_ENTRY_LUA "local key, base, max = KEYS[1], ARGV[1], tonumber(ARGV[5]) "
-                    "local chosen, oi, op = nil, '', '' "
-                    "for n = 1, max do "
-                    "  local a = base "
-                    "  if n > 1 then a = base .. ' ' .. n end "
-                    "  local v = redis.call('HGET', key, a) "
-                    "  if not v then chosen = a break end "
-                    "  local i, p, d = entry(v) "
-                    "  if not i or not alive(i) then chosen = a break end "
-                    "  if d == ARGV[4] then "
-                    "    chosen = a "
-                    "    if i ~= ARGV[2] then oi, op = i, p end "
-                    "    break "
-                    "  end "
-                    "end "
-                    "if not chosen then return {} end "
-                    "redis.call('HSET', key, chosen, ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4]) "
-                    "redis.call('PEXPIRE', key, ARGV[6]) "
-                    "local out = {chosen, oi, op} "
-                    "local all = redis.call('HGETALL', key) "
-                    "for k = 1, #all, 2 do "
-                    "  local i, p = entry(all[k + 1]) "
-                    "  if i and alive(i) then out[#out + 1] = all[k] out[#out + 1] = p end "
-                    "end "
-                    "return out";
+static const char ALIAS_CLAIM_SCRIPT[] = ALIAS_ENTRY_LUA
+    "local key, base, max = KEYS[1], ARGV[1], tonumber(ARGV[5]) "
+    "local chosen, oi, op = nil, '', '' "
+    "for n = 1, max do "
+    "  local a = base "
+    "  if n > 1 then a = base .. ' ' .. n end "
+    "  local v = redis.call('HGET', key, a) "
+    "  if not v then chosen = a break end "
+    "  local i, p, d = entry(v) "
+    "  if not i or not alive(i) then chosen = a break end "
+    "  if d == ARGV[4] then "
+    "    chosen = a "
+    "    if i ~= ARGV[2] then oi, op = i, p end "
+    "    break "
+    "  end "
+    "end "
+    "if not chosen then return {} end "
+    "redis.call('HSET', key, chosen, ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4]) "
+    "redis.call('PEXPIRE', key, ARGV[6]) "
+    "local out = {chosen, oi, op} "
+    "local all = redis.call('HGETALL', key) "
+    "for k = 1, #all, 2 do "
+    "  local i, p = entry(all[k + 1]) "
+    "  if i and alive(i) then out[#out + 1] = all[k] out[#out + 1] = p end "
+    "end "
+    "return out";
 
 static const char ALIAS_RELEASE_SCRIPT[] =
     "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
