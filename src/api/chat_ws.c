@@ -409,9 +409,9 @@ static void alias_claimed(void *ctx, const struct bus_alias_claim *claim) {
     if (claim)
       bus_alias_release(cj->j.room, claim->alias, cj->peer_id);
     joining_free(cj);
-  } else if (!claim) {
+  } else if (!claim && bus_up()) {
     join_fail(cj, "join_failed", "Could not join the room; try again.");
-  } else {
+  } else { /* claimed, or Redis went away meanwhile: this instance decides alone */
     join_enter(cj, claim);
   }
 }
@@ -848,6 +848,20 @@ void chat_ws_remove(struct app *app, const char *room_id, const char *alias, sto
     free(rm);
   }
   done(ctx, STORE_NOT_FOUND);
+}
+
+void chat_ws_relist(void) {
+  char device[DEVICE_HASH_LEN * 2 + 1];
+  for (struct live_room *l = live_list; l; l = l->next) {
+    struct hub_room *r = hub_find_room(l->id, STORE_ID_LEN);
+    for (uint32_t i = 0; r && i < r->count; i++) {
+      struct hub_member *m = r->members[i];
+      if (!m->name)
+        continue;
+      sodium_bin2hex(device, sizeof device, m->device_hash, DEVICE_HASH_LEN);
+      bus_alias_keep(l->id, m->name, m->peer_id, device);
+    }
+  }
 }
 
 void chat_ws_stop(void) {

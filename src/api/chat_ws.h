@@ -42,6 +42,10 @@ void chat_ws_closes_at_local(const char *room_id, int64_t closes_at);
 void chat_ws_evict_local(const char *room_id, const char *peer_id, size_t peer_len,
                          const char *code, size_t code_len);
 
+/* Lists the aliases of the members here in Redis again (it came back, or
+ * this instance was taken for gone). */
+void chat_ws_relist(void);
+
 /* Stops the closing timers (at shutdown, before the loop's last run). */
 void chat_ws_stop(void);
 

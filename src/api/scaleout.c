@@ -138,6 +138,7 @@ static void member_gone(const char *room, size_t len, const char *peer_id, uint8
 
 static void reconnected(void) {
   hub_each_member(on_joined);
+  chat_ws_relist();
 }
 
 /* Listed and announced again, in each protocol, as at a join. */
@@ -154,6 +155,7 @@ static void announce(struct hub_member *m) {
 
 static void rejoined(void) {
   hub_each_member(announce);
+  chat_ws_relist();
 }
 
 struct leave_wait {

@@ -129,6 +129,11 @@ typedef void (*bus_alias_fn)(void *ctx, const struct bus_alias_claim *claim);
 bool bus_alias_claim(const char *room, const char *base, int suffix_max, const char *peer_id,
                      const char *device_hex, bus_alias_fn done, void *ctx);
 
+/* Lists a live alias again (after Redis came back, or this instance was
+ * taken for gone) unless another member took it meanwhile. */
+void bus_alias_keep(const char *room, const char *alias, const char *peer_id,
+                    const char *device_hex);
+
 /* Frees the alias if peer_id still holds it (sends and forgets). */
 void bus_alias_release(const char *room, const char *alias, const char *peer_id);
 

@@ -1041,6 +1041,14 @@ static const char ALIAS_RELEASE_SCRIPT[] =
     "  return redis.call('HDEL', KEYS[1], ARGV[1]) end "
     "return 0";
 
+/* The entry of a live alias, nil when its instance stopped beating. */
+static const char ALIAS_FIND_SCRIPT[] =
+    ALIAS_ENTRY_LUA "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+                    "if not v then return false end "
+                    "local i = entry(v) "
+                    "if i and alive(i) then return v end "
+                    "return false";
+
 static int aliases_key(char *out, size_t cap, const char *room) {
   int n = snprintf(out, cap, "tandem:aliases:%s", room);
   return n > 0 && (size_t)n < cap ? n : -1;
@@ -1100,6 +1108,16 @@ bool bus_alias_claim(const char *room, const char *base, int suffix_max, const c
   return true;
 }
 
+void bus_alias_keep(const char *room, const char *alias, const char *peer_id,
+                    const char *device_hex) {
+  char key[KEY_MAX];
+  if (!bus.cmd.up || aliases_key(key, sizeof key, room) < 0)
+    return;
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "HSETNX %s %s %s\n%s\n%s", key, alias, bus.id, peer_id,
+                    device_hex);
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
+}
+
 void bus_alias_release(const char *room, const char *alias, const char *peer_id) {
   char key[KEY_MAX];
   if (bus.cmd.up && aliases_key(key, sizeof key, room) > 0)
@@ -1130,7 +1148,8 @@ bool bus_alias_find(const char *room, const char *alias, bus_alias_found_fn done
   if (!q)
     return false;
   *q = (struct alias_query){.found = done, .ctx = ctx};
-  if (redisAsyncCommand(bus.cmd.ac, on_alias_found, q, "HGET %s %s", key, alias) != REDIS_OK) {
+  if (redisAsyncCommand(bus.cmd.ac, on_alias_found, q, "EVAL %s 1 %s %s %s", ALIAS_FIND_SCRIPT, key,
+                        alias, bus.id) != REDIS_OK) {
     free(q);
     return false;
   }
