@@ -1,6 +1,7 @@
 #include "api/chat_ws.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "rooms/schedule.h"
 #include "util/hmap.h"
 #include "util/log.h"
+#include "util/rand.h"
 #include "util/timefmt.h"
 #include "ws/ws_conn.h"
 
@@ -130,26 +132,37 @@ static void peer_event(struct hub_member *m, const char *type, const struct hub_
 }
 
 /* Takes the member out of the room now (it may still be closing): the
- * others hear peer.left and its alias is free again. */
-static void leave(struct hub_member *m) {
+ * others hear peer.left (unless told already) and its alias is free again. */
+static void leave_told(struct hub_member *m, bool told) {
   if (!m->room)
     return;
   char id[STORE_ID_LEN + 1];
   memcpy(id, m->room->name, STORE_ID_LEN);
   id[STORE_ID_LEN] = 0;
-  peer_event(m, "peer.left", m);
+  if (!told)
+    peer_event(m, "peer.left", m);
   bus_presence_remove(id, m->name);
+  if (bus_shared())
+    bus_alias_release(id, m->name, m->peer_id);
   hub_leave(m);
   free(m->name);
   m->name = NULL;
   live_release(id);
 }
 
-static void evict(struct hub_member *m, const char *code, const char *message) {
+static void leave(struct hub_member *m) {
+  leave_told(m, false);
+}
+
+static void evict_told(struct hub_member *m, const char *code, const char *message, bool told) {
   conn *c = m->c;
   ws_room_send_error(c, code, message);
-  leave(m);
+  leave_told(m, told);
   ws_close(c, WS_CLOSE_POLICY, code);
+}
+
+static void evict(struct hub_member *m, const char *code, const char *message) {
+  evict_told(m, code, message, false);
 }
 
 static void add_member(void *ctx, const char *peer_id, const char *alias) {
@@ -259,16 +272,26 @@ static void send_welcome(conn *c, struct hub_member *m, const char *room_id,
                     c, NULL, NULL);
 }
 
-/* Gives the member its alias: the chosen or generated one, with a suffix
- * when it is live already. Returns 0 or -1. */
-static int take_alias(struct hub_member *m, const struct chat_join *j) {
-  char base[ALIAS_MAX + 1], alias[ALIAS_MAX + 1];
+/* The alias the member asks for: the chosen one, or one made from its
+ * device (so it keeps it across reconnects). */
+static void alias_base(const struct chat_join *j, char base[ALIAS_MAX + 1]) {
   if (j->alias[0])
-    snprintf(base, sizeof base, "%s", j->alias);
+    snprintf(base, ALIAS_MAX + 1, "%s", j->alias);
   else
     alias_generate(j->device_hash, base);
-  if (alias_resolve(base, alias_live, (void *)j->room, alias) < 0)
-    return -1;
+}
+
+/* Gives the member its alias: alias as claimed across instances, or
+ * (alone) the base with a suffix when it is live already here. 0 or -1. */
+static int take_alias(struct hub_member *m, const struct chat_join *j, const char *claimed) {
+  char base[ALIAS_MAX + 1], alias[ALIAS_MAX + 1];
+  if (claimed) {
+    snprintf(alias, sizeof alias, "%s", claimed);
+  } else {
+    alias_base(j, base);
+    if (alias_resolve(base, alias_live, (void *)j->room, alias) < 0)
+      return -1;
+  }
   m->name = strdup(alias);
   if (!m->name)
     return -1;
@@ -290,6 +313,7 @@ struct chat_joining {
   struct room_facts facts;
   json_t *replayed; /* frames of the messages missed */
   int replay_status;
+  char peer_id[HUB_PEER_ID_LEN + 1]; /* drawn before the alias is claimed in Redis */
 };
 
 static void joining_free(struct chat_joining *cj) {
@@ -307,21 +331,51 @@ static void join_fail(struct chat_joining *cj, const char *code, const char *mes
   joining_free(cj);
 }
 
-static void join_finish(struct chat_joining *cj) {
-  conn *c = ws_wait_conn(cj->w);
-  if (!c) {
-    joining_free(cj);
+static void send_presence_list(conn *c, const struct bus_alias_claim *claim) {
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < claim->live_count; i++)
+    add_member(list, claim->live[2 * i + 1], claim->live[2 * i]);
+  ws_room_emit_json(json_pack("{s:s, s:o}", "type", "presence", "members", list), c, NULL, NULL);
+}
+
+/* The same device was live on another instance: its room hears it left
+ * now (before the new one joins, which does not hear it), and its
+ * instance closes its socket quietly. */
+static void replace_elsewhere(struct hub_member *m, const struct bus_alias_claim *claim) {
+  static const char code[] = "replaced";
+  if (!claim || !claim->old_instance[0] || strlen(claim->old_peer) > BUS_ID_MAX)
     return;
-  }
+  ws_room_emit_json(json_pack("{s:s, s:s, s:s}", "type", "peer.left", "peer", claim->old_peer,
+                              "alias", claim->alias),
+                    NULL, m->room, m);
+  struct bus_envelope e = {.kind = BUS_CHAT_EVICT, .proto = HUB_NATIVE, .count = 1};
+  e.room = m->room->name;
+  e.room_len = m->room->name_len;
+  e.except = "";
+  e.target = claim->old_peer;
+  e.target_len = (uint8_t)strlen(claim->old_peer);
+  e.parts[0] = (struct bus_part){.p = (const uint8_t *)code, .len = sizeof code - 1};
+  bus_publish_instance(claim->old_instance, &e);
+}
+
+/* Joins under the alias (claimed in Redis, or NULL: chosen here) and
+ * hears the welcome, the presence and what it missed, in one turn. */
+static void join_enter(struct chat_joining *cj, const struct bus_alias_claim *claim) {
+  conn *c = ws_wait_conn(cj->w);
   const struct chat_join *j = &cj->j;
   struct hub_member *m = member(c);
-  replace_same_device(j->room, j->device_hash);
-  if (hub_join(m, c, j->room, STORE_ID_LEN) < 0) {
+  int joined = claim ? hub_join_as(m, c, j->room, STORE_ID_LEN, cj->peer_id)
+                     : hub_join(m, c, j->room, STORE_ID_LEN);
+  if (joined < 0) {
+    if (claim)
+      bus_alias_release(j->room, claim->alias, cj->peer_id);
     join_fail(cj, "join_failed", "Could not join the room; try again.");
     return;
   }
   m->room->stored = 1;
-  if (!live_for(c, j->room, &cj->facts) || take_alias(m, j) < 0) {
+  if (!live_for(c, j->room, &cj->facts) || take_alias(m, j, claim ? claim->alias : NULL) < 0) {
+    if (claim)
+      bus_alias_release(j->room, claim->alias, cj->peer_id);
     hub_leave(m);
     live_release(j->room);
     join_fail(cj, "join_failed", "Could not join the room; try again.");
@@ -330,8 +384,12 @@ static void join_finish(struct chat_joining *cj) {
   struct log_field f[] = {LOG_STR("room", j->room), LOG_STR("peer", m->peer_id),
                           LOG_STR("addr", conn_peer_text(c))};
   log_fields(LOG_INFO, "chat.join", f, 3);
+  replace_elsewhere(m, claim);
   send_welcome(c, m, j->room, &cj->facts);
-  send_presence(c, j->room);
+  if (claim)
+    send_presence_list(c, claim);
+  else
+    send_presence(c, j->room);
   size_t i;
   json_t *frame;
   json_array_foreach(cj->replayed, i, frame) {
@@ -343,6 +401,43 @@ static void join_finish(struct chat_joining *cj) {
   if (m->room)
     peer_event(m, "peer.joined", m);
   joining_free(cj);
+}
+
+static void alias_claimed(void *ctx, const struct bus_alias_claim *claim) {
+  struct chat_joining *cj = ctx;
+  if (!ws_wait_conn(cj->w)) {
+    if (claim)
+      bus_alias_release(cj->j.room, claim->alias, cj->peer_id);
+    joining_free(cj);
+  } else if (!claim && bus_up()) {
+    join_fail(cj, "join_failed", "Could not join the room; try again.");
+  } else { /* claimed, or Redis went away meanwhile: this instance decides alone */
+    join_enter(cj, claim);
+  }
+}
+
+/* With --redis the alias is claimed across instances first, under the
+ * peer id the member will have. */
+static bool claim_alias(struct chat_joining *cj) {
+  char base[ALIAS_MAX + 1], device[DEVICE_HASH_LEN * 2 + 1];
+  if (!bus_up())
+    return false;
+  alias_base(&cj->j, base);
+  sodium_bin2hex(device, sizeof device, cj->j.device_hash, DEVICE_HASH_LEN);
+  rand_base62(cj->peer_id, HUB_PEER_ID_LEN);
+  cj->peer_id[HUB_PEER_ID_LEN] = 0;
+  return bus_alias_claim(cj->j.room, base, ALIAS_SUFFIX_MAX, cj->peer_id, device, alias_claimed,
+                         cj);
+}
+
+static void join_finish(struct chat_joining *cj) {
+  if (!ws_wait_conn(cj->w)) {
+    joining_free(cj);
+    return;
+  }
+  replace_same_device(cj->j.room, cj->j.device_hash);
+  if (!claim_alias(cj))
+    join_enter(cj, NULL);
 }
 
 static void replayed_one(void *ctx, int status, const struct message_row *msg) {
@@ -606,10 +701,26 @@ void chat_ws_join(struct http_req *r, const struct room_row *room) {
   ws_accept(r, &chat_ws, &j, sizeof j);
 }
 
-void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at) {
+void chat_ws_closes_at_local(const char *room_id, int64_t closes_at) {
   struct live_room *l = hmap_get(&live_rooms, room_id, STORE_ID_LEN);
   if (l)
     live_arm(l, closes_at);
+}
+
+void chat_ws_rescheduled(struct app *app, const char *room_id, int64_t closes_at) {
+  (void)app;
+  chat_ws_closes_at_local(room_id, closes_at);
+  /* The room may be live on other instances too, each with its timer. */
+  char when[24];
+  int n = snprintf(when, sizeof when, "%lld", (long long)closes_at);
+  if (!bus_up() || n <= 0 || (size_t)n >= sizeof when)
+    return;
+  struct bus_envelope e = {.kind = BUS_CHAT_CLOSES, .proto = HUB_NATIVE, .count = 1};
+  e.room = room_id;
+  e.room_len = STORE_ID_LEN;
+  e.except = e.target = "";
+  e.parts[0] = (struct bus_part){.p = (const uint8_t *)when, .len = (uint32_t)n};
+  bus_publish_room(&e);
 }
 
 void chat_ws_message_deleted(const char *room_id, int64_t id) {
@@ -645,6 +756,71 @@ static void ban_stored(void *ctx, int status) {
   free(rm);
 }
 
+void chat_ws_evict_local(const char *room_id, const char *peer_id, size_t peer_len,
+                         const char *code, size_t code_len) {
+  struct hub_member *m = hub_find_peer(peer_id, peer_len);
+  if (!m || !m->room || m->proto != HUB_NATIVE || m->room->name_len != STORE_ID_LEN ||
+      memcmp(m->room->name, room_id, STORE_ID_LEN) != 0 || !m->name)
+    return;
+  if (code_len == 8 && memcmp(code, "replaced", 8) == 0) {
+    /* The instance it joined again at announced it left. */
+    evict_told(m, "replaced", "This device joined the room again elsewhere.", true);
+  } else {
+    struct log_field f[] = {LOG_STR("room", m->room->name), LOG_STR("peer", m->peer_id)};
+    log_fields(LOG_INFO, "chat.removed", f, 2);
+    evict(m, "removed", "The room's owner removed you from this room.");
+  }
+}
+
+/* A removal of a member live on another instance: its ban stored here
+ * (the database is shared, so no instance lets it back), then its
+ * instance told to put it out. */
+struct remote_removal {
+  struct app *app;
+  store_done_cb done;
+  void *ctx;
+  char room_id[STORE_ID_LEN + 1];
+  char instance[BUS_INSTANCE_MAX + 1];
+  char peer_id[HUB_PEER_ID_LEN + 1];
+};
+
+static void remote_ban_stored(void *ctx, int status) {
+  static const char code[] = "removed";
+  struct remote_removal *rm = ctx;
+  if (status == STORE_OK) {
+    struct bus_envelope e = {.kind = BUS_CHAT_EVICT, .proto = HUB_NATIVE, .count = 1};
+    e.room = rm->room_id;
+    e.room_len = STORE_ID_LEN;
+    e.except = "";
+    e.target = rm->peer_id;
+    e.target_len = HUB_PEER_ID_LEN;
+    e.parts[0] = (struct bus_part){.p = (const uint8_t *)code, .len = sizeof code - 1};
+    if (!bus_publish_instance(rm->instance, &e))
+      log_msg(LOG_WARN, "chat.remove_unsent",
+              "peer %s of room %s is banned but its instance %s was not told", rm->peer_id,
+              rm->room_id, rm->instance);
+  }
+  rm->done(rm->ctx, status);
+  free(rm);
+}
+
+static void alias_holder(void *ctx, const char *instance, const char *peer_id,
+                         const char *device_hex) {
+  struct remote_removal *rm = ctx;
+  uint8_t device[DEVICE_HASH_LEN];
+  size_t n = 0;
+  if (!instance || strlen(instance) > BUS_INSTANCE_MAX || strlen(peer_id) != HUB_PEER_ID_LEN ||
+      sodium_hex2bin(device, sizeof device, device_hex, strlen(device_hex), NULL, &n, NULL) != 0 ||
+      n != DEVICE_HASH_LEN) {
+    rm->done(rm->ctx, STORE_NOT_FOUND);
+    free(rm);
+    return;
+  }
+  strcpy(rm->instance, instance);
+  strcpy(rm->peer_id, peer_id);
+  store_ban_insert(rm->app->store, rm->room_id, device, remote_ban_stored, rm);
+}
+
 void chat_ws_remove(struct app *app, const char *room_id, const char *alias, store_done_cb done,
                     void *ctx) {
   struct hub_room *r = hub_find_room(room_id, STORE_ID_LEN);
@@ -663,7 +839,29 @@ void chat_ws_remove(struct app *app, const char *room_id, const char *alias, sto
     store_ban_insert(app->store, room_id, m->device_hash, ban_stored, rm);
     return;
   }
+  struct remote_removal *rm = bus_up() ? calloc(1, sizeof *rm) : NULL;
+  if (rm) {
+    *rm = (struct remote_removal){.done = done, .ctx = ctx, .app = app};
+    memcpy(rm->room_id, room_id, STORE_ID_LEN + 1);
+    if (bus_alias_find(room_id, alias, alias_holder, rm))
+      return;
+    free(rm);
+  }
   done(ctx, STORE_NOT_FOUND);
+}
+
+void chat_ws_relist(void) {
+  char device[DEVICE_HASH_LEN * 2 + 1];
+  for (struct live_room *l = live_list; l; l = l->next) {
+    struct hub_room *r = hub_find_room(l->id, STORE_ID_LEN);
+    for (uint32_t i = 0; r && i < r->count; i++) {
+      struct hub_member *m = r->members[i];
+      if (!m->name)
+        continue;
+      sodium_bin2hex(device, sizeof device, m->device_hash, DEVICE_HASH_LEN);
+      bus_alias_keep(l->id, m->name, m->peer_id, device);
+    }
+  }
 }
 
 void chat_ws_stop(void) {

@@ -32,6 +32,20 @@ void chat_ws_message_deleted(const char *room_id, int64_t id);
 void chat_ws_remove(struct app *app, const char *room_id, const char *alias, store_done_cb done,
                     void *ctx);
 
+/* From another instance (through the bus): the room's closes_at moved;
+ * its timer here, if it is live here, moves. */
+void chat_ws_closes_at_local(const char *room_id, int64_t closes_at);
+
+/* From another instance: the member peer_id of room_id is put out, code
+ * "removed" (by its owner; it hears peer.left here) or "replaced" (its
+ * device joined again there, which told the room). */
+void chat_ws_evict_local(const char *room_id, const char *peer_id, size_t peer_len,
+                         const char *code, size_t code_len);
+
+/* Lists the aliases of the members here in Redis again (it came back, or
+ * this instance was taken for gone). */
+void chat_ws_relist(void);
+
 /* Stops the closing timers (at shutdown, before the loop's last run). */
 void chat_ws_stop(void);
 

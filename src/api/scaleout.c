@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/chat_ws.h"
 #include "api/socketio.h"
 #include "api/ws_room.h"
 #include "bus/bus.h"
@@ -76,6 +77,26 @@ static void deliver_relay(const struct bus_envelope *e) {
   buf_unref(f);
 }
 
+/* What another instance tells a chat room's members here. */
+static void deliver_chat(const struct bus_envelope *e) {
+  char room[STORE_ID_LEN + 1], text[24];
+  if (e->room_len != STORE_ID_LEN || e->count != 1 || e->parts[0].len >= sizeof text)
+    return;
+  memcpy(room, e->room, STORE_ID_LEN);
+  room[STORE_ID_LEN] = 0;
+  if (e->kind == BUS_CHAT_EVICT) {
+    chat_ws_evict_local(room, e->target, e->target_len, (const char *)e->parts[0].p,
+                        e->parts[0].len);
+    return;
+  }
+  memcpy(text, e->parts[0].p, e->parts[0].len);
+  text[e->parts[0].len] = 0;
+  char *end;
+  long long closes_at = strtoll(text, &end, 10);
+  if (e->parts[0].len && !*end)
+    chat_ws_closes_at_local(room, closes_at);
+}
+
 static void deliver(const struct bus_envelope *e) {
   switch (e->kind) {
   case BUS_BROADCAST:
@@ -96,6 +117,8 @@ static void deliver(const struct bus_envelope *e) {
   case BUS_TO_PEER: deliver_to_peer(e); return;
   case BUS_RELAY: deliver_relay(e); return;
   case BUS_LEAVE: socketio_leave(e->room, e->room_len, e->target, e->target_len); return;
+  case BUS_CHAT_EVICT:
+  case BUS_CHAT_CLOSES: deliver_chat(e); return;
   }
 }
 
@@ -115,6 +138,7 @@ static void member_gone(const char *room, size_t len, const char *peer_id, uint8
 
 static void reconnected(void) {
   hub_each_member(on_joined);
+  chat_ws_relist();
 }
 
 /* Listed and announced again, in each protocol, as at a join. */
@@ -131,6 +155,7 @@ static void announce(struct hub_member *m) {
 
 static void rejoined(void) {
   hub_each_member(announce);
+  chat_ws_relist();
 }
 
 struct leave_wait {

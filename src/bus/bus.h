@@ -110,6 +110,39 @@ bool bus_presence_has(const char *room, const char *alias);
 typedef void (*bus_presence_fn)(void *ctx, const char *peer_id, const char *alias);
 void bus_presence_each(const char *room, bus_presence_fn each, void *ctx);
 
+/* With --redis, the live aliases of a chat room across instances, in
+ * tandem:aliases:<room> (alias -> "<instance>\n<peer id>\n<device hash hex>"),
+ * kept alive by the heartbeat like the member lists; an entry of an
+ * instance that stopped beating counts as free. */
+struct bus_alias_claim {
+  const char *alias;                   /* the alias taken */
+  const char *old_instance, *old_peer; /* "": the same device held it on another instance */
+  const char *const *live;             /* alias, peer id, alias, peer id, ... (this one too) */
+  size_t live_count;                   /* pairs */
+};
+/* done gets the claim, or NULL when Redis failed or every suffix is taken. */
+typedef void (*bus_alias_fn)(void *ctx, const struct bus_alias_claim *claim);
+
+/* Takes the first free of base, "base 2", ... "base <suffix_max>" in one
+ * step (a script); an alias the same device holds is free for it. False,
+ * and done not called, when Redis is away: the caller decides alone. */
+bool bus_alias_claim(const char *room, const char *base, int suffix_max, const char *peer_id,
+                     const char *device_hex, bus_alias_fn done, void *ctx);
+
+/* Lists a live alias again (after Redis came back, or this instance was
+ * taken for gone) unless another member took it meanwhile. */
+void bus_alias_keep(const char *room, const char *alias, const char *peer_id,
+                    const char *device_hex);
+
+/* Frees the alias if peer_id still holds it (sends and forgets). */
+void bus_alias_release(const char *room, const char *alias, const char *peer_id);
+
+/* Who holds a live alias: done(ctx, instance, peer id, device hex), all
+ * NULL when nobody (or Redis failed). False, done not called, when away. */
+typedef void (*bus_alias_found_fn)(void *ctx, const char *instance, const char *peer_id,
+                                   const char *device_hex);
+bool bus_alias_find(const char *room, const char *alias, bus_alias_found_fn done, void *ctx);
+
 /* Frees what is left (at shutdown). */
 void bus_free(void);
 

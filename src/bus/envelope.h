@@ -21,8 +21,10 @@ enum bus_kind {
   BUS_BROADCAST = 1,   /* to the room's members of `proto`, but `except` */
   BUS_ROOM_CLOSED = 2, /* the room was closed; part 0 is the reason */
   BUS_TO_PEER = 3,     /* to the member `target` only */
-  BUS_RELAY = 4, /* a relayed binary frame for `target` from `except` (backpressure applies) */
-  BUS_LEAVE = 5, /* the Socket.IO member `target` leaves its room (POST /api/leave_room) */
+  BUS_RELAY = 4,      /* a relayed binary frame for `target` from `except` (backpressure applies) */
+  BUS_LEAVE = 5,      /* the Socket.IO member `target` leaves its room (POST /api/leave_room) */
+  BUS_CHAT_EVICT = 6, /* the chat member `target` is put out; part 0: "removed" or "replaced" */
+  BUS_CHAT_CLOSES = 7, /* the chat room's closes_at moved; part 0: the new time in ms, decimal */
 };
 
 struct bus_part {

@@ -12,6 +12,7 @@
  *   tandem:instance:<id>      channel: events for one member on that instance;
  *                             key: the instance is alive (PX BUS_TTL_MS)
  *   tandem:members:<room>     hash: peer id -> "<instance>\n<proto>\n<info json>"
+ *   tandem:aliases:<room>     hash: a chat room's live alias -> "<instance>\n<peer>\n<device>"
  *   tandem:gone:<id>          the others took that instance's members out
  *                             (it was silent); it announces them again
  *
@@ -879,6 +880,8 @@ static void heartbeat(uv_timer_t *t) {
     if (ch->confirmed)
       ch->unconfirmed_beats = 0;
     redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
+    redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE tandem:aliases:%b %d", ch->room,
+                      (size_t)ch->len, BUS_TTL_MS * 4);
     struct room_ref *ref = malloc(sizeof *ref);
     if (!ref)
       continue;
@@ -991,4 +994,164 @@ bool bus_rate_hit(const char *name, const void *key, size_t klen, uint32_t max, 
   snprintf(member, sizeof member, "%s:%llu", bus.id, ++seq);
   return bus_command(done, ctx, "EVAL %s 1 tandem:limit:%s:%b %u %llu %s", RATE_SCRIPT, name, key,
                      klen, (unsigned)max, (unsigned long long)window_ms, member);
+}
+
+/* ------------------------------------------------------------------------
+ * Chat aliases across instances */
+
+/* An entry "<instance>\n<peer>\n<device>" is held while its instance beats
+ * (this one always is). The claim answers the alias taken, the instance
+ * and peer that held it for the same device elsewhere, then the live
+ * aliases with their peers. */
+#define ALIAS_ENTRY_LUA                                                                            \
+  "local function entry(v) return string.match(v, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)$') end "     \
+  "local function alive(i) return i == ARGV[2] or "                                                \
+  "redis.call('EXISTS', 'tandem:instance:' .. i) == 1 end "
+
+static const char ALIAS_CLAIM_SCRIPT[] = ALIAS_ENTRY_LUA
+    "local key, base, max = KEYS[1], ARGV[1], tonumber(ARGV[5]) "
+    "local chosen, oi, op = nil, '', '' "
+    "for n = 1, max do "
+    "  local a = base "
+    "  if n > 1 then a = base .. ' ' .. n end "
+    "  local v = redis.call('HGET', key, a) "
+    "  if not v then chosen = a break end "
+    "  local i, p, d = entry(v) "
+    "  if not i or not alive(i) then chosen = a break end "
+    "  if d == ARGV[4] then "
+    "    chosen = a "
+    "    if i ~= ARGV[2] then oi, op = i, p end "
+    "    break "
+    "  end "
+    "end "
+    "if not chosen then return {} end "
+    "redis.call('HSET', key, chosen, ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4]) "
+    "redis.call('PEXPIRE', key, ARGV[6]) "
+    "local out = {chosen, oi, op} "
+    "local all = redis.call('HGETALL', key) "
+    "for k = 1, #all, 2 do "
+    "  local i, p = entry(all[k + 1]) "
+    "  if i and alive(i) then out[#out + 1] = all[k] out[#out + 1] = p end "
+    "end "
+    "return out";
+
+static const char ALIAS_RELEASE_SCRIPT[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if v and string.match(v, '^[^\\n]*\\n([^\\n]*)\\n') == ARGV[2] then "
+    "  return redis.call('HDEL', KEYS[1], ARGV[1]) end "
+    "return 0";
+
+/* The entry of a live alias, nil when its instance stopped beating. */
+static const char ALIAS_FIND_SCRIPT[] =
+    ALIAS_ENTRY_LUA "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+                    "if not v then return false end "
+                    "local i = entry(v) "
+                    "if i and alive(i) then return v end "
+                    "return false";
+
+static int aliases_key(char *out, size_t cap, const char *room) {
+  int n = snprintf(out, cap, "tandem:aliases:%s", room);
+  return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+struct alias_query {
+  bus_alias_fn claimed;
+  bus_alias_found_fn found;
+  void *ctx;
+};
+
+static bool all_strings(const redisReply *reply) {
+  for (size_t i = 0; i < reply->elements; i++)
+    if (reply->element[i]->type != REDIS_REPLY_STRING)
+      return false;
+  return true;
+}
+
+static void on_alias_claimed(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct alias_query *q = privdata;
+  redisReply *reply = r;
+  bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 &&
+            reply->elements % 2 == 1 && all_strings(reply);
+  size_t pairs = ok ? (reply->elements - 3) / 2 : 0;
+  const char **live = pairs ? calloc(pairs * 2, sizeof *live) : NULL;
+  if (pairs && !live)
+    ok = false;
+  for (size_t i = 0; ok && i < pairs * 2; i++)
+    live[i] = reply->element[3 + i]->str;
+  struct bus_alias_claim c = {.live = live, .live_count = pairs};
+  if (ok) {
+    c.alias = reply->element[0]->str;
+    c.old_instance = reply->element[1]->str;
+    c.old_peer = reply->element[2]->str;
+  }
+  q->claimed(q->ctx, ok ? &c : NULL);
+  free(live);
+  free(q);
+}
+
+bool bus_alias_claim(const char *room, const char *base, int suffix_max, const char *peer_id,
+                     const char *device_hex, bus_alias_fn done, void *ctx) {
+  char key[KEY_MAX];
+  if (!bus_up() || aliases_key(key, sizeof key, room) < 0)
+    return false;
+  struct alias_query *q = malloc(sizeof *q);
+  if (!q)
+    return false;
+  *q = (struct alias_query){.claimed = done, .ctx = ctx};
+  if (redisAsyncCommand(bus.cmd.ac, on_alias_claimed, q, "EVAL %s 1 %s %s %s %s %s %d %d",
+                        ALIAS_CLAIM_SCRIPT, key, base, bus.id, peer_id, device_hex, suffix_max,
+                        BUS_TTL_MS * 4) != REDIS_OK) {
+    free(q);
+    return false;
+  }
+  return true;
+}
+
+void bus_alias_keep(const char *room, const char *alias, const char *peer_id,
+                    const char *device_hex) {
+  char key[KEY_MAX];
+  if (!bus.cmd.up || aliases_key(key, sizeof key, room) < 0)
+    return;
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "HSETNX %s %s %s\n%s\n%s", key, alias, bus.id, peer_id,
+                    device_hex);
+  redisAsyncCommand(bus.cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, BUS_TTL_MS * 4);
+}
+
+void bus_alias_release(const char *room, const char *alias, const char *peer_id) {
+  char key[KEY_MAX];
+  if (bus.cmd.up && aliases_key(key, sizeof key, room) > 0)
+    redisAsyncCommand(bus.cmd.ac, NULL, NULL, "EVAL %s 1 %s %s %s", ALIAS_RELEASE_SCRIPT, key,
+                      alias, peer_id);
+}
+
+static void on_alias_found(redisAsyncContext *ac, void *r, void *privdata) {
+  (void)ac;
+  struct alias_query *q = privdata;
+  redisReply *reply = r;
+  char *v = reply && reply->type == REDIS_REPLY_STRING ? reply->str : NULL;
+  char *nl1 = v ? strchr(v, '\n') : NULL, *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+  if (nl2) {
+    *nl1 = *nl2 = 0;
+    q->found(q->ctx, v, nl1 + 1, nl2 + 1);
+  } else {
+    q->found(q->ctx, NULL, NULL, NULL);
+  }
+  free(q);
+}
+
+bool bus_alias_find(const char *room, const char *alias, bus_alias_found_fn done, void *ctx) {
+  char key[KEY_MAX];
+  if (!bus_up() || aliases_key(key, sizeof key, room) < 0)
+    return false;
+  struct alias_query *q = malloc(sizeof *q);
+  if (!q)
+    return false;
+  *q = (struct alias_query){.found = done, .ctx = ctx};
+  if (redisAsyncCommand(bus.cmd.ac, on_alias_found, q, "EVAL %s 1 %s %s %s", ALIAS_FIND_SCRIPT, key,
+                        alias, bus.id) != REDIS_OK) {
+    free(q);
+    return false;
+  }
+  return true;
 }
