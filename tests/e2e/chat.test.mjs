@@ -113,6 +113,9 @@ test('three members chat with presence, unique aliases, typing, history after a 
   await c.close();
   assert.equal((await a.next(ofType('peer.left'))).alias, wc.alias);
   b.send({ type: 'chat', text: 'while c was away' });
+  // Stored before a's next one: two members on two instances sending at
+  // once are ordered by whichever insert the database takes first.
+  await a.next((m) => m.type === 'chat.message' && m.text === 'while c was away');
   a.send({ type: 'chat', text: 'and again' });
   await a.next((m) => m.type === 'chat.message' && m.text === 'and again');
   const c2 = member(server, room.id, { device: c.device, after: String(lastSeen) });
