@@ -26,7 +26,7 @@ async function until(what, check, ms) {
 
 async function readyz(instance) {
   const res = await fetch(`${instance.url}/readyz`, { signal: AbortSignal.timeout(5000) });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
 }
 
 const everyReady = (cluster, ms) => Promise.all(cluster.instances.map((i) =>
@@ -112,7 +112,7 @@ function dropMember(cluster, roomId, firstUrl) {
 
 const direct = (instance, path) => `ws://127.0.0.1:${instance.port}${path}`;
 
-test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its members leave within the TTL', { timeout: 180000 }, () => withCluster(async (cluster, killed) => {
+test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its members leave within the TTL', { timeout: 180000 }, (t) => withCluster(async (cluster, killed) => {
   const res = await fetch(`${cluster.url}/api/rooms`, { method: 'POST' });
   assert.equal(res.status, 201);
   const room = await res.json();
@@ -158,6 +158,7 @@ test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its mem
   await until('every member has seen every acknowledged item', () => members.every(hasAll), 30000)
     .catch((e) => { throw new Error(`${e.message}; missing: ${JSON.stringify(members.map((m) => ackedSeqs.filter((s) => !m.items.some((i) => i.seq === s))))}`); });
   assert.ok(members[victim].sockets >= 2, 'the member on the killed instance reconnected');
+  t.diagnostic(`${acked.length} acknowledged, ${refused.length} refused; sockets per member: ${members.map((m) => m.sockets).join(',')}`);
   for (const [k, m] of members.entries()) {
     const firstOfEach = [];
     const byId = new Map();
@@ -216,24 +217,43 @@ test('Redis restart: /readyz degrades, comes back on every instance, signals cro
   b.ws.close();
 }));
 
-test('PostgreSQL stopped: room creation answers 503 storage_unavailable at once, /readyz 503; started again, all recover', { timeout: 120000 }, () => withCluster(async (cluster) => {
+test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable without hanging, /readyz 503; started again, all recover', { timeout: 120000 }, () => withCluster(async (cluster) => {
   const pg = await postgresServer();
   const createRoom = (base) => fetch(`${base}/api/rooms`, { method: 'POST', signal: AbortSignal.timeout(15000) });
-  assert.equal((await createRoom(cluster.url)).status, 201);
-  pg.stop('fast');
-  try {
-    const res = await createRoom(cluster.url);
+  const first = await createRoom(cluster.url);
+  assert.equal(first.status, 201);
+  const room = await first.json();
+  const postText = (text) => fetch(`${cluster.url}/api/rooms/${room.id}/items`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ text }),
+    signal: AbortSignal.timeout(15000),
+  });
+  const isStorageUnavailable = async (res) => {
     const body = await res.json();
     assert.equal(res.status, 503, JSON.stringify(body));
     assert.equal(body.error.code, 'storage_unavailable');
     assert.equal(typeof body.error.message, 'string');
+  };
+  pg.stop('fast');
+  try {
+    await isStorageUnavailable(await createRoom(cluster.url));
+    await isStorageUnavailable(await postText('lost with the database'));
     for (const i of cluster.instances) {
       await until(`instance ${i.port} not ready`, async () => (await readyz(i)).status === 503, 10000);
     }
+    const notReady = await readyz(cluster.instances[0]);
+    assert.equal(notReady.body.status, 'not_ready');
+    assert.equal(notReady.body.storage, 'unavailable');
+    assert.ok(Number(notReady.retryAfter) > 0, 'a Retry-After says when to ask again');
   } finally {
     if (!pg.running) pg.start();
   }
   await everyReady(cluster, 30000);
   assert.equal((await createRoom(cluster.url)).status, 201);
   for (const i of cluster.instances) assert.equal((await createRoom(i.url)).status, 201, `instance ${i.port} creates rooms again`);
+  // The post refused during the outage left nothing: the next one is the first item.
+  assert.equal((await postText('after the outage')).status, 201);
+  const { items } = await (await fetch(`${cluster.url}/api/rooms/${room.id}/items`)).json();
+  assert.deepEqual(items.map((i) => [i.seq, i.text]), [[1, 'after the outage']]);
 }));
