@@ -239,6 +239,20 @@ test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable
   try {
     await isStorageUnavailable(await createRoom(cluster.url));
     await isStorageUnavailable(await postText('lost with the database'));
+    // A drop room's id is looked up before the upgrade: refused there, in JSON.
+    const refusal = await new Promise((resolve, reject) => {
+      const ws = new WebSocket(cluster.nginx.wsUrl(`/ws/${room.id}`));
+      const timer = setTimeout(() => { ws.terminate(); reject(new Error('the join neither upgraded nor was refused')); }, 15000);
+      ws.on('open', () => { clearTimeout(timer); ws.close(); reject(new Error('upgraded while the database is away')); });
+      ws.on('error', () => {});
+      ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, body: JSON.parse(body) }); });
+      });
+    });
+    assert.equal(refusal.status, 503);
+    assert.equal(refusal.body.error.code, 'storage_unavailable');
     for (const i of cluster.instances) {
       await until(`instance ${i.port} not ready`, async () => (await readyz(i)).status === 503, 10000);
     }
