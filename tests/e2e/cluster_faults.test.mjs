@@ -112,6 +112,31 @@ function dropMember(cluster, roomId, firstUrl) {
 
 const direct = (instance, path) => `ws://127.0.0.1:${instance.port}${path}`;
 
+const postText = (base, roomId, text) => fetch(`${base}/api/rooms/${roomId}/items`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ text }),
+  signal: AbortSignal.timeout(15000),
+});
+
+// The seqs a member saw, each once, in the order first seen; a repeated
+// seq must be the same item.
+function firstSeen(m, label) {
+  const order = [];
+  const bySeq = new Map();
+  for (const item of m.items) {
+    if (bySeq.has(item.seq)) {
+      assert.deepEqual(item, bySeq.get(item.seq), `${label}: a repeated seq is the same item`);
+      continue;
+    }
+    bySeq.set(item.seq, item);
+    order.push(item.seq);
+  }
+  return { order, bySeq };
+}
+
+const ascending = (seqs) => seqs.every((s, j) => j === 0 || s > seqs[j - 1]);
+
 test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its members leave within the TTL', { timeout: 180000 }, (t) => withCluster(async (cluster, killed) => {
   const res = await fetch(`${cluster.url}/api/rooms`, { method: 'POST' });
   assert.equal(res.status, 201);
@@ -124,30 +149,29 @@ test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its mem
   const victim = 1;
   const victimPeer = members[victim].welcomes[0].peer_id;
 
+  // One writer posts 60 items through nginx, one after the other (posts
+  // that overlap are announced in no fixed seq order: see the todo test
+  // below); the instance is killed while it writes.
   const acked = [];
   const refused = [];
-  let killedAt = null;
-  for (let n = 0; n < 60; n++) {
-    if (n === 30) {
-      cluster.instances[victim].child.kill('SIGKILL');
-      killed.add(victim);
-      killedAt = Date.now();
+  const writing = (async () => {
+    for (let n = 0; n < 60; n++) {
+      const text = `item ${n}`;
+      try {
+        const r = await postText(cluster.url, room.id, text);
+        if (r.status === 201) acked.push({ text, item: (await r.json()).item });
+        else refused.push(`${text}: ${r.status}`);
+      } catch (e) {
+        refused.push(`${text}: ${e.message}`);
+      }
+      await sleep(50);
     }
-    const text = `item ${n}`;
-    try {
-      const r = await fetch(`${cluster.url}/api/rooms/${room.id}/items`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(10000),
-      });
-      if (r.status === 201) acked.push({ text, item: (await r.json()).item });
-      else refused.push(`${text}: ${r.status}`);
-    } catch (e) {
-      refused.push(`${text}: ${e.message}`);
-    }
-    await sleep(50);
-  }
+  })();
+  await until('the first posts acknowledged', () => acked.length + refused.length >= 30, 30000);
+  cluster.instances[victim].child.kill('SIGKILL');
+  killed.add(victim);
+  const killedAt = Date.now();
+  await writing;
   await until('the killed instance gone', () => cluster.instances[victim].child.signalCode === 'SIGKILL', 5000);
   assert.ok(acked.length >= 50, `most posts are acknowledged (refused: ${refused.join('; ')})`);
   for (const a of acked) assert.equal(a.item.text, a.text);
@@ -160,20 +184,9 @@ test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its mem
   assert.ok(members[victim].sockets >= 2, 'the member on the killed instance reconnected');
   t.diagnostic(`${acked.length} acknowledged, ${refused.length} refused; sockets per member: ${members.map((m) => m.sockets).join(',')}`);
   for (const [k, m] of members.entries()) {
-    const firstOfEach = [];
-    const byId = new Map();
-    for (const item of m.items) {
-      if (byId.has(item.seq)) {
-        assert.deepEqual(item, byId.get(item.seq), `member ${k}: a repeated seq is the same item`);
-        continue;
-      }
-      byId.set(item.seq, item);
-      firstOfEach.push(item.seq);
-    }
-    for (let j = 1; j < firstOfEach.length; j++) {
-      assert.ok(firstOfEach[j] > firstOfEach[j - 1], `member ${k} saw items in seq order: ${firstOfEach.join(',')}`);
-    }
-    for (const a of acked) assert.equal(byId.get(a.item.seq).id, a.item.id);
+    const { order, bySeq } = firstSeen(m, `member ${k}`);
+    assert.ok(ascending(order), `member ${k} saw items in seq order: ${order.join(',')}`);
+    for (const a of acked) assert.equal(bySeq.get(a.item.seq).id, a.item.id);
   }
 
   const list = await (await fetch(`${cluster.url}/api/rooms/${room.id}/items?limit=500`)).json();
@@ -184,10 +197,12 @@ test('kill -9 of one instance mid-traffic: no acknowledged item is lost, its mem
 
   // The killed member is gone from the survivors' lists within the
   // heartbeat TTL (15 s; 25 s allows for a slow machine).
+  // The members that lost their socket were all on the killed instance.
   const survivors = members.filter((m, k) => k !== victim && m.sockets === 1);
-  assert.ok(survivors.length >= 2);
-  await until('peer.left of the killed member on every survivor',
-    () => survivors.every((m) => m.left?.includes(victimPeer)), Math.max(1000, killedAt + 25000 - Date.now()));
+  const gone = members.filter((m) => m.sockets > 1).map((m) => m.welcomes[0].peer_id);
+  assert.ok(survivors.length >= 2 && gone.includes(victimPeer));
+  await until('peer.left of every killed member on every survivor',
+    () => survivors.every((m) => gone.every((id) => m.left?.includes(id))), Math.max(1000, killedAt + 25000 - Date.now()));
   for (const m of members) m.close();
 }));
 
@@ -223,12 +238,6 @@ test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable
   const first = await createRoom(cluster.url);
   assert.equal(first.status, 201);
   const room = await first.json();
-  const postText = (text) => fetch(`${cluster.url}/api/rooms/${room.id}/items`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ text }),
-    signal: AbortSignal.timeout(15000),
-  });
   const isStorageUnavailable = async (res) => {
     const body = await res.json();
     assert.equal(res.status, 503, JSON.stringify(body));
@@ -238,7 +247,7 @@ test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable
   pg.stop('fast');
   try {
     await isStorageUnavailable(await createRoom(cluster.url));
-    await isStorageUnavailable(await postText('lost with the database'));
+    await isStorageUnavailable(await postText(cluster.url, room.id, 'lost with the database'));
     // A drop room's id is looked up before the upgrade: refused there, in JSON.
     const refusal = await new Promise((resolve, reject) => {
       const ws = new WebSocket(cluster.nginx.wsUrl(`/ws/${room.id}`));
@@ -267,7 +276,35 @@ test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable
   assert.equal((await createRoom(cluster.url)).status, 201);
   for (const i of cluster.instances) assert.equal((await createRoom(i.url)).status, 201, `instance ${i.port} creates rooms again`);
   // The post refused during the outage left nothing: the next one is the first item.
-  assert.equal((await postText('after the outage')).status, 201);
+  assert.equal((await postText(cluster.url, room.id, 'after the outage')).status, 201);
   const { items } = await (await fetch(`${cluster.url}/api/rooms/${room.id}/items`)).json();
   assert.deepEqual(items.map((i) => [i.seq, i.text]), [[1, 'after the outage']]);
+}));
+
+// Known bug, kept as a todo so it shows in every run: posts that overlap on
+// two instances are numbered by the database but announced in the order
+// their inserts finish, so a member can see seq 36 before 35. A client that
+// reconnects with ?after=<highest seq seen> (as web/src/room.js does) in
+// between never gets 35.
+test('overlapping posts on different instances reach every member in seq order', {
+  timeout: 120000,
+  todo: 'items are announced in commit order, not seq order, across instances',
+}, () => withCluster(async (cluster) => {
+  const room = await (await fetch(`${cluster.url}/api/rooms`, { method: 'POST' })).json();
+  const watchers = cluster.instances.map((i) => dropMember(cluster, room.id, direct(i, `/ws/${room.id}?after=0`)));
+  await until('every watcher welcomed', () => watchers.every((m) => m.welcomes.length === 1), 10000);
+  const acked = [];
+  await Promise.all(cluster.instances.map(async (inst) => {
+    for (let n = 0; n < 30; n++) {
+      const r = await postText(inst.url, room.id, `${inst.port} ${n}`);
+      assert.equal(r.status, 201);
+      acked.push((await r.json()).item.seq);
+    }
+  }));
+  await until('every watcher has every item', () => watchers.every((m) => acked.every((s) => m.items.some((i) => i.seq === s))), 15000);
+  for (const [k, m] of watchers.entries()) {
+    const { order } = firstSeen(m, `watcher ${k}`);
+    assert.ok(ascending(order), `watcher ${k} saw items out of seq order: ${order.join(',')}`);
+  }
+  for (const m of watchers) m.close();
 }));
