@@ -281,14 +281,15 @@ test('PostgreSQL stopped: room creation and posts answer 503 storage_unavailable
   assert.deepEqual(items.map((i) => [i.seq, i.text]), [[1, 'after the outage']]);
 }));
 
-// Known bug, kept as a todo so it shows in every run: posts that overlap on
-// two instances are numbered by the database but announced in the order
-// their inserts finish, so a member can see seq 36 before 35. A client that
-// reconnects with ?after=<highest seq seen> (as web/src/room.js does) in
-// between never gets 35.
+// Known bug, kept as a todo so it shows in every run: overlapping posts on
+// PostgreSQL (on two instances, or on one with several pool connections)
+// are numbered by the database but announced in the order their inserts
+// finish, so a member can see seq 36 before 35. A client that reconnects
+// with ?after=<highest seq seen> (as web/src/room.js does) in between never
+// gets 35.
 test('overlapping posts on different instances reach every member in seq order', {
   timeout: 120000,
-  todo: 'items are announced in commit order, not seq order, across instances',
+  todo: 'items are announced in the order their inserts finish, not in seq order',
 }, () => withCluster(async (cluster) => {
   const room = await (await fetch(`${cluster.url}/api/rooms`, { method: 'POST' })).json();
   const watchers = cluster.instances.map((i) => dropMember(cluster, room.id, direct(i, `/ws/${room.id}?after=0`)));
