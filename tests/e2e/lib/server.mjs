@@ -27,10 +27,16 @@ after(async () => {
 export const usePostgres = process.env.TANDEM_TEST_DATABASE === 'postgres';
 const databases = new Map(); // data directory -> its database's URL
 
+// This test process's PostgreSQL server (lib/postgres.mjs), started on
+// first use: the suites about database loss stop and start it.
+export async function postgresServer() {
+  cluster ??= startPostgres();
+  return cluster;
+}
+
 // The database of a data directory (made on first use).
 export async function databaseFor(dataDir) {
-  cluster ??= startPostgres();
-  const c = await cluster;
+  const c = await postgresServer();
   if (!databases.has(dataDir)) databases.set(dataDir, c.createDatabase());
   return databases.get(dataDir);
 }
