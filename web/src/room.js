@@ -11,6 +11,7 @@ import { $, h, icon, ICONS } from './dom.js';
 import {
   deviceName, extensionOf, fileKind, formatBytes, formatCode, formatRemaining, formatWhen, peerName,
 } from './format.js';
+import { SeqTracker } from './seqs.js';
 import { roomRecord, saveRoomRecord } from './storage.js';
 import { announce, setStatus, showView, toast } from './ui.js';
 
@@ -120,7 +121,7 @@ class RoomView {
     this.link = '';
     this.ownerToken = null;
     this.items = new Map(); // id -> {item, el}
-    this.maxSeq = 0;
+    this.seqs = new SeqTracker(); // what a reconnect asks for (seqs.js)
     this.mine = new Set();
     this.selfId = null;
     this.peers = new Map();
@@ -192,6 +193,7 @@ class RoomView {
 
     try {
       for (const item of await api.listItems(this.id)) this.addItem(item, false);
+      this.seqs.listed([...this.items.values()].map((e) => e.item.seq));
     } catch (err) {
       if (this.destroyed) return;
       if (err.status === 404 || err.status === 410) {
@@ -365,7 +367,7 @@ class RoomView {
     setStatus('connecting', this.everConnected ? 'Reconnecting…' : 'Connecting…');
     let ws;
     try {
-      ws = new WebSocket(wsUrl(this.id, this.maxSeq));
+      ws = new WebSocket(wsUrl(this.id, this.seqs.done));
     } catch {
       this.onClose({ code: 1006, reason: '' });
       return;
@@ -407,6 +409,7 @@ class RoomView {
         break;
       case 'item.deleted':
         if (typeof msg.id === 'string') this.removeItem(msg.id);
+        this.seqs.seen(msg.seq);
         break;
       case 'peer.joined':
         if (typeof msg.peer_id === 'string' && msg.peer_id !== this.selfId) {
@@ -575,7 +578,7 @@ class RoomView {
     if (!isItem(item) || this.items.has(item.id)) return;
     const el = this.buildItem(item);
     this.items.set(item.id, { item, el });
-    if (item.seq > this.maxSeq) this.maxSeq = item.seq;
+    this.seqs.seen(item.seq);
     let before = null;
     for (const li of ui.items.children) {
       if (Number(li.dataset.seq) < item.seq) {
