@@ -137,6 +137,8 @@ struct doc_wait {
   struct ws_wait *w;
   char peer_id[HUB_PEER_ID_LEN + 1];
   int64_t pull_from; /* doc.pull's version */
+  json_t *code;      /* code_update's text, for another try */
+  int tries;         /* code_update's tries so far */
 };
 
 static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_wait *w) {
@@ -147,11 +149,14 @@ static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_
   }
   dw->app = c->srv->app;
   dw->w = ws_wait_begin(w);
+  dw->code = NULL;
+  dw->tries = 0;
   memcpy(dw->peer_id, m->peer_id, sizeof dw->peer_id);
   return dw;
 }
 
 static void doc_wait_end(struct doc_wait *dw) {
+  json_decref(dw->code);
   ws_wait_end(dw->w);
   free(dw);
 }
@@ -318,6 +323,28 @@ static void language(conn *c, struct hub_member *m, struct ws_wait *w, struct do
                            language_set, dw);
 }
 
+#define CODE_UPDATE_TRIES 3
+
+static void replace_code(struct docs *docs, struct doc *d, struct doc_wait *dw);
+
+/* Another instance took the version first (with several on one
+ * database): the document has caught up, and the whole text is diffed
+ * again against what is there now, as a PUT doc is, so the edit is kept. */
+static void code_replaced(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct doc_wait *dw = ctx;
+  if (res->status == DOC_STALE && ++dw->tries < CODE_UPDATE_TRIES && ws_wait_conn(dw->w)) {
+    ws_doc_broadcast_caught_up(&dw->app->docs, d, res);
+    replace_code(&dw->app->docs, d, dw);
+    return;
+  }
+  pushed(ctx, d, res);
+}
+
+static void replace_code(struct docs *docs, struct doc *d, struct doc_wait *dw) {
+  doc_replace_async(docs, d, json_string_value(dw->code), json_string_length(dw->code), dw->peer_id,
+                    code_replaced, dw);
+}
+
 /* {"type":"code_update","code":"..."}: the whole text, turned into the
  * smallest change and applied like a push by this member. */
 static void code_update(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d,
@@ -329,9 +356,10 @@ static void code_update(conn *c, struct hub_member *m, struct ws_wait *w, struct
     return;
   }
   struct doc_wait *dw = doc_wait_begin(c, m, w);
-  if (dw)
-    doc_replace_async(&app->docs, d, json_string_value(code), json_string_length(code), m->peer_id,
-                      pushed, dw);
+  if (!dw)
+    return;
+  dw->code = json_incref(code);
+  replace_code(&app->docs, d, dw);
 }
 
 bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char *type,
