@@ -109,6 +109,7 @@ struct loading {
   struct doc *doc;
   int status;
   int64_t before; /* the version when the round began */
+  bool rechecked; /* read once more for what other instances told meanwhile */
 };
 
 static void load_round(struct loading *l);
@@ -198,10 +199,15 @@ static void replay_update(void *ctx, int status, const struct doc_update_row *u)
     l->status = apply_stored(l->docs, l->doc, u);
   if (u)
     return;
-  if (l->status == DOC_OK && l->doc->version != l->before)
+  if (l->status == DOC_OK && l->doc->version != l->before) {
     load_round(l); /* a full round: there may be more */
-  else
+  } else if (l->status == DOC_OK && l->doc->heard > l->doc->version && !l->rechecked) {
+    /* Another instance stored more after this round read: once more. */
+    l->rechecked = true;
+    load_round(l);
+  } else {
     load_finish(l);
+  }
 }
 
 static void load_round(struct loading *l) {
@@ -657,8 +663,10 @@ static void followed(void *ctx, struct doc *d, const struct doc_push_result *res
 
 int doc_follow(struct docs *docs, struct doc *d, int64_t from, int64_t version,
                const json_t *updates) {
+  if (d->loading && version > d->heard)
+    d->heard = version; /* the load reads them, perhaps after one more round */
   if (d->loading || version <= d->version)
-    return DOC_UNCHANGED; /* a load or a catch-up read them already */
+    return DOC_UNCHANGED; /* a catch-up read them already */
   if (!d->appending && from == d->version && json_is_array(updates) &&
       (int64_t)json_array_size(updates) == version - from &&
       follow_apply(docs, d, updates) == DOC_OK)

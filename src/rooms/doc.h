@@ -67,6 +67,7 @@ struct doc {
   size_t len;
   int64_t version;
   int64_t snapshot_version;
+  int64_t heard; /* the latest version other instances told of while loading */
   char language[DOC_LANGUAGE_MAX + 1];
   uint32_t users; /* doc_open calls not yet closed, and operations in flight */
   bool loading;   /* being read from the store: openers wait in `openers` */
