@@ -59,7 +59,7 @@ int app_init(struct app *app, uv_loop_t *loop, const struct config *cfg, struct 
   struct doc_limits doc_limits = {.max_bytes = cfg->max_doc_bytes,
                                   .snapshot_every = cfg->doc_snapshot_every};
   docs_init(&app->docs, store, &doc_limits);
-  if (scaleout_start(loop, cfg, err, errlen) < 0)
+  if (scaleout_start(loop, app, cfg, err, errlen) < 0)
     return -1;
   return lifecycle_start(app, err, errlen);
 }

@@ -44,8 +44,7 @@ struct get_state {
 
 static void doc_refreshed(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct get_state *st = ctx;
-  if (res->caught_up && json_array_size(res->caught_up) > 0)
-    ws_doc_broadcast(&st->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  ws_doc_broadcast_caught_up(&st->app->docs, d, res);
   struct http_req *r = api_pending_end(&st->pending);
   if (r && res->status == DOC_OK)
     respond_doc(r, d);
@@ -225,8 +224,7 @@ static void replace(struct put_state *p);
 
 static void replaced(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct put_state *p = ctx;
-  if (res->caught_up && json_array_size(res->caught_up) > 0)
-    ws_doc_broadcast(&p->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  ws_doc_broadcast_caught_up(&p->app->docs, d, res);
   if (res->status == DOC_OK && res->applied)
     ws_doc_broadcast(&p->app->docs, d, res->from, res->applied, NULL);
   if (res->status == DOC_STALE && ++p->tries < PUT_TRIES && p->pending.r) {

@@ -7,6 +7,7 @@
 
 #include "api/chat_ws.h"
 #include "api/socketio.h"
+#include "api/ws_doc.h"
 #include "api/ws_room.h"
 #include "bus/bus.h"
 #include "hub/hub.h"
@@ -48,6 +49,7 @@ static void deliver_to_peer(const struct bus_envelope *e) {
 }
 
 static const struct config *cfg;
+static struct app *app;
 
 /* A relayed binary frame from a member on another instance: the same
  * backpressure as in one instance, relay_busy going back to the sender. */
@@ -97,14 +99,24 @@ static void deliver_chat(const struct bus_envelope *e) {
     chat_ws_closes_at_local(room, closes_at);
 }
 
+/* From this instance, or from another one that stored what it tells: then
+ * this instance's document follows, in the same turn as its members hear
+ * (what they send next meets the document they saw). */
+static void deliver_native_broadcast(const struct bus_envelope *e) {
+  hub_deliver_native(e->room, e->room_len, e->parts[0].p, e->parts[0].len, e->except, e->except_len,
+                     e->skip_flags);
+  const char *self = bus_instance();
+  if (e->origin_len != strlen(self) || memcmp(e->origin, self, e->origin_len) != 0)
+    ws_doc_follow_frame(app, e->room, e->room_len, e->parts[0].p, e->parts[0].len);
+}
+
 static void deliver(const struct bus_envelope *e) {
   switch (e->kind) {
   case BUS_BROADCAST:
     if (e->proto == HUB_SOCKETIO)
       socketio_deliver(e->room, e->room_len, e->except, e->except_len, e->parts, e->count);
     else if (e->count == 1)
-      hub_deliver_native(e->room, e->room_len, e->parts[0].p, e->parts[0].len, e->except,
-                         e->except_len, e->skip_flags);
+      deliver_native_broadcast(e);
     return;
   case BUS_ROOM_CLOSED: {
     char reason[64];
@@ -194,8 +206,10 @@ bool scaleout_leave_remote(const char *room, size_t len, const char *socket_id,
   return true;
 }
 
-int scaleout_start(uv_loop_t *loop, const struct config *config, char *err, size_t errlen) {
+int scaleout_start(uv_loop_t *loop, struct app *the_app, const struct config *config, char *err,
+                   size_t errlen) {
   cfg = config;
+  app = the_app;
   if (!cfg->redis_url)
     return 0;
   static const struct bus_hooks hooks = {.deliver = deliver,

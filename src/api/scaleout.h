@@ -11,8 +11,12 @@
 
 #include "config.h"
 
-/* Starts the shared bus when --redis is given; 0, or -1 with err. */
-int scaleout_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
+struct app;
+
+/* Starts the shared bus when --redis is given; 0, or -1 with err. The
+ * app's live documents follow what other instances broadcast. */
+int scaleout_start(uv_loop_t *loop, struct app *app, const struct config *cfg, char *err,
+                   size_t errlen);
 
 /* POST /api/leave_room for a socket on another instance: done(ctx, true)
  * once that instance was told (the socket is in the room's list there),

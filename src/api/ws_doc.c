@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "config.h"
 #include "api/ws_wait.h"
+#include "bus/bus.h"
 #include "net/server.h"
 #include "rooms/changeset.h"
 #include "rooms/peer_info.h"
@@ -79,23 +80,32 @@ void ws_doc_broadcast(struct docs *docs, struct doc *d, int64_t from, json_t *up
   /* A send that cuts the last slow member would close the document under
    * us: hold a use of it until done. */
   d->users++;
-  struct hub_room *room = hub_find_room(d->room_id, strlen(d->room_id));
-  buf *f = room ? frame_of(json_pack("{s:s, s:I, s:I, s:O}", "type", "doc.updates", "from",
-                                     (json_int_t)from, "version", (json_int_t)d->version, "updates",
-                                     updates))
-                : NULL;
+  /* By name: with --redis the members may all be on other instances (a
+   * PUT doc reaching one with nobody in the room). */
+  size_t len = strlen(d->room_id);
+  bool anyone = hub_find_room(d->room_id, len) || bus_up();
+  buf *f = anyone ? frame_of(json_pack("{s:s, s:I, s:I, s:O}", "type", "doc.updates", "from",
+                                       (json_int_t)from, "version", (json_int_t)d->version,
+                                       "updates", updates))
+                  : NULL;
   if (f)
-    hub_broadcast(room, f, NULL);
+    hub_broadcast_named(d->room_id, len, f, NULL, 0);
   buf_unref(f);
-  /* Found again: slow members cut by the first broadcast may have emptied it. */
-  room = hub_find_room(d->room_id, strlen(d->room_id));
+  /* Slow members cut by the first broadcast may have emptied the room. */
+  anyone = hub_find_room(d->room_id, len) || bus_up();
   buf *whole =
-      room ? frame_of(json_pack("{s:s, s:s%}", "type", "code_update", "code", d->text, d->len))
-           : NULL;
-  if (whole)
-    hub_broadcast_if(room, whole, except, WS_DOC_COLLAB); /* whole-text clients: the text */
+      anyone ? frame_of(json_pack("{s:s, s:s%}", "type", "code_update", "code", d->text, d->len))
+             : NULL;
+  if (whole) /* whole-text clients: the text */
+    hub_broadcast_named(d->room_id, len, whole, except, WS_DOC_COLLAB);
   buf_unref(whole);
   doc_close(docs, d);
+}
+
+void ws_doc_broadcast_caught_up(struct docs *docs, struct doc *d,
+                                const struct doc_push_result *res) {
+  if (res->caught_up && json_array_size(res->caught_up) > 0 && !bus_up())
+    ws_doc_broadcast(docs, d, res->caught_up_from, res->caught_up, NULL);
 }
 
 static void refuse(conn *c, struct doc *d, int status, const struct doc_error *err) {
@@ -127,6 +137,8 @@ struct doc_wait {
   struct ws_wait *w;
   char peer_id[HUB_PEER_ID_LEN + 1];
   int64_t pull_from; /* doc.pull's version */
+  json_t *code;      /* code_update's text, for another try */
+  int tries;         /* code_update's tries so far */
 };
 
 static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_wait *w) {
@@ -137,11 +149,14 @@ static struct doc_wait *doc_wait_begin(conn *c, struct hub_member *m, struct ws_
   }
   dw->app = c->srv->app;
   dw->w = ws_wait_begin(w);
+  dw->code = NULL;
+  dw->tries = 0;
   memcpy(dw->peer_id, m->peer_id, sizeof dw->peer_id);
   return dw;
 }
 
 static void doc_wait_end(struct doc_wait *dw) {
+  json_decref(dw->code);
   ws_wait_end(dw->w);
   free(dw);
 }
@@ -152,8 +167,7 @@ static void doc_wait_end(struct doc_wait *dw) {
 static void pushed(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct doc_wait *dw = ctx;
   conn *c = ws_wait_conn(dw->w);
-  if (res->caught_up && json_array_size(res->caught_up) > 0)
-    ws_doc_broadcast(&dw->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  ws_doc_broadcast_caught_up(&dw->app->docs, d, res);
   if (res->status == DOC_OK && res->applied && d->version > res->from) {
     /* A whole-text member hears its own code_update back only if it left. */
     const struct hub_member *except = c ? ws_app_state(c) : NULL;
@@ -219,8 +233,7 @@ static void pulled(void *ctx, int status, json_t *updates, int64_t version) {
 static void pull_refreshed(void *ctx, struct doc *d, const struct doc_push_result *res) {
   struct doc_wait *dw = ctx;
   conn *c = ws_wait_conn(dw->w);
-  if (res->caught_up && json_array_size(res->caught_up) > 0)
-    ws_doc_broadcast(&dw->app->docs, d, res->caught_up_from, res->caught_up, NULL);
+  ws_doc_broadcast_caught_up(&dw->app->docs, d, res);
   if (res->status == DOC_OK && c) {
     doc_pull_async(&dw->app->docs, d, dw->pull_from, pulled, dw);
     return;
@@ -310,6 +323,28 @@ static void language(conn *c, struct hub_member *m, struct ws_wait *w, struct do
                            language_set, dw);
 }
 
+#define CODE_UPDATE_TRIES 3
+
+static void replace_code(struct docs *docs, struct doc *d, struct doc_wait *dw);
+
+/* Another instance took the version first (with several on one
+ * database): the document has caught up, and the whole text is diffed
+ * again against what is there now, as a PUT doc is, so the edit is kept. */
+static void code_replaced(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  struct doc_wait *dw = ctx;
+  if (res->status == DOC_STALE && ++dw->tries < CODE_UPDATE_TRIES && ws_wait_conn(dw->w)) {
+    ws_doc_broadcast_caught_up(&dw->app->docs, d, res);
+    replace_code(&dw->app->docs, d, dw);
+    return;
+  }
+  pushed(ctx, d, res);
+}
+
+static void replace_code(struct docs *docs, struct doc *d, struct doc_wait *dw) {
+  doc_replace_async(docs, d, json_string_value(dw->code), json_string_length(dw->code), dw->peer_id,
+                    code_replaced, dw);
+}
+
 /* {"type":"code_update","code":"..."}: the whole text, turned into the
  * smallest change and applied like a push by this member. */
 static void code_update(conn *c, struct hub_member *m, struct ws_wait *w, struct doc *d,
@@ -321,9 +356,10 @@ static void code_update(conn *c, struct hub_member *m, struct ws_wait *w, struct
     return;
   }
   struct doc_wait *dw = doc_wait_begin(c, m, w);
-  if (dw)
-    doc_replace_async(&app->docs, d, json_string_value(code), json_string_length(code), m->peer_id,
-                      pushed, dw);
+  if (!dw)
+    return;
+  dw->code = json_incref(code);
+  replace_code(&app->docs, d, dw);
 }
 
 bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char *type,
@@ -351,4 +387,50 @@ bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char
   else
     return false;
   return true;
+}
+
+/* The payload of a text frame this server built (unmasked), or NULL. */
+static const char *frame_text(const uint8_t *frame, size_t len, size_t *text_len) {
+  if (len < 2 || frame[0] != 0x81 || (frame[1] & 0x80))
+    return NULL;
+  size_t n = frame[1] & 0x7f, head = 2;
+  if (n == 126) {
+    head = 4;
+    n = len >= 4 ? (size_t)frame[2] << 8 | frame[3] : 0;
+  } else if (n == 127) {
+    head = 10;
+    n = 0;
+    for (size_t i = 2; i < 10 && len >= 10; i++)
+      n = n << 8 | frame[i];
+  }
+  if (len < head || len - head != n)
+    return NULL;
+  *text_len = n;
+  return (const char *)frame + head;
+}
+
+static bool starts_with(const char *text, size_t len, const char *prefix) {
+  size_t n = strlen(prefix);
+  return len >= n && memcmp(text, prefix, n) == 0;
+}
+
+void ws_doc_follow_frame(struct app *app, const char *room, size_t room_len, const uint8_t *frame,
+                         size_t frame_len) {
+  struct doc *d = docs_find(&app->docs, room, room_len);
+  size_t len = 0;
+  const char *text = d ? frame_text(frame, frame_len, &len) : NULL;
+  /* Only the two kinds that change the document; jansson keeps "type" first. */
+  if (!text || !(starts_with(text, len, "{\"type\":\"doc.updates\"") ||
+                 starts_with(text, len, "{\"type\":\"doc.language\"")))
+    return;
+  json_error_t jerr;
+  json_t *msg = json_loadb(text, len, 0, &jerr);
+  json_t *from = json_object_get(msg, "from"), *version = json_object_get(msg, "version");
+  json_t *language = json_object_get(msg, "language");
+  if (json_is_integer(from) && json_is_integer(version))
+    doc_follow(&app->docs, d, json_integer_value(from), json_integer_value(version),
+               json_object_get(msg, "updates"));
+  else if (json_is_string(language))
+    doc_follow_language(d, json_string_value(language), json_string_length(language));
+  json_decref(msg);
 }

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "hub/hub.h"
 #include "rooms/doc.h"
@@ -37,5 +39,18 @@ bool ws_doc_message(conn *c, struct hub_member *m, struct ws_wait *w, const char
  * whole text (code_update) to whole-text members but `except`. */
 void ws_doc_broadcast(struct docs *docs, struct doc *doc, int64_t from, json_t *updates,
                       const struct hub_member *except);
+
+/* res->caught_up, updates a catch-up read from the store, to the members:
+ * only when alone. With the bus up, the instance that stored them
+ * broadcast them to every instance's members already (twice would be once
+ * too many). */
+void ws_doc_broadcast_caught_up(struct docs *docs, struct doc *doc,
+                                const struct doc_push_result *res);
+
+/* A frame another instance broadcast to the room's members (delivered
+ * here already): doc.updates and doc.language bring this instance's live
+ * document to what that instance stored, without telling anyone again. */
+void ws_doc_follow_frame(struct app *app, const char *room, size_t room_len, const uint8_t *frame,
+                         size_t frame_len);
 
 #endif

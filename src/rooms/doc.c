@@ -109,6 +109,7 @@ struct loading {
   struct doc *doc;
   int status;
   int64_t before; /* the version when the round began */
+  bool rechecked; /* read once more for what other instances told meanwhile */
 };
 
 static void load_round(struct loading *l);
@@ -198,10 +199,15 @@ static void replay_update(void *ctx, int status, const struct doc_update_row *u)
     l->status = apply_stored(l->docs, l->doc, u);
   if (u)
     return;
-  if (l->status == DOC_OK && l->doc->version != l->before)
+  if (l->status == DOC_OK && l->doc->version != l->before) {
     load_round(l); /* a full round: there may be more */
-  else
+  } else if (l->status == DOC_OK && l->doc->heard > l->doc->version && !l->rechecked) {
+    /* Another instance stored more after this round read: once more. */
+    l->rechecked = true;
+    load_round(l);
+  } else {
     load_finish(l);
+  }
 }
 
 static void load_round(struct loading *l) {
@@ -614,6 +620,66 @@ void doc_refresh_async(struct docs *docs, struct doc *d, doc_push_cb done, void 
   q->done = done;
   q->ctx = ctx;
   submit(docs, d, q);
+}
+
+/* Applies updates another instance stored (in memory only: they are in
+ * the store already) when they follow on from the current version. */
+static int follow_apply(struct docs *docs, struct doc *d, const json_t *updates) {
+  char *text = NULL;
+  size_t len = 0;
+  const char *cur = d->text;
+  size_t cur_len = d->len;
+  size_t i;
+  json_t *u;
+  int rc = DOC_OK;
+  json_array_foreach(updates, i, u) {
+    struct doc_error err = {0};
+    char *next = NULL;
+    size_t next_len = 0;
+    rc = apply_json(docs, json_object_get(u, "changes"), cur, cur_len, &next, &next_len, &err);
+    if (text)
+      free(text);
+    if (rc != DOC_OK)
+      return rc;
+    text = next;
+    len = next_len;
+    cur = text;
+    cur_len = len;
+  }
+  if (!text)
+    return DOC_OK; /* no updates */
+  free(d->text);
+  d->text = text;
+  d->len = len;
+  d->version += (int64_t)json_array_size(updates);
+  return DOC_OK;
+}
+
+static void followed(void *ctx, struct doc *d, const struct doc_push_result *res) {
+  (void)ctx;
+  (void)d;
+  (void)res; /* the members heard these updates from the instance that stored them */
+}
+
+int doc_follow(struct docs *docs, struct doc *d, int64_t from, int64_t version,
+               const json_t *updates) {
+  if (d->loading && version > d->heard)
+    d->heard = version; /* the load reads them, perhaps after one more round */
+  if (d->loading || version <= d->version)
+    return DOC_UNCHANGED; /* a catch-up read them already */
+  if (!d->appending && from == d->version && json_is_array(updates) &&
+      (int64_t)json_array_size(updates) == version - from &&
+      follow_apply(docs, d, updates) == DOC_OK)
+    return DOC_OK;
+  /* A gap, an append in flight, or updates that do not apply here: read
+   * what the store holds, in turn after the pushes waiting. */
+  doc_refresh_async(docs, d, followed, NULL);
+  return DOC_PENDING;
+}
+
+void doc_follow_language(struct doc *d, const char *language, size_t len) {
+  if (doc_language_valid(language, len))
+    snprintf(d->language, sizeof d->language, "%.*s", (int)len, language);
 }
 
 /* "\r\n" and lone "\r" become "\n", as CodeMirror reads them. Returns a

@@ -67,6 +67,7 @@ struct doc {
   size_t len;
   int64_t version;
   int64_t snapshot_version;
+  int64_t heard; /* the latest version other instances told of while loading */
   char language[DOC_LANGUAGE_MAX + 1];
   uint32_t users; /* doc_open calls not yet closed, and operations in flight */
   bool loading;   /* being read from the store: openers wait in `openers` */
@@ -152,6 +153,17 @@ void doc_replace_async(struct docs *docs, struct doc *doc, const char *text, siz
  * DOC_STORE_FAILED. A read after a write then sees it, on any instance.
  * The document is held until `done` ran. */
 void doc_refresh_async(struct docs *docs, struct doc *doc, doc_push_cb done, void *ctx);
+
+/* Updates another instance stored (from `from` to `version`, as its
+ * doc.updates told them), so this instance's document follows the store:
+ * applied in memory when they come right after the current version and
+ * nothing is in flight (DOC_OK), nothing when already here
+ * (DOC_UNCHANGED), else a refresh from the store is queued (DOC_PENDING).
+ * Nothing is stored, snapshots are left to the instance that stored. */
+int doc_follow(struct docs *docs, struct doc *doc, int64_t from, int64_t version,
+               const json_t *updates);
+/* Another instance stored a new language: set it here too (when valid). */
+void doc_follow_language(struct doc *doc, const char *language, size_t len);
 
 /* Updates after version `from` up to the document's version now (at most
  * DOC_PULL_MAX), oldest first. DOC_OK, DOC_GONE (history dropped),

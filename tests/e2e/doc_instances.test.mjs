@@ -3,6 +3,8 @@
 // on each instance, push at the same version: exactly one is accepted, the
 // other is told stale_version, pulls, rebases and pushes again, and both
 // clients end with the text GET doc gives on either instance.
+// With Redis as well, each instance's document follows what the other
+// stored, so whole-text clients, joiners and languages there are current.
 // Also, on one instance whose database answers on a later turn: frames a
 // client sends while its join waits come after its welcome, in order, and
 // clients that go away before the answers leave tandem whole.
@@ -14,6 +16,7 @@ import { ChangeSet, EditorState } from '@codemirror/state';
 import { collab, getClientID, getSyncedVersion, receiveUpdates, sendableUpdates } from '@codemirror/collab';
 import { startServer } from './lib/server.mjs';
 import { postgresAvailable, startCluster } from './lib/postgres.mjs';
+import { REDIS, startRedis } from './lib/redis.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -229,4 +232,63 @@ test('clients that go away while the database answers leave tandem whole', { ski
   assert.equal(late.version, (await getDoc(srv, room.id)).version);
   late.ws.close();
   assert.equal((await srv.stop()).code, 0);
+});
+
+test('with Redis, an instance\'s document follows the other\'s: code_update, a joiner and the language meet what was stored, once', { skip: !postgresAvailable() || !REDIS }, async () => {
+  cluster ??= await startCluster();
+  const database = cluster.createDatabase('tandem_doc_follow');
+  const redis = await startRedis();
+  const one = await startServer(['--database', database, '--redis', redis.url, '--instance-id', 'one']);
+  const two = await startServer(['--database', database, '--redis', redis.url, '--instance-id', 'two']);
+  for (const srv of [one, two]) {
+    for (let i = 0; i < 200 && (await fetch(`${srv.url}/readyz`)).status !== 200; i++) await sleep(25);
+  }
+  const res = await fetch(`${one.url}/api/rooms`, { method: 'POST', body: JSON.stringify({ kind: 'code' }) });
+  assert.equal(res.status, 201);
+  const room = await res.json();
+
+  const left = await Editor.join(one, room.id); // collab, on one
+  const whole = rawSocket(two, `/ws/${room.id}`); // whole-text, on two
+  await whole.opened;
+  await until('the welcome on two', () => whole.frames.some((f) => f.type === 'welcome'));
+  // Two hears the room's channel once a cursor from one reaches it.
+  for (let i = 0; i < 50 && !whole.frames.some((f) => f.type === 'doc.cursor'); i++) {
+    left.send({ type: 'doc.cursor', anchor: 0, head: 0 });
+    await sleep(100);
+  }
+  assert.ok(whole.frames.some((f) => f.type === 'doc.cursor'));
+
+  left.edit(0, 'return 1');
+  left.push();
+  assert.equal(await left.nextAnswer(), 'accepted');
+  await until('the text on two', () => whole.frames.some((f) => f.type === 'code_update' && f.code === 'return 1'));
+
+  // The whole-text client edits what it was sent: two diffs it against the
+  // same text, so the edit lands as it was meant.
+  whole.ws.send(JSON.stringify({ type: 'code_update', code: 'return 42' }));
+  await until('the edit on one', () => left.text === 'return 42');
+  assert.equal(left.version, 2);
+
+  left.send({ type: 'doc.language', language: 'python' });
+  await until('the language on two', () => whole.frames.some((f) => f.type === 'doc.language'));
+
+  // A joiner on two gets the current text and language.
+  const joiner = rawSocket(two, `/ws/${room.id}`);
+  await joiner.opened;
+  await until('the joiner\'s welcome', () => joiner.frames.some((f) => f.type === 'welcome'));
+  const welcome = joiner.frames.find((f) => f.type === 'welcome');
+  assert.deepEqual(welcome.doc, { version: 2, text: 'return 42', language: 'python' });
+
+  // Each update reached the members on two once.
+  const seen = whole.frames.filter((f) => f.type === 'doc.updates').map((f) => `${f.from}-${f.version}`);
+  assert.deepEqual(seen, ['0-1', '1-2']);
+  assert.deepEqual(whole.frames.filter((f) => f.type === 'error'), []);
+  for (const srv of [one, two]) assert.equal((await getDoc(srv, room.id)).text, 'return 42');
+
+  left.ws.close();
+  whole.ws.close();
+  joiner.ws.close();
+  assert.equal((await one.stop()).code, 0);
+  assert.equal((await two.stop()).code, 0);
+  await redis.stop();
 });

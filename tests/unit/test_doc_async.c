@@ -321,6 +321,34 @@ static void test_doc_closed_by_its_users_while_an_append_is_in_flight_waits_for_
   doc_close(&f->docs, again);
 }
 
+/* Another instance tells of an update while this one loads, after the
+ * load's read missed it: the load reads once more before openers hear. */
+static void test_doc_loading_told_of_an_update_reads_once_more(void **state) {
+  struct fixture *f = *state;
+  struct opened o = {0};
+  doc_open_async(&f->docs, f->room.id, NULL, on_open, &o);
+  answer_next(); /* the snapshot: none yet; the updates' read is held */
+  struct doc *loading = docs_find(&f->docs, f->room.id, STORE_ID_LEN);
+  assert_non_null(loading);
+  json_t *told = json_loads("[{\"clientID\":\"other\",\"changes\":[[0,\"hi\"]]}]", 0, NULL);
+  assert_int_equal(doc_follow(&f->docs, loading, 0, 1, told), DOC_UNCHANGED);
+  json_decref(told);
+  answer_next(); /* read before the other instance's update was stored */
+  assert_int_equal(o.calls, 0);
+  assert_int_equal(held_count, 1); /* once more */
+  struct doc_update_row row = {
+      .version = 1, .client_id = "other", .changes = "[[0,\"hi\"]]", .changes_len = 10};
+  int status = 1;
+  __real_store_doc_updates_append(f->s, f->room.id, &row, 1, note, &status);
+  assert_int_equal(status, STORE_OK);
+  while (held_count)
+    answer_next();
+  assert_int_equal(o.status, DOC_OK);
+  assert_int_equal(o.doc->version, 1);
+  assert_string_equal(o.doc->text, "hi");
+  doc_close(&f->docs, o.doc);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -330,6 +358,7 @@ int main(void) {
       T(test_doc_push_rebased_while_in_flight_applies_after_it),
       T(test_doc_push_the_store_cannot_take_applies_nothing),
       T(test_doc_closed_by_its_users_while_an_append_is_in_flight_waits_for_it),
+      T(test_doc_loading_told_of_an_update_reads_once_more),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

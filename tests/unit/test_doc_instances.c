@@ -199,12 +199,61 @@ static void test_doc_refresh_takes_in_what_another_instance_stored(void **state)
   doc_close(&f->two, b);
 }
 
+/* What another instance broadcast (its doc.updates): taken in memory when
+ * it comes next, ignored when known, and a gap is read from the store. */
+static void test_doc_follows_what_another_instance_broadcast(void **state) {
+  struct fixture *f = *state;
+  struct doc *a = open_on(&f->one, f->room.id), *b = open_on(&f->two, f->room.id);
+  struct pushed p = push_at(&f->one, a, 0, "[[0,\"hello\"]]");
+  assert_int_equal(p.status, DOC_OK);
+  free(p.caught_up_json);
+
+  json_t *first = json_loads("[{\"clientID\":\"client\",\"changes\":[[0,\"hello\"]]}]", 0, NULL);
+  assert_int_equal(doc_follow(&f->two, b, 0, 1, first), DOC_OK);
+  assert_int_equal(b->version, 1);
+  assert_string_equal(b->text, "hello");
+  assert_int_equal(doc_follow(&f->two, b, 0, 1, first), DOC_UNCHANGED); /* heard twice */
+  assert_string_equal(b->text, "hello");
+  json_decref(first);
+
+  /* Two more updates, of which only the second is heard: a gap. */
+  p = push_at(&f->one, a, 1, "[5,[0,\" big\"]]");
+  free(p.caught_up_json);
+  p = push_at(&f->one, a, 2, "[9,[0,\" world\"]]");
+  free(p.caught_up_json);
+  json_t *third = json_loads("[{\"clientID\":\"client\",\"changes\":[9,[0,\" world\"]]}]", 0, NULL);
+  assert_int_equal(doc_follow(&f->two, b, 2, 3, third), DOC_PENDING);
+  json_decref(third);
+  assert_int_equal(b->version, 3); /* SQLite answered at once */
+  assert_string_equal(b->text, "hello big world");
+
+  /* Updates that do not apply to this text are not trusted: the store is read. */
+  json_t *bad = json_loads("[{\"clientID\":\"x\",\"changes\":[99,[0,\"!\"]]}]", 0, NULL);
+  assert_int_equal(doc_follow(&f->two, b, 3, 4, bad), DOC_PENDING);
+  json_decref(bad);
+  assert_int_equal(b->version, 3);
+
+  /* Following left b where the store is: its next push is taken. */
+  p = push_at(&f->two, b, 3, "[15,[0,\"!\"]]");
+  assert_int_equal(p.status, DOC_OK);
+  free(p.caught_up_json);
+  assert_string_equal(b->text, "hello big world!");
+
+  doc_follow_language(b, "python", 6);
+  assert_string_equal(b->language, "python");
+  doc_follow_language(b, "no way", 6); /* not a language: ignored */
+  assert_string_equal(b->language, "python");
+  doc_close(&f->one, a);
+  doc_close(&f->two, b);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_doc_push_lost_to_another_instance_catches_up_and_is_stale),
       T(test_doc_replace_lost_to_another_instance_is_stale_then_applies),
       T(test_doc_refresh_takes_in_what_another_instance_stored),
+      T(test_doc_follows_what_another_instance_broadcast),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,5 +96,27 @@ export async function startCluster(args, { env = {}, dataDir }) {
     metrics: async () => sumMetrics(await Promise.all(parts.map(async (p) =>
       (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text()))),
     stop: stopAll,
+    // The instances started again on their own ports (after they were
+    // stopped), on the same database and Redis, behind the same nginx: a
+    // restart of the service as the clients see it. stop() ends those only.
+    restart: async () => {
+      const again = [];
+      try {
+        for (const [i, p] of parts.entries()) {
+          again.push(await spawnTandem([...args, '--listen', `127.0.0.1:${p.port}`, '--database',
+            database, '--redis', redis.url, '--instance-id', `test-${i + 1}`], env));
+        }
+      } catch (e) {
+        for (const p of again) await endProcess(p);
+        throw e;
+      }
+      return {
+        stop: async () => {
+          const results = [];
+          for (const p of again) results.push(await endProcess(p));
+          return results.find((r) => r.code !== 0) ?? results[0];
+        },
+      };
+    },
   };
 }
