@@ -16,9 +16,10 @@ static struct hub_observer observer;
 static hmap held; /* peer id -> struct held_frames, members waiting for their welcome */
 
 struct held_frames {
-  uint32_t count;
+  uint32_t count, cap;
+  uint64_t bytes; /* of the frames kept (each shared with the room's other members) */
   bool overflow;
-  buf *frames[HUB_HELD_MAX];
+  buf **frames;
 };
 
 void hub_hold(struct hub_member *m) {
@@ -30,12 +31,31 @@ void hub_hold(struct hub_member *m) {
   m->held = h != NULL; /* out of memory: it hears broadcasts before its welcome */
 }
 
+/* Room for one more frame, within the bounds; false when past them. */
+static bool held_room(struct held_frames *h, size_t len) {
+  if (h->count >= HUB_HELD_MAX || h->bytes + len > HUB_HELD_MAX_BYTES)
+    return false;
+  if (h->count < h->cap)
+    return true;
+  uint32_t cap = h->cap ? h->cap * 2 : 16;
+  buf **grown = realloc(h->frames, cap * sizeof *grown);
+  if (!grown)
+    return false;
+  h->frames = grown;
+  h->cap = cap;
+  return true;
+}
+
 static void keep_for(struct hub_member *m, buf *frame) {
   struct held_frames *h = hmap_get(&held, m->peer_id, HUB_PEER_ID_LEN);
-  if (h && h->count < HUB_HELD_MAX)
+  if (!h || h->overflow)
+    return;
+  if (held_room(h, frame->len)) {
     h->frames[h->count++] = buf_ref(frame);
-  else if (h)
+    h->bytes += frame->len;
+  } else {
     h->overflow = true;
+  }
 }
 
 /* Forgets what was kept; sends it first when `send`. */
@@ -53,6 +73,7 @@ static void unhold(struct hub_member *m, bool send) {
   }
   if (send && h->overflow)
     ws_close(m->c, WS_CLOSE_TRY_AGAIN, "too much happened before the welcome");
+  free(h->frames);
   free(h);
 }
 

@@ -111,10 +111,13 @@ void hub_deliver_native(const char *room, size_t len, const uint8_t *frame, size
 /* hub_room_closed for this instance's members only (from the bus). */
 void hub_room_closed_local(const char *name, size_t len, const char *reason);
 
-/* Most broadcasts kept for a member waiting for its welcome; one more
- * and it is closed with 1013 when released (a welcome takes a Redis round
- * trip, a millisecond or so). */
-#define HUB_HELD_MAX 256
+/* Most broadcasts kept for a member waiting for its welcome (a Redis
+ * round trip, a millisecond or so, but a busy room's joins come in bursts:
+ * each is a peer.joined for everyone waiting); one more and it is closed
+ * with 1013 when released. The frames are shared with the room's other
+ * members, so they cost a pointer each here. */
+#define HUB_HELD_MAX 65536
+#define HUB_HELD_MAX_BYTES (8u << 20)
 
 /* The member's welcome waits (for the members on other instances): the
  * room's broadcasts to it are kept, in order, instead of sent. */
