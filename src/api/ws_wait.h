@@ -20,7 +20,11 @@
 #include "net/conn.h"
 #include "ws/ws_codec.h"
 
-#define WS_WAIT_HELD_MAX 64              /* frames held while a member waits */
+/* Frames held while a member waits (a chat member typing fast while each
+ * message is stored in PostgreSQL); past either bound a frame is refused
+ * with `busy`. The bytes bound is what matters; the count bounds the
+ * bookkeeping of many tiny frames. */
+#define WS_WAIT_HELD_MAX 16384
 #define WS_WAIT_HELD_BYTES (1024 * 1024) /* their bytes together */
 
 struct ws_wait;

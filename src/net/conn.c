@@ -277,10 +277,20 @@ void conn_close(conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* Our FIN is out. Closing now, with bytes from the peer still unread (the
+ * rest of a message too large, say), would send RST instead, and a peer
+ * that gets RST may drop what we wrote before it read it: nginx in front
+ * then never passes on the close frame with its code. So linger: read and
+ * drop until the peer closes too, at most the closing timeout. */
 static void on_shutdown_done(uv_shutdown_t *req, int status) {
   conn *c = req->data;
   free(req);
-  conn_close(c);
+  if (status < 0 || (c->flags & CONN_CLOSING)) {
+    conn_close(c);
+    return;
+  }
+  c->flags |= CONN_LINGERING;
+  conn_read_start(c); /* closes the connection if it cannot read */
 }
 
 void conn_close_after_write(conn *c) {
@@ -319,6 +329,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   conn *c = s->data;
+  if (c->flags & CONN_LINGERING) {
+    if (n < 0)
+      conn_close(c); /* the peer closed too (or failed): done */
+    else
+      c->bytes_in += (uint64_t)n;
+    return;
+  }
   if (n > 0) {
     c->bytes_in += (uint64_t)n;
     c->proto->on_read(c, (uint8_t *)b->base, (size_t)n);

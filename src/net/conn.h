@@ -66,6 +66,7 @@ enum conn_flags {
   CONN_READING = 1u << 2,
   CONN_COUNTED_WS = 1u << 3, /* counted in metrics.ws_connections */
   CONN_CORKED = 1u << 4,     /* in the server's list to flush this loop turn */
+  CONN_LINGERING = 1u << 5,  /* our side shut: reading only to drop what the peer still sends */
 };
 
 struct conn {
