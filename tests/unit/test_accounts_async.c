@@ -23,6 +23,7 @@
 #include "rooms/password.h"
 #include "rooms/room.h"
 #include "store/store.h"
+#include "temp_store.h"
 #include "util/timefmt.h"
 
 /* ------------------------------------------------------------------------
@@ -306,7 +307,7 @@ void __wrap_store_message_delete(struct store *s, const char *room_id, int64_t i
 struct fixture {
   struct harness h;
   struct app app;
-  char dir[64];
+  struct temp_store tmp; /* the store (app.store) and the data directory */
   int64_t account_id;
   char cookie[80]; /* "tandem_session=..." */
   char room_id[STORE_ID_LEN + 1];
@@ -361,13 +362,12 @@ static int setup(void **state) {
   char err[256];
   if (!f)
     return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/tandem-accounts-XXXXXX");
-  if (!mkdtemp(f->dir) || harness_init(&f->h) < 0)
+  if (harness_init(&f->h) < 0 || !temp_store_open(&f->tmp, &f->h.loop))
     return -1;
-  f->h.cfg.data_dir = f->dir;
+  f->app.store = f->tmp.s;
+  f->h.cfg.data_dir = f->tmp.dir;
   f->h.cfg.min_free_disk = 0;
-  f->app.store = store_open(&f->h.loop, f->dir, NULL, 0, err, sizeof err);
-  if (!f->app.store || app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
+  if (app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
     return -1;
   if (harness_start(&f->h, app_routes, app_route_count, &f->app) < 0)
     return -1;
@@ -385,10 +385,7 @@ static int teardown(void **state) {
   if (harness_free(&f->h) < 0)
     rc = -1;
   app_free(&f->app);
-  store_close(f->app.store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0)
+  if (temp_store_close(&f->tmp) < 0)
     rc = -1;
   free(f);
   calls = 0;

@@ -18,6 +18,7 @@
 #include "rooms/doc.h"
 #include "rooms/room.h"
 #include "store/store.h"
+#include "temp_store.h"
 
 enum call_kind { CALL_SNAPSHOT, CALL_UPDATES_LIST, CALL_APPEND };
 
@@ -131,8 +132,8 @@ static void fail_next(void) {
 }
 
 struct fixture {
-  char dir[64];
-  struct store *s;
+  struct temp_store tmp;
+  struct store *s; /* tmp.s */
   struct docs docs;
   struct room_row room;
 };
@@ -143,37 +144,22 @@ static void note(void *ctx, int status) {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  if (!f)
+  if (!f || !temp_store_open(&f->tmp, NULL))
     return -1;
-  strcpy(f->dir, "/tmp/tandem-docasync-XXXXXX");
-  if (!mkdtemp(f->dir))
-    return -1;
-  char err[256];
-  f->s = store_open(NULL, f->dir, NULL, 0, err, sizeof err);
-  if (!f->s)
-    return -1;
+  f->s = f->tmp.s;
   struct doc_limits limits = {.max_bytes = 1024, .snapshot_every = 100};
   docs_init(&f->docs, f->s, &limits);
-  f->room = (struct room_row){.created_at = 1, .expires_at = 1000, .kind = "code"};
-  room_new_id(f->room.id);
-  strcpy(f->room.code, "246810");
-  int status = 1;
-  store_room_insert(f->s, &f->room, note, &status);
   *state = f;
-  return status;
+  return temp_code_room(f->s, &f->room, "246810");
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
   assert_int_equal(held_count, 0);
   docs_free(&f->docs);
-  store_close(f->s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0)
-    return -1;
+  int rc = temp_store_close(&f->tmp);
   free(f);
-  return 0;
+  return rc;
 }
 
 struct opened {

@@ -16,52 +16,34 @@
 #include "rooms/doc.h"
 #include "rooms/room.h"
 #include "store/store.h"
+#include "temp_store.h"
 
 struct fixture {
-  char dir[64];
-  struct store *s;
+  struct temp_store tmp;
+  struct store *s; /* tmp.s */
   struct docs one, two;
   struct room_row room;
 };
 
-static void note(void *ctx, int status) {
-  *(int *)ctx = status;
-}
-
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  if (!f)
+  if (!f || !temp_store_open(&f->tmp, NULL))
     return -1;
-  strcpy(f->dir, "/tmp/tandem-doc2-XXXXXX");
-  if (!mkdtemp(f->dir))
-    return -1;
-  char err[256];
-  f->s = store_open(NULL, f->dir, NULL, 0, err, sizeof err);
-  if (!f->s)
-    return -1;
+  f->s = f->tmp.s;
   struct doc_limits limits = {.max_bytes = 1024, .snapshot_every = 100};
   docs_init(&f->one, f->s, &limits);
   docs_init(&f->two, f->s, &limits);
-  f->room = (struct room_row){.created_at = 1, .expires_at = 1000, .kind = "code"};
-  room_new_id(f->room.id);
-  strcpy(f->room.code, "654321");
-  int status = 1;
-  store_room_insert(f->s, &f->room, note, &status);
   *state = f;
-  return status;
+  return temp_code_room(f->s, &f->room, "654321");
 }
 
 static int teardown(void **state) {
   struct fixture *f = *state;
   docs_free(&f->one);
   docs_free(&f->two);
-  store_close(f->s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0)
-    return -1;
+  int rc = temp_store_close(&f->tmp);
   free(f);
-  return 0;
+  return rc;
 }
 
 struct opened {

@@ -21,6 +21,7 @@
 #include "rooms/room.h"
 #include "store/blobs.h"
 #include "store/store.h"
+#include "temp_store.h"
 #include "util/timefmt.h"
 
 /* ------------------------------------------------------------------------
@@ -289,7 +290,7 @@ static void answer_one(void) {
 struct fixture {
   struct harness h;
   struct app app;
-  char dir[64];
+  struct temp_store tmp; /* the store (app.store) and the data directory */
   char room_id[STORE_ID_LEN + 1];
   char token[ROOM_TOKEN_LEN + 1];
 };
@@ -306,16 +307,15 @@ static int setup_with_ttl(void **state, uint64_t room_ttl_ms) {
   struct fixture *f = calloc(1, sizeof *f);
   if (!f)
     return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/tandem-async-XXXXXX");
   char err[256];
-  if (!mkdtemp(f->dir) || harness_init(&f->h) < 0)
+  if (harness_init(&f->h) < 0 || !temp_store_open(&f->tmp, &f->h.loop))
     return -1;
-  f->h.cfg.data_dir = f->dir;
+  f->app.store = f->tmp.s;
+  f->h.cfg.data_dir = f->tmp.dir;
   f->h.cfg.min_free_disk = 0;
   f->h.cfg.room_ttl_ms = room_ttl_ms;
   f->h.cfg.admin_token = "secret";
-  f->app.store = store_open(&f->h.loop, f->dir, NULL, 0, err, sizeof err);
-  if (!f->app.store || app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
+  if (app_init(&f->app, &f->h.loop, &f->h.cfg, f->app.store, err, sizeof err))
     return -1;
   if (harness_start(&f->h, app_routes, app_route_count, &f->app) < 0)
     return -1;
@@ -349,10 +349,7 @@ static int teardown(void **state) {
   if (harness_free(&f->h) < 0)
     rc = -1;
   app_free(&f->app);
-  store_close(f->app.store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0)
+  if (temp_store_close(&f->tmp) < 0)
     rc = -1;
   free(f);
   fail_count = 0;
@@ -483,7 +480,7 @@ static int blob_files(struct fixture *f) {
   const char *sub[] = {"blobs", "blobs/tmp"};
   for (int i = 0; i < 2; i++) {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", f->dir, sub[i]);
+    snprintf(path, sizeof path, "%s/%s", f->tmp.dir, sub[i]);
     DIR *d = opendir(path);
     for (struct dirent *e; d && (e = readdir(d));)
       n += e->d_type == DT_REG;
